@@ -1,0 +1,646 @@
+#include "seshat/backup/backup.h"
+
+#include <re2/re2.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "seshat/crypto/crypto.h"
+#include "seshat/fs/fs.h"
+#include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
+#include "seshat/util/log.h"
+#include "seshat/util/time.h"
+
+namespace seshat::backup {
+namespace {
+
+using catalog::kNone;
+using catalog::Type;
+
+struct WorkItem {
+  uint32_t entry;
+  std::string path;
+  fs::Stat st;
+};
+
+bool same_file(const catalog::Version& v, const fs::Stat& st) {
+  return v.type == Type::kFile && v.size == st.size && v.mtime_ns == st.mtime_ns && v.inode == st.inode &&
+         v.ctime_ns == st.ctime_ns && v.mode == st.mode && v.uid == st.uid && v.gid == st.gid;
+}
+
+// ---------------------------------------------------------------- phase 1: the walk
+class Walker {
+ public:
+  Walker(catalog::Catalog& cat, const Options& o, uint32_t backup, Result& r)
+      : cat_(cat), o_(o), backup_(backup), old_entries_(static_cast<uint32_t>(cat.entries.size())), r_(r) {
+    for (const auto& s : o.excludes) add_regex(excludes_, s);
+    for (const auto& s : o.includes) add_regex(includes_, s);
+  }
+
+  void walk(uint32_t root) {
+    int err = 0;
+    fs::Dir dir = fs::Dir::open(o_.folder, err);
+    if (!dir.valid()) throw_errno(kind_from_errno(err), "cannot back up " + o_.folder, err);
+    auto st = dir.stat_self(err);
+    if (!st) throw_errno(kind_from_errno(err), "cannot back up " + o_.folder, err);
+    record_dir(root, *st);
+    path_ = o_.folder == "/" ? "" : o_.folder;
+    ancestors_.insert({st->dev, st->inode});
+    walk_dir(dir, root);
+  }
+
+  std::vector<WorkItem> items;
+
+ private:
+  static void add_regex(std::vector<std::unique_ptr<RE2>>& v, const std::string& s) {
+    auto re = std::make_unique<RE2>(s, RE2::Quiet);
+    if (!re->ok()) throw Error(ErrorKind::kInvalidInput, "bad regular expression '" + s + "': " + re->error());
+    v.push_back(std::move(re));
+  }
+
+  bool excluded(std::string_view name, const std::string& full) const {
+    bool out = (!o_.hidden && name.size() > 1 && name[0] == '.');
+    if (!out)
+      for (const auto& re : excludes_)
+        if (RE2::PartialMatch(full, *re)) {
+          out = true;
+          break;
+        }
+    if (out)
+      for (const auto& re : includes_)
+        if (RE2::PartialMatch(full, *re)) return false;
+    return out;
+  }
+
+  const catalog::Version* latest(uint32_t entry) const {
+    uint32_t v = cat_.entries[entry].latest;
+    return v == kNone ? nullptr : &cat_.versions[v];
+  }
+
+  void tombstone(uint32_t entry) {
+    const catalog::Version* v = latest(entry);
+    if (!v || v->type == Type::kDeleted) return;
+    bool was_dir = v->type == Type::kDir;
+    catalog::Version t;
+    t.backup = backup_;
+    t.type = Type::kDeleted;
+    cat_.add_version(entry, t);
+    ++r_.deleted;
+    if (was_dir) tombstone_children(entry);
+  }
+
+  void tombstone_children(uint32_t entry) {
+    if (entry >= old_entries_) return;
+    auto [b, e] = cat_.children(entry);
+    for (const uint32_t* it = b; it != e; ++it) tombstone(*it);
+  }
+
+  void record_dir(uint32_t entry, const fs::Stat& st) {
+    const catalog::Version* v = latest(entry);
+    if (v && v->type == Type::kDir && v->mode == st.mode && v->uid == st.uid && v->gid == st.gid &&
+        v->mtime_ns == st.mtime_ns)
+      return;
+    if (v && v->type == Type::kDir) {
+      // keep the children: only the directory's own metadata changed
+    }
+    catalog::Version n;
+    n.backup = backup_;
+    n.type = Type::kDir;
+    n.mode = st.mode;
+    n.uid = st.uid;
+    n.gid = st.gid;
+    n.mtime_ns = st.mtime_ns;
+    n.ctime_ns = st.ctime_ns;
+    n.inode = st.inode;
+    cat_.add_version(entry, n);
+  }
+
+  void record_symlink(uint32_t entry, const fs::Stat& st, const std::string& target) {
+    const catalog::Version* v = latest(entry);
+    if (v && v->type == Type::kSymlink && cat_.symlink_target(*v) == target && v->mtime_ns == st.mtime_ns &&
+        v->uid == st.uid && v->gid == st.gid)
+      return;
+    if (v && v->type == Type::kDir) tombstone_children(entry);
+    catalog::Version n;
+    n.backup = backup_;
+    n.type = Type::kSymlink;
+    n.mode = st.mode;
+    n.uid = st.uid;
+    n.gid = st.gid;
+    n.mtime_ns = st.mtime_ns;
+    n.ctime_ns = st.ctime_ns;
+    n.inode = st.inode;
+    n.size = target.size();
+    n.content = cat_.add_string(target);
+    n.target_len = static_cast<uint32_t>(target.size());
+    cat_.add_version(entry, n);
+  }
+
+  void walk_dir(const fs::Dir& dir, uint32_t entry) {
+    ++r_.dirs_scanned;
+    int err = 0;
+    std::vector<std::string> names = dir.list(err);
+    if (err) {
+      // Unreadable: warn and leave what the catalog knows of it untouched.
+      log::warn("Directory not backed up: {} ({})", path_.empty() ? "/" : path_, std::strerror(err));
+      ++r_.not_backed_up;
+      return;
+    }
+    const uint32_t* old_it = nullptr;
+    const uint32_t* old_end = nullptr;
+    if (entry < old_entries_) std::tie(old_it, old_end) = cat_.children(entry);
+
+    const size_t base_len = path_.size();
+    for (const std::string& name : names) {
+      // Old children sorting before this name are gone from disk.
+      while (old_it != old_end && cat_.name(*old_it) < name) tombstone(*old_it++);
+      uint32_t child = kNone;
+      if (old_it != old_end && cat_.name(*old_it) == name) child = *old_it++;
+
+      path_.resize(base_len);
+      path_.push_back('/');
+      path_.append(name);
+      if (excluded(name, path_)) {
+        log::warn("Ignoring {}", path_);
+        if (child != kNone) tombstone(child);
+        continue;
+      }
+      auto st = dir.stat_child(name, o_.follow_symlinks, err);
+      if (!st && o_.follow_symlinks && err == ENOENT) st = dir.stat_child(name, false, err);  // dangling link
+      if (!st) {
+        if (err != ENOENT) {
+          log::warn("File not backed up: {} ({})", path_, std::strerror(err));
+          ++r_.not_backed_up;
+        } else if (child != kNone) {
+          tombstone(child);  // vanished between listing and stat
+        }
+        continue;
+      }
+      if (st->kind == fs::Kind::kOther) {
+        log::warn("Ignoring {} {}", st->other_name, path_);
+        if (child != kNone) tombstone(child);
+        continue;
+      }
+      if (child == kNone) child = cat_.add_entry(entry, name);
+
+      switch (st->kind) {
+        case fs::Kind::kFile: {
+          ++r_.files_scanned;
+          const catalog::Version* v = latest(child);
+          if (v && same_file(*v, *st)) break;
+          if (v && v->type == Type::kDir) tombstone_children(child);
+          items.push_back({child, path_, *st});
+          break;
+        }
+        case fs::Kind::kSymlink: {
+          ++r_.files_scanned;
+          auto target = dir.read_link(name, err);
+          if (!target) {
+            if (err != ENOENT) {
+              log::warn("File not backed up: {} ({})", path_, std::strerror(err));
+              ++r_.not_backed_up;
+            }
+            break;
+          }
+          record_symlink(child, *st, *target);
+          break;
+        }
+        case fs::Kind::kDir: {
+          const catalog::Version* v = latest(child);
+          if (v && v->type != Type::kDir && v->type != Type::kDeleted) {
+            // A file or link became a directory: a new history starts with this version.
+          }
+          record_dir(child, *st);
+          if (o_.follow_symlinks && !ancestors_.insert({st->dev, st->inode}).second) {
+            log::warn("Ignoring symlink loop at {}", path_);
+            break;
+          }
+          fs::Dir sub = dir.open_child(name, o_.follow_symlinks, err);
+          if (!sub.valid()) {
+            if (err == ENOENT) break;
+            log::warn("Directory not backed up: {} ({})", path_, std::strerror(err));
+            ++r_.not_backed_up;
+          } else {
+            walk_dir(sub, child);
+          }
+          if (o_.follow_symlinks) ancestors_.erase({st->dev, st->inode});
+          break;
+        }
+        case fs::Kind::kOther:
+          break;
+      }
+    }
+    while (old_it != old_end) tombstone(*old_it++);
+    path_.resize(base_len);
+  }
+
+  catalog::Catalog& cat_;
+  const Options& o_;
+  uint32_t backup_;
+  uint32_t old_entries_;
+  Result& r_;
+  std::string path_;
+  std::vector<std::unique_ptr<RE2>> excludes_, includes_;
+  std::set<std::pair<uint64_t, uint64_t>> ancestors_;
+};
+
+// ---------------------------------------------------------------- phase 2: packing
+struct PendingContent {
+  crypto::Hash hash{};
+  uint64_t size = 0;
+  std::vector<std::pair<int, container::BlobLocation>> parts;  // (container seq, location)
+  int max_seq = -1;
+  uint32_t committed = kNone;
+};
+
+struct PendingFile {
+  uint32_t entry;
+  fs::Stat st;
+  std::shared_ptr<PendingContent> content;  // null when `existing` is set
+  uint32_t existing = kNone;               // content already in the catalog
+  bool unstable = false;                    // changed while read: take it again next time
+};
+
+struct HashKey {
+  size_t operator()(const crypto::Hash& h) const {
+    size_t v;
+    std::memcpy(&v, h.data(), sizeof v);
+    return v;
+  }
+};
+
+class Packer {
+ public:
+  Packer(repo::Repository& repo, catalog::Catalog& cat, const Options& o, uint32_t backup, int64_t stamp,
+         const std::function<void()>& save, Result& r)
+      : repo_(repo), cat_(cat), o_(o), backup_(backup), stamp_(stamp), save_(save), r_(r) {
+    part_size_ = std::min<uint64_t>(o.part_size, std::max<uint64_t>(64 << 10, o.max_container / 4));
+    for (const auto& c : cat.contents)
+      if (c.size > part_size_) big_sizes_.insert(c.size);
+  }
+
+  void run(std::vector<WorkItem>& items) {
+    items_ = &items;
+    int n = o_.threads > 0 ? o_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> workers;
+    for (int i = 1; i < n; ++i) workers.emplace_back([this] { work(); });
+    work();
+    for (auto& t : workers) t.join();
+    if (failure_) std::rethrow_exception(failure_);
+    std::lock_guard<std::mutex> lk(mu_);
+    if (writer_) close_container(false);
+    commit_ready(seq_);
+    if (!pending_.empty()) throw Error(ErrorKind::kPermanent, "internal error: files left uncommitted");
+  }
+
+ private:
+  void work() {
+    std::string buf;
+    while (!failure_) {
+      size_t i = next_++;
+      if (i >= items_->size()) return;
+      try {
+        process((*items_)[i], buf);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (!failure_) failure_ = std::current_exception();
+        return;
+      }
+      size_t done = ++done_;
+      size_t total = items_->size();
+      int decile = static_cast<int>(done * 10 / total);
+      int prev = last_decile_.load();
+      while (decile > prev && !last_decile_.compare_exchange_weak(prev, decile)) {
+      }
+      if (decile > prev && decile < 10) log::info("Progress {} - {}%", done, decile * 10);
+    }
+  }
+
+  void not_backed_up(const WorkItem& it, int err) {
+    if (err == ENOENT) {
+      log::warn("File vanished before it was read: {}", it.path);
+    } else {
+      log::warn("File not backed up: {} ({})", it.path, std::strerror(err));
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    ++r_.not_backed_up;
+  }
+
+  void process(const WorkItem& it, std::string& buf) {
+    int fd = fs::open_read(it.path);
+    if (fd < 0) return not_backed_up(it, -fd);
+    struct FdCloser {
+      int fd;
+      ~FdCloser() { ::close(fd); }
+    } closer{fd};
+    struct stat raw;
+    if (::fstat(fd, &raw) != 0) return not_backed_up(it, errno);
+    fs::Stat st = fs::from_stat(raw);
+    if (st.kind != fs::Kind::kFile) {
+      log::warn("File not backed up: {} (no longer a regular file)", it.path);
+      std::lock_guard<std::mutex> lk(mu_);
+      ++r_.not_backed_up;
+      return;
+    }
+    if (log::detail()) log::info("Backing up {} ({})", it.path, human_size(st.size));
+    PendingFile pf;
+    pf.entry = it.entry;
+    pf.st = st;
+
+    if (st.size <= part_size_) {
+      buf.resize(st.size);
+      ssize_t n = fs::read_full(fd, buf.data(), st.size);
+      if (n < 0) return not_backed_up(it, static_cast<int>(-n));
+      buf.resize(static_cast<size_t>(n));
+      crypto::Hash h = crypto::sha256(buf);
+      if (!dedup(pf, h, buf.size())) {
+        container::SealedBlob blob = container::seal_blob(repo_.keys(), buf);
+        auto pc = std::make_shared<PendingContent>();
+        pc->hash = h;
+        pc->size = buf.size();
+        container::FileInfo fi = file_info(it.path, st, h, 0, buf.empty() ? 0 : 1);
+        if (!buf.empty()) append(*pc, blob, std::move(fi));
+        publish(pf, pc);
+      }
+      pf.st.size = buf.size();
+      r_bytes(buf.size());
+    } else {
+      bool maybe_dup;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        maybe_dup = big_sizes_.count(st.size) > 0;
+      }
+      if (maybe_dup) {
+        // Hash first so that a renamed or copied big file is not stored again.
+        crypto::Sha256 sha;
+        buf.resize(part_size_);
+        for (;;) {
+          ssize_t n = fs::read_full(fd, buf.data(), part_size_);
+          if (n < 0) return not_backed_up(it, static_cast<int>(-n));
+          sha.update(std::string_view(buf.data(), static_cast<size_t>(n)));
+          if (static_cast<size_t>(n) < part_size_) break;
+        }
+        crypto::Hash h = sha.finish();
+        if (dedup(pf, h, st.size)) {
+          finish_file(it, fd, pf);
+          return;
+        }
+        if (::lseek(fd, 0, SEEK_SET) != 0) return not_backed_up(it, errno);
+      }
+      auto pc = std::make_shared<PendingContent>();
+      crypto::Sha256 sha;
+      uint32_t parts = static_cast<uint32_t>((st.size + part_size_ - 1) / part_size_);
+      uint64_t total = 0;
+      std::vector<container::SealedBlob> blobs;
+      for (uint32_t p = 0;; ++p) {
+        buf.resize(part_size_);
+        ssize_t n = fs::read_full(fd, buf.data(), part_size_);
+        if (n < 0) return not_backed_up(it, static_cast<int>(-n));
+        if (n == 0) break;
+        buf.resize(static_cast<size_t>(n));
+        sha.update(buf);
+        total += static_cast<uint64_t>(n);
+        container::SealedBlob blob = container::seal_blob(repo_.keys(), buf);
+        append(*pc, blob, file_info(it.path, st, {}, p, std::max(parts, p + 1)));
+        r_bytes(static_cast<uint64_t>(n));
+        if (static_cast<size_t>(n) < part_size_) break;
+      }
+      pc->hash = sha.finish();
+      pc->size = total;
+      pf.st.size = total;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (auto existing = cat_.find_content(pc->hash)) {
+          // Same content stored meanwhile: reference it; the parts just written are unused.
+          pf.existing = *existing;
+        } else {
+          pf.content = pc;
+          inflight_.emplace(pc->hash, pc);
+          big_sizes_.insert(total);
+        }
+      }
+    }
+    finish_file(it, fd, pf);
+  }
+
+  void r_bytes(uint64_t n) {
+    std::lock_guard<std::mutex> lk(mu_);
+    r_.bytes_read += n;
+  }
+
+  static container::FileInfo file_info(const std::string& path, const fs::Stat& st, const crypto::Hash& h, uint32_t part, uint32_t parts) {
+    container::FileInfo fi;
+    fi.path = path;
+    fi.part = part;
+    fi.parts = parts;
+    fi.file_size = st.size;
+    fi.mtime_ns = st.mtime_ns;
+    fi.mode = st.mode;
+    fi.uid = st.uid;
+    fi.gid = st.gid;
+    fi.hash = h;
+    return fi;
+  }
+
+  // If content with this hash is stored or in flight, points pf at it and returns true.
+  bool dedup(PendingFile& pf, const crypto::Hash& h, uint64_t size) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (auto c = cat_.find_content(h)) {
+      pf.existing = *c;
+      ++r_.deduplicated;
+      return true;
+    }
+    auto it = inflight_.find(h);
+    if (it != inflight_.end()) {
+      pf.content = it->second;
+      ++r_.deduplicated;
+      return true;
+    }
+    return false;
+  }
+
+  void publish(PendingFile& pf, const std::shared_ptr<PendingContent>& pc) {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto [it, inserted] = inflight_.emplace(pc->hash, pc);
+    pf.content = it->second;  // a twin stored at the same moment wins; ours is unused
+    if (pc->size > part_size_) big_sizes_.insert(pc->size);
+  }
+
+  void finish_file(const WorkItem& it, int fd, PendingFile& pf) {
+    struct stat after;
+    if (::fstat(fd, &after) == 0) {
+      fs::Stat a = fs::from_stat(after);
+      if (a.mtime_ns != pf.st.mtime_ns || a.size != pf.st.size || a.ctime_ns != pf.st.ctime_ns) {
+        log::warn("File changed while it was read: {} (stored as read; taken again next time)", it.path);
+        pf.unstable = true;
+      }
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    pending_.push_back(std::move(pf));
+  }
+
+  void append(PendingContent& pc, const container::SealedBlob& blob, container::FileInfo fi) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (writer_ && writer_->count() > 0 && writer_->size() + blob.ciphertext.size() > o_.max_container) close_container(true);
+    if (!writer_) {
+      std::string name = repo::container_name(o_.host, o_.folder, stamp_, seq_);
+      log::info("Opening container file: {}", name.substr(name.rfind('/') + 1));
+      writer_ = repo_.create_container(name);
+    }
+    container::BlobLocation loc = writer_->append(blob, std::move(fi));
+    pc.parts.emplace_back(seq_, loc);
+    pc.max_seq = seq_;
+  }
+
+  // REQUIRES: mu_ held.
+  void close_container(bool full) {
+    std::string shortname = writer_->name().substr(writer_->name().rfind('/') + 1);
+    size_t files = writer_->count();
+    uint64_t size = writer_->finish();
+    if (full) log::info("Container is full {} size {} files {}", shortname, size, files);
+    log::info("Closed container: {}", shortname);
+    seq_to_container_.push_back(cat_.add_container(writer_->name(), size));
+    writer_.reset();
+    r_.bytes_uploaded += size;
+    ++r_.containers;
+    commit_ready(seq_);
+    ++seq_;
+    if (full) save_();  // checkpoint: what the container holds is now in the catalog
+  }
+
+  // Moves every pending file whose content lies in containers <= closed_seq into the
+  // catalog. REQUIRES: mu_ held.
+  void commit_ready(int closed_seq) {
+    std::vector<PendingFile> keep;
+    for (PendingFile& pf : pending_) {
+      uint32_t content = pf.existing;
+      if (content == kNone) {
+        PendingContent& pc = *pf.content;
+        if (pc.max_seq > closed_seq) {
+          keep.push_back(std::move(pf));
+          continue;
+        }
+        if (pc.committed == kNone) {
+          if (auto c = cat_.find_content(pc.hash)) {
+            pc.committed = *c;
+          } else {
+            std::vector<catalog::BlobRef> refs;
+            for (const auto& [seq, loc] : pc.parts) {
+              catalog::BlobRef b;
+              b.container = seq_to_container_.at(static_cast<size_t>(seq));
+              b.offset = loc.offset;
+              b.length = static_cast<uint32_t>(loc.length);
+              b.raw_size = static_cast<uint32_t>(loc.raw_size);
+              b.compressed = loc.compressed;
+              b.iv = loc.iv;
+              b.mac = loc.mac;
+              refs.push_back(b);
+            }
+            pc.committed = cat_.add_content(pc.hash, pc.size, refs);
+            cat_.backups[backup_].bytes_stored += pc.size;
+          }
+          inflight_.erase(pc.hash);
+        }
+        content = pc.committed;
+      }
+      catalog::Version v;
+      v.backup = backup_;
+      v.type = Type::kFile;
+      v.mode = pf.st.mode;
+      v.uid = pf.st.uid;
+      v.gid = pf.st.gid;
+      v.mtime_ns = pf.st.mtime_ns;
+      v.ctime_ns = pf.unstable ? 0 : pf.st.ctime_ns;
+      v.inode = pf.st.inode;
+      v.size = pf.st.size;
+      v.content = content;
+      cat_.add_version(pf.entry, v);
+      ++cat_.backups[backup_].files_stored;
+      ++r_.files_stored;
+    }
+    pending_ = std::move(keep);
+  }
+
+  repo::Repository& repo_;
+  catalog::Catalog& cat_;
+  const Options& o_;
+  uint32_t backup_;
+  int64_t stamp_;
+  const std::function<void()>& save_;
+  Result& r_;
+  uint64_t part_size_;
+
+  std::vector<WorkItem>* items_ = nullptr;
+  std::atomic<size_t> next_{0};
+  std::atomic<size_t> done_{0};
+  std::atomic<int> last_decile_{0};
+  std::exception_ptr failure_;
+
+  std::mutex mu_;  // guards everything below, and the catalog
+  std::unique_ptr<repo::ContainerWriter> writer_;
+  int seq_ = 0;
+  std::vector<uint32_t> seq_to_container_;
+  std::vector<PendingFile> pending_;
+  std::unordered_map<crypto::Hash, std::shared_ptr<PendingContent>, HashKey> inflight_;
+  std::unordered_set<uint64_t> big_sizes_;
+};
+
+}  // namespace
+
+Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& o, const std::function<void()>& save) {
+  Result r;
+  uint32_t host = cat.find_or_add_host(o.host);
+  bool is_new = !cat.find_folder(host, o.folder).has_value();
+  uint32_t folder = cat.find_or_add_folder(host, o.folder);
+  if (is_new) log::info("Created top level folder {}", o.folder);
+  cat.folders[folder].automatic = true;
+  cat.build_child_index();
+
+  int64_t start = now_ns();
+  uint32_t backup = cat.add_backup(folder, start);
+  log::info("Starting File walk...{}", o.folder);
+  Walker walker(cat, o, backup, r);
+  walker.walk(cat.folders[folder].root);
+  r.found = walker.items.size();
+  log::info("Completed file walk. Scanned Dir={} File={}. Found: {} to backup. elapsed: {}", r.dirs_scanned,
+            r.files_scanned, r.found, format_elapsed(now_ns() - start));
+  r.found_paths.reserve(walker.items.size());
+  for (const auto& it : walker.items) r.found_paths.push_back(it.path);
+
+  if (o.dry_run) {
+    uint64_t bytes = 0;
+    for (const auto& it : walker.items) {
+      log::info("Would back up {} ({})", it.path, human_size(it.st.size));
+      bytes += it.st.size;
+    }
+    log::info("Dry run: {} files ({}) would be backed up, {} deletions recorded; nothing was written", r.found,
+              human_size(bytes), r.deleted);
+    return r;
+  }
+
+  int64_t stamp = now_ns();
+  cat.backups[backup].time_ns = stamp;
+  log::info("Creating backup timestamp: {}", format_iso(stamp));
+  if (walker.items.empty()) log::info("No changed files: no container written");
+  Packer packer(repo, cat, o, backup, stamp, save, r);
+  packer.run(walker.items);
+  cat.backups[backup].complete = true;
+  save();
+  log::info("Backup of {} complete: {} files stored ({} read, {} new in {} containers), {} unchanged by content, {} deleted, {} not backed up",
+            o.folder, r.files_stored, human_size(r.bytes_read), human_size(r.bytes_uploaded), r.containers,
+            r.deduplicated, r.deleted, r.not_backed_up);
+  return r;
+}
+
+}  // namespace seshat::backup

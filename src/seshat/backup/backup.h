@@ -1,0 +1,49 @@
+// One backup of one folder: walk, change detection against the catalog, then packing the
+// changed files into containers on a pool of threads, with a catalog checkpoint after every
+// container (DESIGN.md §6).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "seshat/catalog/catalog.h"
+#include "seshat/repo/repository.h"
+
+namespace seshat::backup {
+
+struct Options {
+  std::string host;
+  std::string folder;                  // absolute path, no trailing slash (except "/")
+  uint64_t max_container = 8ull << 30;  // split containers before they pass this size
+  uint64_t part_size = 8ull << 20;      // files larger than this are stored in parts
+  bool hidden = true;                   // back up names starting with '.'
+  bool follow_symlinks = false;
+  bool dry_run = false;                 // walk and report; store nothing
+  std::vector<std::string> excludes;    // RE2, matched (partially) against the full path
+  std::vector<std::string> includes;    // RE2; a match overrides every exclusion
+  int threads = 0;                      // 0 = one per core
+};
+
+struct Result {
+  uint64_t dirs_scanned = 0;
+  uint64_t files_scanned = 0;
+  uint64_t found = 0;           // files to back up after the walk
+  uint64_t files_stored = 0;    // file versions written
+  uint64_t bytes_read = 0;
+  uint64_t bytes_uploaded = 0;  // container bytes
+  uint64_t deduplicated = 0;    // files whose content was already stored
+  uint64_t not_backed_up = 0;   // unreadable or vanished files and directories
+  uint64_t deleted = 0;         // tombstones recorded
+  int containers = 0;
+  std::vector<std::string> found_paths;  // what the walk found to back up (LIST FOUND)
+};
+
+// Runs the backup. `save` is called to store a catalog generation (checkpoints and the
+// final save); it must be safe to call with the catalog mutated only by this function.
+// REQUIRES: the caller holds the repository lock. Throws Error on fatal failures (the store
+// failing, the folder missing); per-file problems are WARNed and counted.
+Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& options,
+           const std::function<void()>& save);
+
+}  // namespace seshat::backup

@@ -1,0 +1,154 @@
+// The catalog ("the DB"): hosts, their backed-up folders, backups, the tree of every path
+// ever seen in each folder, every version of every path, file contents and where their
+// blobs live. doc/format/catalog.md describes its encoding.
+//
+// Memory layout is compact on purpose (DESIGN.md §5): names live in one arena, entries and
+// versions are plain structs in vectors, a path's versions are a linked list newest-first.
+// Not thread-safe: callers serialize access.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace seshat::catalog {
+
+constexpr uint32_t kNone = 0xffffffffu;
+
+using Hash = std::array<uint8_t, 32>;
+
+enum class Type : uint8_t { kFile = 1, kDir = 2, kSymlink = 3, kDeleted = 4 };
+
+struct Host {
+  std::string name;
+};
+
+struct Folder {
+  uint32_t host = 0;
+  std::string path;            // absolute path of the backed-up directory
+  uint32_t root = kNone;       // its entry
+  bool automatic = true;       // backed up by AUTOMATIC
+};
+
+struct Backup {
+  uint32_t folder = 0;
+  int64_t time_ns = 0;         // the backup timestamp
+  bool complete = false;       // false while running, or if it was interrupted
+  uint64_t files_stored = 0;   // versions written by this backup
+  uint64_t bytes_stored = 0;   // plaintext bytes of new content
+};
+
+struct Container {
+  std::string name;            // object name, e.g. containers/SEF_host_home_20190726140750_000
+  uint64_t size = 0;
+};
+
+struct BlobRef {
+  uint32_t container = 0;
+  uint32_t length = 0;         // stored length
+  uint64_t offset = 0;
+  uint32_t raw_size = 0;       // plaintext length
+  bool compressed = false;
+  std::array<uint8_t, 16> iv{};
+  std::array<uint8_t, 32> mac{};
+};
+
+struct Content {
+  Hash hash{};
+  uint64_t size = 0;
+  uint32_t first_blob = 0;     // blobs [first_blob, first_blob + blob_count) in order
+  uint32_t blob_count = 0;
+};
+
+struct Version {
+  uint32_t backup = 0;
+  uint32_t prev = kNone;       // the previous version of the same entry
+  Type type = Type::kFile;
+  uint32_t mode = 0;           // permission bits (07777)
+  uint32_t uid = 0, gid = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  uint64_t inode = 0;
+  uint64_t size = 0;
+  uint32_t content = kNone;    // file: index into contents; symlink: target in the name arena
+  uint32_t target_len = 0;     // symlink: target length
+};
+
+struct Entry {
+  uint32_t parent = kNone;
+  uint32_t name_off = 0;
+  uint32_t name_len = 0;
+  uint32_t latest = kNone;     // newest version
+};
+
+class Catalog {
+ public:
+  // ---- hosts, folders, backups, containers
+  uint32_t find_or_add_host(const std::string& name);
+  std::optional<uint32_t> find_host(const std::string& name) const;
+  uint32_t find_or_add_folder(uint32_t host, const std::string& path);
+  std::optional<uint32_t> find_folder(uint32_t host, const std::string& path) const;
+  uint32_t add_backup(uint32_t folder, int64_t time_ns);
+  uint32_t add_container(const std::string& name, uint64_t size);
+
+  // ---- the tree
+  uint32_t add_entry(uint32_t parent, std::string_view name);
+  std::string_view name(uint32_t entry) const;
+  std::string path(uint32_t entry) const;
+  // Children of an entry sorted by name (bytewise), from an index built by
+  // build_child_index(); entries added later are not in it.
+  void build_child_index();
+  std::pair<const uint32_t*, const uint32_t*> children(uint32_t entry) const;
+  // Finds an entry by absolute path below a folder root; nullopt if unknown.
+  std::optional<uint32_t> lookup(uint32_t folder, std::string_view abs_path) const;
+
+  // ---- versions
+  // Appends a version (its prev is set here) and makes it the entry's latest.
+  uint32_t add_version(uint32_t entry, Version v);
+  // The version of the entry as of backup `backup` (the newest with v.backup <= backup),
+  // or kNone. Tombstones are returned; callers check type.
+  uint32_t version_at(uint32_t entry, uint32_t backup) const;
+  std::string_view symlink_target(const Version& v) const;
+  uint32_t add_string(std::string_view s);
+
+  // ---- contents (file-level dedup)
+  std::optional<uint32_t> find_content(const Hash& hash) const;
+  uint32_t add_content(const Hash& hash, uint64_t size, const std::vector<BlobRef>& blobs);
+
+  // Calls fn(entry, version_index) for every entry below `root` (root included, parents
+  // before children) that exists as of `backup`, i.e. whose version there is not a tombstone.
+  void for_each_at(uint32_t root, uint32_t backup, const std::function<void(uint32_t, uint32_t)>& fn) const;
+
+  // Bytes of memory the catalog's data takes (for MEMSTATS and DB SIZE).
+  size_t memory_bytes() const;
+
+  std::vector<Host> hosts;
+  std::vector<Folder> folders;
+  std::vector<Backup> backups;
+  std::vector<Container> containers;
+  std::vector<BlobRef> blobs;
+  std::vector<Content> contents;
+  std::vector<Entry> entries;
+  std::vector<Version> versions;
+  std::string arena;  // names and symlink targets
+
+ private:
+  struct HashHasher {
+    size_t operator()(const Hash& h) const {
+      size_t v;
+      static_assert(sizeof v <= sizeof h);
+      __builtin_memcpy(&v, h.data(), sizeof v);
+      return v;
+    }
+  };
+  mutable std::unordered_map<Hash, uint32_t, HashHasher> content_index_;
+  mutable size_t content_indexed_ = 0;
+  std::vector<uint32_t> child_order_;  // entry ids sorted by (parent, name)
+  std::vector<uint32_t> child_start_;  // per entry, first position in child_order_ (size entries+1)
+};
+
+}  // namespace seshat::catalog

@@ -1,0 +1,224 @@
+#include "seshat/catalog/codec.h"
+
+#include <cstring>
+
+#include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
+
+namespace seshat::catalog {
+namespace {
+
+constexpr char kMagic[4] = {'S', 'C', 'A', 'T'};
+
+[[noreturn]] void corrupt(const std::string& what) { throw Error(ErrorKind::kCorruption, "catalog is damaged: " + what); }
+
+void check_ref(uint64_t v, size_t limit, const char* what, bool allow_none = false) {
+  if (allow_none && v == kNone) return;
+  if (v >= limit) corrupt(std::string("bad ") + what + " reference");
+}
+
+template <size_t N>
+void put_array(ByteWriter& w, const std::array<uint8_t, N>& a) {
+  w.bytes(std::string_view(reinterpret_cast<const char*>(a.data()), N));
+}
+template <size_t N>
+void get_array(ByteReader& r, std::array<uint8_t, N>& a) {
+  std::memcpy(a.data(), r.bytes(N).data(), N);
+}
+
+// kNone is stored as 0, everything else as value + 1.
+uint64_t opt(uint32_t v) { return v == kNone ? 0 : uint64_t{v} + 1; }
+uint32_t unopt(uint64_t v) {
+  if (v > 0xffffffffull) corrupt("reference too large");
+  return v == 0 ? kNone : static_cast<uint32_t>(v - 1);
+}
+uint32_t u32_of(uint64_t v) {
+  if (v > 0xffffffffull) corrupt("number too large");
+  return static_cast<uint32_t>(v);
+}
+
+}  // namespace
+
+std::string encode(const Catalog& c) {
+  ByteWriter w;
+  w.bytes(std::string_view(kMagic, 4));
+  w.u32(kFormatVersion);
+  w.str(c.arena);
+  w.varint(c.hosts.size());
+  for (const auto& h : c.hosts) w.str(h.name);
+  w.varint(c.folders.size());
+  for (const auto& f : c.folders) {
+    w.varint(f.host);
+    w.str(f.path);
+    w.varint(opt(f.root));
+    w.u8(f.automatic ? 1 : 0);
+  }
+  w.varint(c.backups.size());
+  for (const auto& b : c.backups) {
+    w.varint(b.folder);
+    w.svarint(b.time_ns);
+    w.u8(b.complete ? 1 : 0);
+    w.varint(b.files_stored);
+    w.varint(b.bytes_stored);
+  }
+  w.varint(c.containers.size());
+  for (const auto& k : c.containers) {
+    w.str(k.name);
+    w.varint(k.size);
+  }
+  w.varint(c.blobs.size());
+  for (const auto& b : c.blobs) {
+    w.varint(b.container);
+    w.varint(b.offset);
+    w.varint(b.length);
+    w.varint(b.raw_size);
+    w.u8(b.compressed ? 1 : 0);
+    put_array(w, b.iv);
+    put_array(w, b.mac);
+  }
+  w.varint(c.contents.size());
+  for (const auto& k : c.contents) {
+    put_array(w, k.hash);
+    w.varint(k.size);
+    w.varint(k.first_blob);
+    w.varint(k.blob_count);
+  }
+  w.varint(c.entries.size());
+  for (const auto& e : c.entries) {
+    w.varint(opt(e.parent));
+    w.varint(e.name_off);
+    w.varint(e.name_len);
+    w.varint(opt(e.latest));
+  }
+  w.varint(c.versions.size());
+  for (const auto& v : c.versions) {
+    w.varint(v.backup);
+    w.varint(opt(v.prev));
+    w.u8(static_cast<uint8_t>(v.type));
+    w.varint(v.mode);
+    w.varint(v.uid);
+    w.varint(v.gid);
+    w.svarint(v.mtime_ns);
+    w.svarint(v.ctime_ns);
+    w.varint(v.inode);
+    w.varint(v.size);
+    w.varint(opt(v.content));
+    w.varint(v.target_len);
+  }
+  return w.take();
+}
+
+Catalog decode(std::string_view data) {
+  ByteReader r(data);
+  if (data.size() < 8 || std::memcmp(data.data(), kMagic, 4) != 0) corrupt("bad magic");
+  r.bytes(4);
+  if (r.u32() != kFormatVersion) corrupt("unsupported format version");
+  Catalog c;
+  c.arena = std::string(r.str());
+  for (uint64_t n = r.count(1); n; --n) c.hosts.push_back({std::string(r.str())});
+  for (uint64_t n = r.count(4); n; --n) {
+    Folder f;
+    f.host = u32_of(r.varint());
+    f.path = std::string(r.str());
+    f.root = unopt(r.varint());
+    f.automatic = r.u8() != 0;
+    c.folders.push_back(std::move(f));
+  }
+  for (uint64_t n = r.count(5); n; --n) {
+    Backup b;
+    b.folder = u32_of(r.varint());
+    b.time_ns = r.svarint();
+    b.complete = r.u8() != 0;
+    b.files_stored = r.varint();
+    b.bytes_stored = r.varint();
+    c.backups.push_back(b);
+  }
+  for (uint64_t n = r.count(2); n; --n) {
+    Container k;
+    k.name = std::string(r.str());
+    k.size = r.varint();
+    c.containers.push_back(std::move(k));
+  }
+  uint64_t nblobs = r.count(53);
+  c.blobs.reserve(nblobs);
+  for (uint64_t n = nblobs; n; --n) {
+    BlobRef b;
+    b.container = u32_of(r.varint());
+    b.offset = r.varint();
+    b.length = u32_of(r.varint());
+    b.raw_size = u32_of(r.varint());
+    b.compressed = r.u8() != 0;
+    get_array(r, b.iv);
+    get_array(r, b.mac);
+    c.blobs.push_back(b);
+  }
+  uint64_t ncontents = r.count(35);
+  c.contents.reserve(ncontents);
+  for (uint64_t n = ncontents; n; --n) {
+    Content k;
+    get_array(r, k.hash);
+    k.size = r.varint();
+    k.first_blob = u32_of(r.varint());
+    k.blob_count = u32_of(r.varint());
+    c.contents.push_back(k);
+  }
+  uint64_t nentries = r.count(4);
+  c.entries.reserve(nentries);
+  for (uint64_t n = nentries; n; --n) {
+    Entry e;
+    e.parent = unopt(r.varint());
+    e.name_off = u32_of(r.varint());
+    e.name_len = u32_of(r.varint());
+    e.latest = unopt(r.varint());
+    c.entries.push_back(e);
+  }
+  uint64_t nversions = r.count(12);
+  c.versions.reserve(nversions);
+  for (uint64_t n = nversions; n; --n) {
+    Version v;
+    v.backup = u32_of(r.varint());
+    v.prev = unopt(r.varint());
+    uint8_t t = r.u8();
+    if (t < 1 || t > 4) corrupt("bad version type");
+    v.type = static_cast<Type>(t);
+    v.mode = u32_of(r.varint());
+    v.uid = u32_of(r.varint());
+    v.gid = u32_of(r.varint());
+    v.mtime_ns = r.svarint();
+    v.ctime_ns = r.svarint();
+    v.inode = r.varint();
+    v.size = r.varint();
+    v.content = unopt(r.varint());
+    v.target_len = u32_of(r.varint());
+    c.versions.push_back(v);
+  }
+  if (!r.done()) corrupt("trailing bytes");
+
+  // Every reference must point inside its table, so that queries never index out of range.
+  for (const auto& f : c.folders) {
+    check_ref(f.host, c.hosts.size(), "host");
+    check_ref(f.root, c.entries.size(), "folder root");
+  }
+  for (const auto& b : c.backups) check_ref(b.folder, c.folders.size(), "folder");
+  for (const auto& b : c.blobs) check_ref(b.container, c.containers.size(), "container");
+  for (const auto& k : c.contents)
+    if (uint64_t{k.first_blob} + k.blob_count > c.blobs.size()) corrupt("bad blob range");
+  for (size_t i = 0; i < c.entries.size(); ++i) {
+    const auto& e = c.entries[i];
+    // Parents come before children, which also rules out cycles.
+    if (e.parent != kNone && e.parent >= i) corrupt("bad parent reference");
+    if (uint64_t{e.name_off} + e.name_len > c.arena.size()) corrupt("bad name reference");
+    check_ref(e.latest, c.versions.size(), "version", true);
+  }
+  for (size_t i = 0; i < c.versions.size(); ++i) {
+    const auto& v = c.versions[i];
+    check_ref(v.backup, c.backups.size(), "backup");
+    if (v.prev != kNone && v.prev >= i) corrupt("bad version chain");
+    if (v.type == Type::kFile) check_ref(v.content, c.contents.size(), "content");
+    if (v.type == Type::kSymlink && (v.content == kNone || uint64_t{v.content} + v.target_len > c.arena.size()))
+      corrupt("bad symlink target");
+  }
+  return c;
+}
+
+}  // namespace seshat::catalog

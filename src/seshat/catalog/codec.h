@@ -1,0 +1,18 @@
+// The catalog's binary encoding (doc/format/catalog.md). Compression and encryption are
+// added by the repo module; this is the plaintext record layout only.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "seshat/catalog/catalog.h"
+
+namespace seshat::catalog {
+
+constexpr uint32_t kFormatVersion = 1;
+
+std::string encode(const Catalog& catalog);
+// Throws Error(kCorruption) on anything malformed: bad magic, unknown version, counts or
+// references out of range, trailing bytes.
+Catalog decode(std::string_view data);
+
+}  // namespace seshat::catalog

@@ -1,0 +1,170 @@
+#include "seshat/container/container.h"
+
+#include <zstd.h>
+
+#include <cstring>
+
+#include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
+
+namespace seshat::container {
+namespace {
+
+constexpr char kMagic[4] = {'S', 'E', 'F', 'C'};
+constexpr char kFooterMagic[4] = {'S', 'E', 'F', 'I'};
+constexpr char kEndMagic[8] = {'S', 'E', 'S', 'H', 'A', 'T', 'F', 'T'};
+
+[[noreturn]] void corrupt(const std::string& what) { throw Error(ErrorKind::kCorruption, what); }
+
+std::string decompress(std::string_view in, uint64_t expect) {
+  unsigned long long n = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n != expect) corrupt("bad compressed frame");
+  std::string out(n, '\0');
+  size_t r = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
+  if (ZSTD_isError(r) || r != n) corrupt("bad compressed data");
+  return out;
+}
+
+}  // namespace
+
+SealedBlob seal_blob(const crypto::Keys& keys, std::string_view plaintext, int zstd_level) {
+  SealedBlob b;
+  b.raw_size = plaintext.size();
+  std::string compressed;
+  if (plaintext.size() >= 64) {
+    compressed.resize(ZSTD_compressBound(plaintext.size()));
+    size_t n = ZSTD_compress(compressed.data(), compressed.size(), plaintext.data(), plaintext.size(), zstd_level);
+    if (!ZSTD_isError(n) && n < plaintext.size()) {
+      compressed.resize(n);
+      b.compressed = true;
+    }
+  }
+  crypto::Sealed s = crypto::seal(keys, b.compressed ? std::string_view(compressed) : plaintext);
+  b.ciphertext = std::move(s.ciphertext);
+  b.iv = s.iv;
+  b.mac = s.mac;
+  return b;
+}
+
+std::string open_blob(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored) {
+  if (stored.size() != loc.length) corrupt("blob has the wrong length");
+  std::string plain = crypto::open(keys, loc.iv, stored, loc.mac);
+  if (loc.compressed) return decompress(plain, loc.raw_size);
+  if (plain.size() != loc.raw_size) corrupt("blob has the wrong size");
+  return plain;
+}
+
+std::string Builder::header() const {
+  ByteWriter w;
+  w.bytes(std::string_view(kMagic, 4));
+  w.u32(kVersion);
+  w.u64(0);
+  return w.take();
+}
+
+BlobLocation Builder::add(const SealedBlob& blob, FileInfo file) {
+  BlobLocation loc;
+  loc.offset = offset_;
+  loc.length = blob.ciphertext.size();
+  loc.raw_size = blob.raw_size;
+  loc.compressed = blob.compressed;
+  loc.iv = blob.iv;
+  loc.mac = blob.mac;
+  offset_ += loc.length;
+  entries_.push_back({loc, std::move(file)});
+  return loc;
+}
+
+std::string Builder::finish(const crypto::Keys& keys) const {
+  ByteWriter w;
+  w.u32(kVersion);
+  w.varint(entries_.size());
+  for (const IndexEntry& e : entries_) {
+    w.varint(e.blob.offset);
+    w.varint(e.blob.length);
+    w.varint(e.blob.raw_size);
+    w.u8(e.blob.compressed ? 1 : 0);
+    w.bytes(std::string_view(reinterpret_cast<const char*>(e.blob.iv.data()), e.blob.iv.size()));
+    w.bytes(std::string_view(reinterpret_cast<const char*>(e.blob.mac.data()), e.blob.mac.size()));
+    w.str(e.file.path);
+    w.varint(e.file.part);
+    w.varint(e.file.parts);
+    w.varint(e.file.file_size);
+    w.svarint(e.file.mtime_ns);
+    w.varint(e.file.mode);
+    w.varint(e.file.uid);
+    w.varint(e.file.gid);
+    w.bytes(std::string_view(reinterpret_cast<const char*>(e.file.hash.data()), e.file.hash.size()));
+  }
+  std::string plain = w.take();
+  std::string z(ZSTD_compressBound(plain.size()), '\0');
+  size_t n = ZSTD_compress(z.data(), z.size(), plain.data(), plain.size(), 3);
+  if (ZSTD_isError(n)) throw Error(ErrorKind::kPermanent, "cannot compress container index");
+  z.resize(n);
+  std::string sealed = crypto::seal_packed(keys, z);
+  ByteWriter f;
+  f.bytes(sealed);
+  f.bytes(std::string_view(kFooterMagic, 4));
+  f.u32(kVersion);
+  f.u64(offset_);
+  f.u64(sealed.size());
+  f.bytes(std::string_view(kEndMagic, 8));
+  return f.take();
+}
+
+void check_header(std::string_view header) {
+  if (header.size() < kHeaderSize || std::memcmp(header.data(), kMagic, 4) != 0) corrupt("not a Seshat container");
+  ByteReader r(header.substr(4, 4));
+  if (r.u32() != kVersion) corrupt("unsupported container version");
+}
+
+Footer parse_footer(std::string_view footer, uint64_t object_size) {
+  if (footer.size() != kFooterSize || std::memcmp(footer.data(), kFooterMagic, 4) != 0 ||
+      std::memcmp(footer.data() + 24, kEndMagic, 8) != 0)
+    corrupt("container footer is damaged");
+  ByteReader r(footer.substr(4));
+  if (r.u32() != kVersion) corrupt("unsupported container version");
+  Footer f;
+  f.index_offset = r.u64();
+  f.index_length = r.u64();
+  if (f.index_offset < kHeaderSize || f.index_length > object_size ||
+      f.index_offset > object_size - kFooterSize - f.index_length ||
+      f.index_offset + f.index_length + kFooterSize != object_size)
+    corrupt("container footer points outside the container");
+  return f;
+}
+
+std::vector<IndexEntry> parse_index(const crypto::Keys& keys, std::string_view sealed_index) {
+  std::string z = crypto::open_packed(keys, sealed_index);
+  unsigned long long n = ZSTD_getFrameContentSize(z.data(), z.size());
+  if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (1ull << 32)) corrupt("container index is damaged");
+  std::string plain = decompress(z, n);
+  ByteReader r(plain);
+  if (r.u32() != kVersion) corrupt("unsupported container index version");
+  uint64_t count = r.count(60);
+  std::vector<IndexEntry> out;
+  out.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    IndexEntry e;
+    e.blob.offset = r.varint();
+    e.blob.length = r.varint();
+    e.blob.raw_size = r.varint();
+    e.blob.compressed = r.u8() != 0;
+    std::memcpy(e.blob.iv.data(), r.bytes(16).data(), 16);
+    std::memcpy(e.blob.mac.data(), r.bytes(32).data(), 32);
+    e.file.path = std::string(r.str());
+    e.file.part = static_cast<uint32_t>(r.varint());
+    e.file.parts = static_cast<uint32_t>(r.varint());
+    e.file.file_size = r.varint();
+    e.file.mtime_ns = r.svarint();
+    e.file.mode = static_cast<uint32_t>(r.varint());
+    e.file.uid = static_cast<uint32_t>(r.varint());
+    e.file.gid = static_cast<uint32_t>(r.varint());
+    std::memcpy(e.file.hash.data(), r.bytes(32).data(), 32);
+    out.push_back(std::move(e));
+  }
+  if (!r.done()) corrupt("container index has trailing bytes");
+  return out;
+}
+
+}  // namespace seshat::container

@@ -1,0 +1,90 @@
+// The SEF container layout (doc/format/container.md): a header, the sealed blobs back to
+// back, a sealed index of every blob, and a fixed-size footer. This module builds and parses
+// container bytes; it does no I/O (the repo module moves the bytes).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "seshat/crypto/crypto.h"
+
+namespace seshat::container {
+
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeaderSize = 16;
+constexpr size_t kFooterSize = 32;
+
+// Where a blob lives and how to open it. The same fields are kept in the catalog.
+struct BlobLocation {
+  uint64_t offset = 0;      // in the container
+  uint64_t length = 0;      // stored (ciphertext) length
+  uint64_t raw_size = 0;    // plaintext length
+  bool compressed = false;  // zstd before encryption
+  crypto::Iv iv{};
+  crypto::Mac mac{};
+};
+
+// What the index records about the file a blob belongs to, so that a catalog can be rebuilt
+// from containers alone.
+struct FileInfo {
+  std::string path;  // absolute path of the file at backup time
+  uint32_t part = 0;
+  uint32_t parts = 1;
+  uint64_t file_size = 0;
+  int64_t mtime_ns = 0;
+  uint32_t mode = 0;
+  uint32_t uid = 0, gid = 0;
+  crypto::Hash hash{};  // SHA-256 of the whole file's plaintext
+};
+
+struct IndexEntry {
+  BlobLocation blob;
+  FileInfo file;
+};
+
+// A blob ready to be appended: compressed when that made it smaller, then sealed.
+struct SealedBlob {
+  std::string ciphertext;
+  crypto::Iv iv{};
+  crypto::Mac mac{};
+  uint64_t raw_size = 0;
+  bool compressed = false;
+};
+
+// zstd (kept only if smaller) then seal. Thread-safe.
+SealedBlob seal_blob(const crypto::Keys& keys, std::string_view plaintext, int zstd_level = 1);
+// Authenticates, decrypts and decompresses; throws Error(kCorruption) on any mismatch.
+std::string open_blob(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored);
+
+// Builds a container's bytes incrementally. Not thread-safe.
+class Builder {
+ public:
+  // The header bytes; the caller writes them first.
+  std::string header() const;
+  // Records the blob at the current end and returns its location; the caller writes
+  // blob.ciphertext next.
+  BlobLocation add(const SealedBlob& blob, FileInfo file);
+  // Bytes written so far (header + blobs).
+  uint64_t size() const { return offset_; }
+  size_t count() const { return entries_.size(); }
+  // The trailer (sealed index + footer); the caller writes it last.
+  std::string finish(const crypto::Keys& keys) const;
+
+ private:
+  uint64_t offset_ = kHeaderSize;
+  std::vector<IndexEntry> entries_;
+};
+
+struct Footer {
+  uint64_t index_offset = 0;
+  uint64_t index_length = 0;
+};
+
+// Parses the last kFooterSize bytes of a container of total size object_size.
+Footer parse_footer(std::string_view footer, uint64_t object_size);
+// Authenticates and decodes the sealed index.
+std::vector<IndexEntry> parse_index(const crypto::Keys& keys, std::string_view sealed_index);
+void check_header(std::string_view header);
+
+}  // namespace seshat::container

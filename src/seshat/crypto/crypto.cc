@@ -1,0 +1,158 @@
+#include "seshat/crypto/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <sodium.h>
+
+#include <cstring>
+#include <memory>
+
+#include "seshat/util/error.h"
+
+namespace seshat::crypto {
+namespace {
+
+[[noreturn]] void fail(const char* what) { throw Error(ErrorKind::kPermanent, std::string("crypto failure: ") + what); }
+
+struct CipherCtx {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
+};
+
+Mac hmac(const Keys& keys, const Iv& iv, std::string_view ct) {
+  Mac out{};
+  unsigned int len = 0;
+  // HMAC over IV || ciphertext; HMAC_CTX is deprecated in OpenSSL 3, EVP_MAC is the way.
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (!mac) fail("HMAC unavailable");
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", const_cast<char*>("SHA256"), 0),
+                         OSSL_PARAM_construct_end()};
+  size_t outl = 0;
+  bool ok = ctx && EVP_MAC_init(ctx, keys.mac.data(), keys.mac.size(), params) == 1 &&
+            EVP_MAC_update(ctx, iv.data(), iv.size()) == 1 &&
+            EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(ct.data()), ct.size()) == 1 &&
+            EVP_MAC_final(ctx, out.data(), &outl, out.size()) == 1;
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC_free(mac);
+  (void)len;
+  if (!ok || outl != kMacSize) fail("HMAC");
+  return out;
+}
+
+}  // namespace
+
+Keys Keys::from_bytes(std::string_view b) {
+  if (b.size() != 64) throw Error(ErrorKind::kCorruption, "bad key length");
+  Keys k;
+  std::memcpy(k.enc.data(), b.data(), 32);
+  std::memcpy(k.mac.data(), b.data() + 32, 32);
+  return k;
+}
+std::string Keys::to_bytes() const {
+  std::string s(reinterpret_cast<const char*>(enc.data()), 32);
+  s.append(reinterpret_cast<const char*>(mac.data()), 32);
+  return s;
+}
+Keys Keys::random() { return from_bytes(random_bytes(64)); }
+Keys::~Keys() {
+  OPENSSL_cleanse(enc.data(), enc.size());
+  OPENSSL_cleanse(mac.data(), mac.size());
+}
+
+std::string random_bytes(size_t n) {
+  std::string out(n, '\0');
+  if (n && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) fail("RAND_bytes");
+  return out;
+}
+
+Hash sha256(std::string_view data) {
+  Sha256 h;
+  h.update(data);
+  return h.finish();
+}
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) != 1) fail("SHA-256 init");
+}
+Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Sha256::update(std::string_view data) {
+  if (EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size()) != 1) fail("SHA-256 update");
+}
+Hash Sha256::finish() {
+  Hash h{};
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), h.data(), &len) != 1) fail("SHA-256 final");
+  return h;
+}
+
+Sealed seal(const Keys& keys, std::string_view plaintext) {
+  Sealed s;
+  if (RAND_bytes(s.iv.data(), kIvSize) != 1) fail("RAND_bytes");
+  CipherCtx c;
+  if (!c.ctx || EVP_EncryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), s.iv.data()) != 1) fail("AES init");
+  s.ciphertext.resize(plaintext.size() + 16);
+  int out1 = 0, out2 = 0;
+  auto* out = reinterpret_cast<unsigned char*>(s.ciphertext.data());
+  if (EVP_EncryptUpdate(c.ctx, out, &out1, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(c.ctx, out + out1, &out2) != 1)
+    fail("AES encrypt");
+  s.ciphertext.resize(static_cast<size_t>(out1 + out2));
+  s.mac = hmac(keys, s.iv, s.ciphertext);
+  return s;
+}
+
+std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac) {
+  Mac expect = hmac(keys, iv, ciphertext);
+  if (CRYPTO_memcmp(expect.data(), mac.data(), kMacSize) != 0 || ciphertext.size() % 16 != 0 || ciphertext.empty())
+    throw Error(ErrorKind::kCorruption, "authentication failed");
+  CipherCtx c;
+  if (!c.ctx || EVP_DecryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1) fail("AES init");
+  std::string out(ciphertext.size(), '\0');
+  int out1 = 0, out2 = 0;
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  if (EVP_DecryptUpdate(c.ctx, o, &out1, reinterpret_cast<const unsigned char*>(ciphertext.data()),
+                        static_cast<int>(ciphertext.size())) != 1 ||
+      EVP_DecryptFinal_ex(c.ctx, o + out1, &out2) != 1)
+    throw Error(ErrorKind::kCorruption, "authentication failed (bad padding)");
+  out.resize(static_cast<size_t>(out1 + out2));
+  return out;
+}
+
+std::string seal_packed(const Keys& keys, std::string_view plaintext) {
+  Sealed s = seal(keys, plaintext);
+  std::string out(reinterpret_cast<const char*>(s.iv.data()), kIvSize);
+  out += s.ciphertext;
+  out.append(reinterpret_cast<const char*>(s.mac.data()), kMacSize);
+  return out;
+}
+
+std::string open_packed(const Keys& keys, std::string_view packed) {
+  if (packed.size() < kIvSize + kMacSize + 16) throw Error(ErrorKind::kCorruption, "sealed object too short");
+  Iv iv;
+  Mac mac;
+  std::memcpy(iv.data(), packed.data(), kIvSize);
+  std::memcpy(mac.data(), packed.data() + packed.size() - kMacSize, kMacSize);
+  return open(keys, iv, packed.substr(kIvSize, packed.size() - kIvSize - kMacSize), mac);
+}
+
+Keys derive_keys(std::string_view passphrase, std::string_view salt, const KdfParams& params) {
+  if (sodium_init() < 0) fail("libsodium init");
+  if (salt.size() != crypto_pwhash_SALTBYTES) throw Error(ErrorKind::kCorruption, "bad KDF salt length");
+  if (params.ops < crypto_pwhash_OPSLIMIT_MIN || params.ops > 100 || params.mem < 8192 ||
+      params.mem > (4ull << 30))
+    throw Error(ErrorKind::kCorruption, "KDF parameters out of range");
+  unsigned char out[64];
+  if (crypto_pwhash(out, sizeof out, passphrase.data(), passphrase.size(),
+                    reinterpret_cast<const unsigned char*>(salt.data()), params.ops, params.mem,
+                    crypto_pwhash_ALG_ARGON2ID13) != 0)
+    throw Error(ErrorKind::kPermanent, "not enough memory to derive the key from the passphrase");
+  Keys k = Keys::from_bytes(std::string_view(reinterpret_cast<char*>(out), sizeof out));
+  sodium_memzero(out, sizeof out);
+  return k;
+}
+
+}  // namespace seshat::crypto

@@ -1,0 +1,71 @@
+// Cryptographic primitives (OpenSSL 3 EVP, libsodium Argon2id). No I/O. Thread-safe.
+//
+// A sealed blob is AES-256-CBC (PKCS#7 padding) under a fresh random 16-byte IV, then
+// HMAC-SHA256 over IV || ciphertext (encrypt-then-MAC) under a separate 32-byte key.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace seshat::crypto {
+
+constexpr size_t kIvSize = 16;
+constexpr size_t kMacSize = 32;
+constexpr size_t kHashSize = 32;
+
+using Iv = std::array<uint8_t, kIvSize>;
+using Mac = std::array<uint8_t, kMacSize>;
+using Hash = std::array<uint8_t, kHashSize>;
+
+// The repository's master secret: an AES-256 key and an HMAC-SHA256 key.
+struct Keys {
+  std::array<uint8_t, 32> enc{};
+  std::array<uint8_t, 32> mac{};
+  static Keys from_bytes(std::string_view b);  // REQUIRES: b.size() == 64
+  std::string to_bytes() const;
+  static Keys random();
+  ~Keys();  // wipes the key material
+};
+
+struct Sealed {
+  Iv iv{};
+  std::string ciphertext;
+  Mac mac{};
+};
+
+std::string random_bytes(size_t n);
+Hash sha256(std::string_view data);
+
+// Incremental SHA-256.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view data);
+  Hash finish();
+
+ private:
+  void* ctx_;
+};
+
+Sealed seal(const Keys& keys, std::string_view plaintext);
+// Checks the MAC first (constant time); throws Error(kCorruption, "authentication failed")
+// if it does not match or the padding is bad.
+std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac);
+
+// IV || ciphertext || MAC in one string, for whole objects (catalog, container index).
+std::string seal_packed(const Keys& keys, std::string_view plaintext);
+std::string open_packed(const Keys& keys, std::string_view packed);
+
+// Argon2id (libsodium crypto_pwhash) to 64 bytes of key material.
+// Throws Error(kPermanent) if the parameters are out of range or memory is short.
+struct KdfParams {
+  uint64_t ops = 3;
+  uint64_t mem = 64ull << 20;
+};
+Keys derive_keys(std::string_view passphrase, std::string_view salt, const KdfParams& params);
+
+}  // namespace seshat::crypto

@@ -1,0 +1,50 @@
+#include "seshat/crypto/keyfile.h"
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
+
+namespace seshat::crypto {
+
+std::string make_keyfile(const Keys& master, std::string_view passphrase, const KdfParams& params) {
+  std::string salt = random_bytes(crypto_pwhash_SALTBYTES);
+  Keys wrap = derive_keys(passphrase, salt, params);
+  std::string sealed = seal_packed(wrap, master.to_bytes());
+  nlohmann::json j;
+  j["version"] = 1;
+  j["kdf"] = "argon2id";
+  j["ops"] = params.ops;
+  j["mem"] = params.mem;
+  j["salt"] = base64_encode(salt);
+  j["data"] = base64_encode(sealed);
+  return j.dump(2) + "\n";
+}
+
+Keys open_keyfile(std::string_view keyfile, std::string_view passphrase) {
+  KdfParams params;
+  std::optional<std::string> salt, data;
+  try {
+    auto j = nlohmann::json::parse(keyfile);
+    if (j.at("version").get<int>() != 1) throw Error(ErrorKind::kCorruption, "key file: unsupported version");
+    if (j.at("kdf").get<std::string>() != "argon2id") throw Error(ErrorKind::kCorruption, "key file: unknown KDF");
+    params.ops = j.at("ops").get<uint64_t>();
+    params.mem = j.at("mem").get<uint64_t>();
+    salt = base64_decode(j.at("salt").get<std::string>());
+    data = base64_decode(j.at("data").get<std::string>());
+  } catch (const nlohmann::json::exception&) {
+    throw Error(ErrorKind::kCorruption, "key file is damaged (not valid JSON)");
+  }
+  if (!salt || !data) throw Error(ErrorKind::kCorruption, "key file is damaged (bad base64)");
+  Keys wrap = derive_keys(passphrase, *salt, params);
+  std::string master;
+  try {
+    master = open_packed(wrap, *data);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kInvalidInput, "wrong passphrase (or damaged key file)");
+  }
+  return Keys::from_bytes(master);
+}
+
+}  // namespace seshat::crypto

@@ -1,0 +1,176 @@
+#include "seshat/repo/lock.h"
+
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "seshat/crypto/crypto.h"
+#include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
+#include "seshat/util/log.h"
+#include "seshat/util/time.h"
+
+namespace seshat::repo {
+namespace {
+
+std::string user_name() {
+  if (const char* u = std::getenv("USER")) return u;
+  if (passwd* pw = getpwuid(getuid())) return pw->pw_name;
+  return std::to_string(getuid());
+}
+
+bool is_stale(const LockRecord& r, const std::string& my_host) {
+  if (r.lease_until_ns < now_ns()) return true;
+  if (r.host == my_host && r.pid > 0 && ::kill(static_cast<pid_t>(r.pid), 0) != 0 && errno == ESRCH) return true;
+  return false;
+}
+
+}  // namespace
+
+int64_t Lock::lease_ns() {
+  if (const char* s = std::getenv("SESHAT_LOCK_LEASE_SECONDS")) return std::atoll(s) * 1000000000LL;
+  return 300LL * 1000000000LL;
+}
+
+std::string LockRecord::to_json() const {
+  nlohmann::json j;
+  j["version"] = 1;
+  j["id"] = id;
+  j["host"] = host;
+  j["pid"] = pid;
+  j["user"] = user;
+  j["started_ns"] = started_ns;
+  j["lease_until_ns"] = lease_until_ns;
+  return j.dump(2) + "\n";
+}
+
+LockRecord LockRecord::from_json(std::string_view text) {
+  try {
+    auto j = nlohmann::json::parse(text);
+    LockRecord r;
+    if (j.at("version").get<int>() != 1) throw Error(ErrorKind::kCorruption, "lock record: unsupported version");
+    r.id = j.at("id").get<std::string>();
+    r.host = j.at("host").get<std::string>();
+    r.pid = j.at("pid").get<int64_t>();
+    r.user = j.at("user").get<std::string>();
+    r.started_ns = j.at("started_ns").get<int64_t>();
+    r.lease_until_ns = j.at("lease_until_ns").get<int64_t>();
+    return r;
+  } catch (const nlohmann::json::exception&) {
+    throw Error(ErrorKind::kCorruption, "lock record is damaged");
+  }
+}
+
+std::string LockRecord::describe() const {
+  return fmt::format("host {} pid {} user {} since {}", host, pid, user, format_listing(started_ns));
+}
+
+Lock::Lock(std::shared_ptr<storage::Storage> store, LockRecord record)
+    : store_(std::move(store)), record_(std::move(record)) {
+  renewer_ = std::thread([this] { renew_loop(); });
+}
+
+std::unique_ptr<Lock> Lock::acquire(std::shared_ptr<storage::Storage> store, const std::string& host, bool wait) {
+  LockRecord mine;
+  mine.id = to_hex(crypto::random_bytes(8));
+  mine.host = host;
+  mine.pid = ::getpid();
+  mine.user = user_name();
+  mine.started_ns = now_ns();
+  int64_t last_message = 0;
+  for (;;) {
+    mine.lease_until_ns = now_ns() + lease_ns();
+    if (store->put_if_absent(kLockName, mine.to_json())) return std::unique_ptr<Lock>(new Lock(store, mine));
+    std::string text;
+    try {
+      text = store->get(kLockName);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kNotFound) continue;  // released in between: try again
+      throw;
+    }
+    LockRecord holder;
+    bool damaged = false;
+    try {
+      holder = LockRecord::from_json(text);
+    } catch (const Error&) {
+      damaged = true;
+    }
+    if (damaged || is_stale(holder, host)) {
+      // Remove only if the record is still the one judged stale.
+      std::string again;
+      try {
+        again = store->get(kLockName);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kNotFound) throw;
+      }
+      if (again == text) {
+        log::warn("Taking over a stale DB lock ({})", damaged ? std::string("damaged record") : holder.describe());
+        store->remove(kLockName);
+      }
+      continue;
+    }
+    if (!wait) throw Error(ErrorKind::kLocked, "the DB is locked by " + holder.describe() + " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
+    if (now_ns() - last_message > 60LL * 1000000000LL) {
+      log::info("Waiting for the DB lock held by {}", holder.describe());
+      last_message = now_ns();
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+}
+
+void Lock::renew_loop() {
+  std::unique_lock<std::mutex> lk(mu_);
+  auto period = std::chrono::nanoseconds(lease_ns() / 4);
+  while (!cv_.wait_for(lk, period, [this] { return stop_; })) {
+    LockRecord r = record_;
+    r.lease_until_ns = now_ns() + lease_ns();
+    lk.unlock();
+    try {
+      std::string current = store_->get(kLockName);
+      if (LockRecord::from_json(current).id == r.id) store_->put(kLockName, r.to_json());
+      else log::error("The DB lock was taken by another process while this one held it");
+    } catch (const std::exception& e) {
+      log::warn("Could not renew the DB lock: {}", e.what());
+    }
+    lk.lock();
+    record_.lease_until_ns = r.lease_until_ns;
+  }
+}
+
+void Lock::release() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (released_) return;
+    released_ = true;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+  try {
+    std::string current = store_->get(kLockName);
+    if (LockRecord::from_json(current).id == record_.id) store_->remove(kLockName);
+  } catch (const std::exception& e) {
+    log::warn("Could not release the DB lock: {}", e.what());
+  }
+}
+
+Lock::~Lock() { release(); }
+
+std::optional<LockRecord> Lock::force_unlock(storage::Storage& store) {
+  std::optional<LockRecord> holder;
+  try {
+    holder = LockRecord::from_json(store.get(kLockName));
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return std::nullopt;
+  }
+  store.remove(kLockName);
+  if (!holder) holder = LockRecord{};
+  return holder;
+}
+
+}  // namespace seshat::repo

@@ -1,0 +1,60 @@
+// The repository lock (doc/format/lock.md): one record at seshat/locks/lock, created with a
+// conditional create, renewed by a background thread while held. A lock whose lease ran out,
+// or whose process is gone on this host, is stale and taken over with a WARN.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "seshat/storage/storage.h"
+
+namespace seshat::repo {
+
+inline constexpr const char* kLockName = "seshat/locks/lock";
+
+struct LockRecord {
+  std::string id;
+  std::string host;
+  int64_t pid = 0;
+  std::string user;
+  int64_t started_ns = 0;
+  int64_t lease_until_ns = 0;
+
+  std::string to_json() const;
+  // Throws Error(kCorruption) if malformed.
+  static LockRecord from_json(std::string_view text);
+  std::string describe() const;  // "host bastet pid 123 user adrian since 26-Jul-2019 14:07"
+};
+
+class Lock {
+ public:
+  // Takes the lock. If another live process holds it: with wait, waits (a message every
+  // minute naming the holder); without, throws Error(kLocked) naming the holder.
+  static std::unique_ptr<Lock> acquire(std::shared_ptr<storage::Storage> store, const std::string& host, bool wait);
+  ~Lock();  // releases
+  void release();
+  const LockRecord& record() const { return record_; }
+
+  // Removes whatever lock is in the store (DB UNLOCK). Returns the removed holder, if any.
+  static std::optional<LockRecord> force_unlock(storage::Storage& store);
+
+  static int64_t lease_ns();
+
+ private:
+  Lock(std::shared_ptr<storage::Storage> store, LockRecord record);
+  void renew_loop();
+  std::shared_ptr<storage::Storage> store_;
+  LockRecord record_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool released_ = false;
+  std::thread renewer_;
+};
+
+}  // namespace seshat::repo

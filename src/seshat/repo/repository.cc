@@ -1,0 +1,179 @@
+#include "seshat/repo/repository.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "seshat/catalog/codec.h"
+#include "seshat/crypto/keyfile.h"
+#include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
+#include "seshat/util/log.h"
+#include "seshat/util/time.h"
+
+namespace seshat::repo {
+namespace {
+
+std::string generation_name(uint64_t gen) { return fmt::format("{}{:020}", kDbPrefix, gen); }
+
+std::optional<uint64_t> parse_generation(const std::string& name) {
+  if (!name.starts_with(kDbPrefix)) return std::nullopt;
+  std::string digits = name.substr(std::string_view(kDbPrefix).size());
+  if (digits.size() != 20 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return std::nullopt;
+  return std::stoull(digits);
+}
+
+std::string sanitize(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') out.push_back(c);
+    else if (!out.empty() && out.back() != '-') out.push_back('-');
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  while (!out.empty() && out.front() == '-') out.erase(out.begin());
+  if (out.size() > 48) out.resize(48);
+  return out;
+}
+
+}  // namespace
+
+std::string container_name(const std::string& host, const std::string& folder, int64_t time_ns, int seq) {
+  std::string f = sanitize(folder);
+  if (f.empty()) f = "root";
+  std::string h = sanitize(host);
+  if (h.empty()) h = "host";
+  return fmt::format("{}SEF_{}_{}_{}_{:03}", kContainerPrefix, h, f, format_compact(time_ns), seq);
+}
+
+ContainerWriter::ContainerWriter(std::unique_ptr<storage::ObjectWriter> out, std::string name, const crypto::Keys& keys)
+    : out_(std::move(out)), name_(std::move(name)), keys_(keys) {
+  out_->write(builder_.header());
+}
+
+ContainerWriter::~ContainerWriter() {
+  if (!finished_) {
+    try {
+      out_->abort();
+    } catch (...) {
+    }
+  }
+}
+
+container::BlobLocation ContainerWriter::append(const container::SealedBlob& blob, container::FileInfo file) {
+  container::BlobLocation loc = builder_.add(blob, std::move(file));
+  out_->write(blob.ciphertext);
+  return loc;
+}
+
+uint64_t ContainerWriter::finish() {
+  out_->write(builder_.finish(keys_));
+  out_->commit();
+  finished_ = true;
+  return out_->size();
+}
+
+bool Repository::exists(storage::Storage& store) { return store.head(kConfigName).has_value(); }
+
+void Repository::init(storage::Storage& store, std::string_view passphrase, const crypto::KdfParams& kdf) {
+  if (exists(store)) throw Error(ErrorKind::kInvalidInput, "a repository already exists in " + store.describe());
+  std::string id = to_hex(crypto::random_bytes(16));
+  crypto::Keys master = crypto::Keys::random();
+  std::string keyfile = crypto::make_keyfile(master, passphrase, kdf);
+  // The key before the config: a config without a key would be a repository nobody can open.
+  store.put(std::string(kKeysPrefix) + to_hex(crypto::random_bytes(8)), keyfile);
+  nlohmann::json cfg;
+  cfg["format"] = "seshat";
+  cfg["version"] = 1;
+  cfg["id"] = id;
+  cfg["created"] = format_iso(now_ns());
+  if (!store.put_if_absent(kConfigName, cfg.dump(2) + "\n"))
+    throw Error(ErrorKind::kInvalidInput, "a repository was created in " + store.describe() + " at the same time");
+}
+
+std::unique_ptr<Repository> Repository::open(std::shared_ptr<storage::Storage> store, std::string_view passphrase) {
+  std::string id;
+  try {
+    auto cfg = nlohmann::json::parse(store->get(kConfigName));
+    if (cfg.at("format").get<std::string>() != "seshat") throw Error(ErrorKind::kCorruption, "not a Seshat repository");
+    if (cfg.at("version").get<int>() != 1)
+      throw Error(ErrorKind::kCorruption, "repository format version " + cfg.at("version").dump() + " is not supported by this Seshat");
+    id = cfg.at("id").get<std::string>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error(ErrorKind::kCorruption, "the repository config in " + store->describe() + " is damaged");
+  }
+  auto keys = store->list(kKeysPrefix);
+  if (keys.empty()) throw Error(ErrorKind::kCorruption, "the repository in " + store->describe() + " has no key file");
+  std::optional<Error> last;
+  for (const auto& k : keys) {
+    try {
+      crypto::Keys master = crypto::open_keyfile(store->get(k.name), passphrase);
+      return std::unique_ptr<Repository>(new Repository(std::move(store), std::move(master), id));
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kCorruption) log::warn("Key file {} is damaged: {}", k.name, e.what());
+      last = e;
+    }
+  }
+  if (last && last->kind() == ErrorKind::kCorruption)
+    throw Error(ErrorKind::kCorruption, "no usable key file in " + store->describe() + ": " + last->what());
+  throw Error(ErrorKind::kInvalidInput, "wrong passphrase for the repository in " + store->describe());
+}
+
+std::vector<storage::ObjectInfo> Repository::list_generations() {
+  std::vector<storage::ObjectInfo> out;
+  for (auto& o : store_->list(kDbPrefix))
+    if (parse_generation(o.name)) out.push_back(std::move(o));
+  return out;  // sorted by name = by generation (fixed width)
+}
+
+catalog::Catalog Repository::load_catalog() {
+  auto gens = list_generations();
+  for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
+    try {
+      std::string z = crypto::open_packed(keys_, store_->get(it->name));
+      unsigned long long n = ZSTD_getFrameContentSize(z.data(), z.size());
+      if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (16ull << 30))
+        throw Error(ErrorKind::kCorruption, "bad compressed frame");
+      std::string plain(n, '\0');
+      size_t r = ZSTD_decompress(plain.data(), plain.size(), z.data(), z.size());
+      if (ZSTD_isError(r) || r != n) throw Error(ErrorKind::kCorruption, "bad compressed data");
+      catalog::Catalog c = catalog::decode(plain);
+      generation_ = *parse_generation(it->name);
+      return c;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kCorruption && e.kind() != ErrorKind::kNotFound) throw;
+      log::warn("Catalog generation {} is damaged ({}); trying the one before it", it->name, e.what());
+    }
+  }
+  if (!gens.empty()) throw Error(ErrorKind::kCorruption, "every catalog generation in " + store_->describe() + " is damaged");
+  generation_ = 0;
+  return {};
+}
+
+uint64_t Repository::save_catalog(const catalog::Catalog& catalog) {
+  std::string plain = catalog::encode(catalog);
+  std::string z(ZSTD_compressBound(plain.size()), '\0');
+  size_t n = ZSTD_compress(z.data(), z.size(), plain.data(), plain.size(), 3);
+  if (ZSTD_isError(n)) throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
+  z.resize(n);
+  std::string sealed = crypto::seal_packed(keys_, z);
+  uint64_t next = generation_ + 1;
+  if (!store_->put_if_absent(generation_name(next), sealed))
+    throw Error(ErrorKind::kLocked, "another process saved the catalog at the same time (generation " + std::to_string(next) +
+                                        "); run the command again");
+  generation_ = next;
+  // Only after the new generation is stored do old ones go.
+  auto gens = list_generations();
+  for (size_t i = 0; i + kGenerationsKept < gens.size(); ++i) store_->remove(gens[i].name);
+  return sealed.size();
+}
+
+std::unique_ptr<ContainerWriter> Repository::create_container(const std::string& name) {
+  return std::make_unique<ContainerWriter>(store_->create(name), name, keys_);
+}
+
+std::string Repository::read_blob(const std::string& container, const container::BlobLocation& loc) {
+  return container::open_blob(keys_, loc, store_->get_range(container, loc.offset, loc.length));
+}
+
+}  // namespace seshat::repo

@@ -1,0 +1,37 @@
+// Restores a selection of file versions: directories first, then file contents fetched,
+// authenticated and written under temporary names on a pool of threads, then symlinks, then
+// metadata (directories deepest first so their mtimes stick).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "seshat/catalog/catalog.h"
+#include "seshat/repo/repository.h"
+
+namespace seshat::restore {
+
+struct Item {
+  uint32_t entry;
+  uint32_t version;
+};
+
+struct Options {
+  std::string target;  // empty: the original place; else a directory the paths are recreated under
+  bool dry_run = false;
+  int threads = 0;     // 0 = two per core (fetching overlaps with writing)
+};
+
+struct Result {
+  uint64_t files = 0, dirs = 0, symlinks = 0, bytes = 0;
+  uint64_t failed = 0;  // damaged or unwritable; each was reported by name
+};
+
+// The path an item is restored to.
+std::string destination(const std::string& original, const std::string& target);
+
+// REQUIRES: items are ordered parents before children (as Catalog::for_each_at gives them).
+// Never throws for one file's problem: it is reported, counted, and the rest goes on.
+Result run(repo::Repository& repo, const catalog::Catalog& cat, const std::vector<Item>& items, const Options& options);
+
+}  // namespace seshat::restore

@@ -1,0 +1,61 @@
+#include "seshat/session/config.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "seshat/util/atomic_file.h"
+#include "seshat/util/error.h"
+
+namespace seshat::session {
+
+std::string home_dir() {
+  if (const char* h = std::getenv("HOME"); h && *h) return h;
+  if (passwd* pw = getpwuid(getuid())) return pw->pw_dir;
+  return "/";
+}
+
+std::string config_path() { return home_dir() + "/.seshatrc"; }
+
+Config Config::load(const std::string& path, const std::string& home) {
+  Config c;
+  c.local_dir = home + "/.seshat/store";
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return c;
+    throw;
+  }
+  try {
+    auto j = nlohmann::json::parse(text);
+    c.store = j.value("store", c.store);
+    c.local_dir = j.value("local_dir", c.local_dir);
+    c.max_container = j.value("max_container", c.max_container);
+    c.hidden = j.value("hidden", c.hidden);
+    c.symlinks = j.value("symlinks", c.symlinks);
+    c.wait = j.value("wait", c.wait);
+    c.excludes = j.value("excludes", c.excludes);
+    c.includes = j.value("includes", c.includes);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kInvalidInput, "the settings file " + path + " is damaged; fix or delete it");
+  }
+  return c;
+}
+
+void Config::save(const std::string& path) const {
+  nlohmann::json j;
+  j["store"] = store;
+  j["local_dir"] = local_dir;
+  j["max_container"] = max_container;
+  j["hidden"] = hidden;
+  j["symlinks"] = symlinks;
+  j["wait"] = wait;
+  j["excludes"] = excludes;
+  j["includes"] = includes;
+  write_file_atomic(path, j.dump(2) + "\n", 0600);
+}
+
+}  // namespace seshat::session

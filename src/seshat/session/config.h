@@ -1,0 +1,28 @@
+// User settings remembered in ~/.seshatrc (JSON, mode 0600, never a secret).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace seshat::session {
+
+struct Config {
+  std::string store = "local";      // "local" or "s3"
+  std::string local_dir;             // default $HOME/.seshat/store
+  uint64_t max_container = 8ull << 30;
+  bool hidden = true;
+  bool symlinks = false;
+  bool wait = false;
+  std::vector<std::string> excludes;
+  std::vector<std::string> includes;
+
+  // Loads `path`; a missing file gives the defaults. A damaged file throws Error(kInvalidInput)
+  // naming it.
+  static Config load(const std::string& path, const std::string& home);
+  void save(const std::string& path) const;
+};
+
+std::string home_dir();
+std::string config_path();  // $HOME/.seshatrc
+
+}  // namespace seshat::session

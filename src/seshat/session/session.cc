@@ -1,0 +1,489 @@
+#include "seshat/session/session.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "seshat/util/atomic_file.h"
+#include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
+#include "seshat/util/log.h"
+#include "seshat/util/time.h"
+
+namespace seshat::session {
+namespace {
+
+std::string this_host() {
+  if (const char* h = std::getenv("SESHAT_HOSTNAME"); h && *h) return h;
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+std::string prompt_hidden(const char* prompt) {
+  int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorKind::kInvalidInput, "no passphrase: set SESHAT_PASSWORD or SESHAT_PASSWORD_FILE");
+  ::write(fd, prompt, std::strlen(prompt));
+  termios old{};
+  bool restore = ::tcgetattr(fd, &old) == 0;
+  if (restore) {
+    termios t = old;
+    t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(fd, TCSAFLUSH, &t);
+  }
+  std::string line;
+  char c;
+  while (::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
+  if (restore) ::tcsetattr(fd, TCSAFLUSH, &old);
+  ::write(fd, "\n", 1);
+  ::close(fd);
+  return line;
+}
+
+std::string absolute_dir(const std::string& dir) {
+  char buf[PATH_MAX];
+  if (!::realpath(dir.c_str(), buf)) throw_errno(kind_from_errno(errno), "cannot back up " + dir, errno);
+  return buf;
+}
+
+bool dir_is_empty_or_missing(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return true;
+  bool empty = true;
+  while (dirent* e = ::readdir(d))
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) empty = false;
+  ::closedir(d);
+  return empty;
+}
+
+crypto::KdfParams kdf_params() {
+  crypto::KdfParams p;
+  // Tests and benchmarks may ask for cheaper key derivation; the parameters are stored in the
+  // key file, so a repository made this way stays readable either way.
+  if (const char* m = std::getenv("SESHAT_KDF_MEMLIMIT")) p.mem = std::strtoull(m, nullptr, 10);
+  if (const char* o = std::getenv("SESHAT_KDF_OPSLIMIT")) p.ops = std::strtoull(o, nullptr, 10);
+  return p;
+}
+
+}  // namespace
+
+std::string read_passphrase(bool confirm) {
+  if (const char* p = std::getenv("SESHAT_PASSWORD"); p && *p) return p;
+  if (const char* f = std::getenv("SESHAT_PASSWORD_FILE"); f && *f) {
+    std::string text = read_file(f);
+    size_t nl = text.find('\n');
+    if (nl != std::string::npos) text.resize(nl);
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    if (text.empty()) throw Error(ErrorKind::kInvalidInput, std::string("the passphrase file ") + f + " is empty");
+    return text;
+  }
+  if (!::isatty(STDIN_FILENO)) throw Error(ErrorKind::kInvalidInput, "no passphrase: set SESHAT_PASSWORD or SESHAT_PASSWORD_FILE, or run on a terminal");
+  std::string p = prompt_hidden(confirm ? "New passphrase: " : "Passphrase: ");
+  if (p.empty()) throw Error(ErrorKind::kInvalidInput, "an empty passphrase is not allowed");
+  if (confirm && prompt_hidden("Repeat the passphrase: ") != p) throw Error(ErrorKind::kInvalidInput, "the passphrases do not match; nothing was created");
+  return p;
+}
+
+Session::Session() : config_path_(config_path()), host_(this_host()) {
+  config_ = Config::load(config_path_, home_dir());
+}
+
+Session::~Session() = default;
+
+void Session::save_config() { config_.save(config_path_); }
+
+std::string Session::store_description() const { return "LOCAL " + config_.local_dir; }
+
+void Session::set_store_local(const std::string& dir) {
+  if (dir.empty() || dir[0] != '/') throw Error(ErrorKind::kInvalidInput, "STORE LOCAL needs an absolute directory, not '" + dir + "'");
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  if (config_.store != "local" || config_.local_dir != d) {
+    held_lock_.reset();
+    repo_.reset();
+    catalog_.reset();
+    select_reset();
+    restore_reset();
+  }
+  config_.store = "local";
+  config_.local_dir = d;
+  save_config();
+  log::info("Store is: {}", store_description());
+}
+
+void Session::set_dry_run(bool on) {
+  if (on != dry_run_) {
+    held_lock_.reset();
+    repo_.reset();  // reopened over (or without) the dry-run wrapper
+    catalog_.reset();
+  }
+  dry_run_ = on;
+}
+
+void Session::set_detail(bool on) {
+  detail_ = on;
+  log::set_detail(on);
+}
+
+std::shared_ptr<storage::Storage> Session::make_storage() {
+  std::shared_ptr<storage::Storage> s = std::make_shared<storage::LocalStorage>(config_.local_dir);
+  if (dry_run_) s = std::make_shared<storage::DryRunStorage>(s);
+  return s;
+}
+
+catalog::Catalog& Session::cat() {
+  ensure_open();
+  return *catalog_;
+}
+
+void Session::ensure_open() {
+  if (repo_ && catalog_) return;
+  log::info("Initializing SESHAT and reading DB from {}", store_description());
+  auto store = make_storage();
+  if (!repo::Repository::exists(*store)) {
+    if (!dir_is_empty_or_missing(config_.local_dir))
+      throw Error(ErrorKind::kInvalidInput, "the store " + config_.local_dir + " is not empty and holds no Seshat repository");
+    std::string pass = read_passphrase(true);
+    if (dry_run_) throw Error(ErrorKind::kInvalidInput, "there is no repository in " + store_description() + " yet (dry run: nothing created)");
+    make_dirs(config_.local_dir);
+    log::info("Creating a new repository in {}", store_description());
+    repo::Repository::init(*store, pass, kdf_params());
+    repo_ = repo::Repository::open(store, pass);
+  } else {
+    repo_ = repo::Repository::open(store, read_passphrase(false));
+  }
+  catalog_ = repo_->load_catalog();
+  log::info("Database loaded from: {}", store_description());
+  log::info("Initialisation is complete");
+}
+
+void Session::initialize() {
+  repo_.reset();
+  catalog_.reset();
+  ensure_open();
+}
+
+void Session::reload_if_changed() {
+  auto gens = repo_->list_generations();
+  uint64_t newest = 0;
+  if (!gens.empty()) newest = std::stoull(gens.back().name.substr(std::string_view(repo::kDbPrefix).size()));
+  if (newest != repo_->generation()) {
+    catalog_ = repo_->load_catalog();
+    log::info("Database loaded from: {}", store_description());
+  }
+}
+
+std::unique_ptr<repo::Lock> Session::take_lock() {
+  if (held_lock_ || dry_run_) return nullptr;  // DB LOCK holds it already; a dry run writes nothing
+  auto lock = repo::Lock::acquire(repo_->store_ptr(), host_, config_.wait);
+  log::info("DB Lock acquired");
+  return lock;
+}
+
+void Session::backup(const std::string& dir) {
+  std::string folder = absolute_dir(dir);
+  ensure_open();
+  auto lock = take_lock();
+  reload_if_changed();
+  backup::Options o;
+  o.host = host_;
+  o.folder = folder;
+  o.max_container = config_.max_container;
+  o.hidden = config_.hidden;
+  o.follow_symlinks = config_.symlinks;
+  o.dry_run = dry_run_;
+  o.excludes = config_.excludes;
+  o.includes = config_.includes;
+  if (const char* t = std::getenv("SESHAT_THREADS")) o.threads = std::atoi(t);
+  catalog::Catalog& c = *catalog_;
+  backup::Result r;
+  try {
+    r = backup::run(*repo_, c, o, [&] { repo_->save_catalog(c); });
+  } catch (...) {
+    // The in-memory catalog may hold half a backup; the store has the last checkpoint.
+    catalog_.reset();
+    throw;
+  }
+  if (dry_run_) catalog_.reset();  // the walk recorded versions that were never stored
+  found_ = std::move(r.found_paths);
+  if (r.not_backed_up > 0) incomplete_ = true;
+}
+
+void Session::automatic() {
+  ensure_open();
+  std::vector<std::string> paths;
+  auto h = catalog_->find_host(host_);
+  if (h)
+    for (const auto& f : catalog_->folders)
+      if (f.host == *h && f.automatic) paths.push_back(f.path);
+  if (paths.empty())
+    throw Error(ErrorKind::kInvalidInput, "no folder of host " + host_ + " is registered for AUTOMATIC; back one up with BACKUP <directory> first");
+  for (const auto& p : paths) backup(p);
+}
+
+void Session::db_load() {
+  ensure_open();
+  catalog_ = repo_->load_catalog();
+  log::info("Database loaded from: {}", store_description());
+}
+
+void Session::db_save() {
+  ensure_open();
+  auto lock = take_lock();
+  uint64_t n = repo_->save_catalog(*catalog_);
+  log::info("Database saved to: {} (generation {}, {})", store_description(), repo_->generation(), human_size(n));
+}
+
+void Session::db_lock() {
+  ensure_open();
+  if (held_lock_) {
+    log::info("DB Lock is already held by this session");
+    return;
+  }
+  held_lock_ = repo::Lock::acquire(repo_->store_ptr(), host_, config_.wait);
+  log::info("DB Lock acquired");
+}
+
+void Session::db_unlock() {
+  auto store = make_storage();
+  if (held_lock_) {
+    held_lock_.reset();
+    log::info("DB Lock released");
+    return;
+  }
+  auto holder = repo::Lock::force_unlock(*store);
+  if (!holder) log::info("The DB was not locked");
+  else log::info("DB Lock removed ({})", holder->host.empty() ? "damaged record" : holder->describe());
+}
+
+DbSize Session::db_size() {
+  ensure_open();
+  DbSize s;
+  auto gens = repo_->list_generations();
+  s.generation = repo_->generation();
+  s.generations = gens.size();
+  if (!gens.empty()) s.stored_bytes = gens.back().size;
+  const auto& c = *catalog_;
+  s.hosts = c.hosts.size();
+  s.folders = c.folders.size();
+  s.backups = c.backups.size();
+  s.containers = c.containers.size();
+  s.entries = c.entries.size();
+  s.versions = c.versions.size();
+  s.contents = c.contents.size();
+  s.memory_bytes = c.memory_bytes();
+  return s;
+}
+
+// ---------------------------------------------------------------- listings and selections
+
+std::vector<BackupRow> Session::backups() {
+  const auto& c = cat();
+  std::vector<BackupRow> rows;
+  for (uint32_t i = 0; i < c.backups.size(); ++i) {
+    const auto& b = c.backups[i];
+    const auto& f = c.folders[b.folder];
+    if (sel_folder_ && b.folder != *sel_folder_) continue;
+    if (sel_host_ && f.host != *sel_host_) continue;
+    rows.push_back({i, c.hosts[f.host].name, f.path, b.time_ns, b.complete, b.files_stored, b.bytes_stored});
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const BackupRow& a, const BackupRow& b) { return a.time_ns < b.time_ns; });
+  return rows;
+}
+
+std::vector<FolderRow> Session::folders() {
+  const auto& c = cat();
+  std::vector<FolderRow> rows;
+  for (uint32_t i = 0; i < c.folders.size(); ++i) {
+    const auto& f = c.folders[i];
+    if (sel_host_ && f.host != *sel_host_) continue;
+    FolderRow r{i, c.hosts[f.host].name, f.path, 0, std::nullopt, f.automatic};
+    for (const auto& b : c.backups)
+      if (b.folder == i) {
+        ++r.backups;
+        r.last_ns = std::max(r.last_ns.value_or(b.time_ns), b.time_ns);
+      }
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+std::vector<HostRow> Session::hosts() {
+  const auto& c = cat();
+  std::vector<HostRow> rows;
+  for (uint32_t i = 0; i < c.hosts.size(); ++i) {
+    size_t n = 0;
+    for (const auto& f : c.folders) n += f.host == i;
+    rows.push_back({i, c.hosts[i].name, n});
+  }
+  return rows;
+}
+
+void Session::select_backup_number(int n) {
+  auto rows = backups();
+  if (n < 1 || static_cast<size_t>(n) > rows.size())
+    throw Error(ErrorKind::kInvalidInput, fmt::format("there is no backup number {} (LIST BACKUPS shows {})", n, rows.size()));
+  const auto& r = rows[static_cast<size_t>(n - 1)];
+  sel_backup_ = r.backup;
+  sel_folder_ = catalog_->backups[r.backup].folder;
+  sel_host_ = catalog_->folders[*sel_folder_].host;
+  log::info("Selected backup {} of {} on {} at {}", n, r.folder, r.host, format_listing(r.time_ns));
+}
+
+void Session::select_backup_date(const std::string& date) {
+  auto t = parse_listing(date, true);
+  if (!t) throw Error(ErrorKind::kInvalidInput, "'" + date + "' is not a date of the form dd-MMM-yyyy [HH:MM[:SS]]");
+  auto rows = backups();
+  const BackupRow* best = nullptr;
+  for (const auto& r : rows)
+    if (r.time_ns <= *t) best = &r;
+  if (!best) throw Error(ErrorKind::kNotFound, "no backup at or before " + date);
+  sel_backup_ = best->backup;
+  sel_folder_ = catalog_->backups[best->backup].folder;
+  sel_host_ = catalog_->folders[*sel_folder_].host;
+  log::info("Selected the backup of {} on {} at {}", best->folder, best->host, format_listing(best->time_ns));
+}
+
+void Session::select_folder(const std::string& name) {
+  const auto& c = cat();
+  std::string want = name;
+  while (want.size() > 1 && want.back() == '/') want.pop_back();
+  std::vector<uint32_t> matches;
+  for (uint32_t i = 0; i < c.folders.size(); ++i) {
+    if (sel_host_ && c.folders[i].host != *sel_host_) continue;
+    if (c.folders[i].path == want) matches.push_back(i);
+  }
+  if (matches.size() > 1) {
+    // The same path on several hosts: prefer this host's.
+    auto h = c.find_host(host_);
+    std::vector<uint32_t> mine;
+    for (uint32_t m : matches)
+      if (h && c.folders[m].host == *h) mine.push_back(m);
+    if (mine.size() == 1) matches = mine;
+  }
+  if (matches.empty()) throw Error(ErrorKind::kNotFound, "no backed-up folder " + name + " (LIST FOLDERS shows them)");
+  if (matches.size() > 1) throw Error(ErrorKind::kInvalidInput, "folder " + name + " exists on several hosts; SELECT HOST first");
+  sel_folder_ = matches[0];
+  sel_host_ = c.folders[matches[0]].host;
+  if (sel_backup_ && c.backups[*sel_backup_].folder != *sel_folder_) sel_backup_.reset();
+  log::info("Selected folder {} of host {}", want, c.hosts[*sel_host_].name);
+}
+
+void Session::select_folder_number(int n) {
+  auto rows = folders();
+  if (n < 1 || static_cast<size_t>(n) > rows.size())
+    throw Error(ErrorKind::kInvalidInput, fmt::format("there is no folder number {} (LIST FOLDERS shows {})", n, rows.size()));
+  sel_folder_ = rows[static_cast<size_t>(n - 1)].folder;
+  sel_host_ = catalog_->folders[*sel_folder_].host;
+  if (sel_backup_ && catalog_->backups[*sel_backup_].folder != *sel_folder_) sel_backup_.reset();
+  log::info("Selected folder {} of host {}", rows[static_cast<size_t>(n - 1)].path, rows[static_cast<size_t>(n - 1)].host);
+}
+
+void Session::select_host(const std::string& name) {
+  auto h = cat().find_host(name);
+  if (!h) throw Error(ErrorKind::kNotFound, "no host " + name + " in the DB (LIST HOSTS shows them)");
+  if (sel_host_ != h) {
+    sel_folder_.reset();
+    sel_backup_.reset();
+  }
+  sel_host_ = *h;
+  log::info("Selected host {}", name);
+}
+
+void Session::select_host_number(int n) {
+  auto rows = hosts();
+  if (n < 1 || static_cast<size_t>(n) > rows.size())
+    throw Error(ErrorKind::kInvalidInput, fmt::format("there is no host number {} (LIST HOSTS shows {})", n, rows.size()));
+  select_host(rows[static_cast<size_t>(n - 1)].name);
+}
+
+void Session::select_reset() {
+  sel_host_.reset();
+  sel_folder_.reset();
+  sel_backup_.reset();
+}
+
+std::string Session::selection_description() const {
+  if (!catalog_) return "none";
+  std::string s;
+  if (sel_host_) s += "host " + catalog_->hosts[*sel_host_].name;
+  if (sel_folder_) s += (s.empty() ? "" : ", ") + std::string("folder ") + catalog_->folders[*sel_folder_].path;
+  if (sel_backup_) s += (s.empty() ? "" : ", ") + std::string("backup of ") + format_listing(catalog_->backups[*sel_backup_].time_ns);
+  return s.empty() ? "none" : s;
+}
+
+// ---------------------------------------------------------------- restore
+
+void Session::restore_reset() {
+  restore_set_.clear();
+  restore_target_.clear();
+  restore_time_.reset();
+}
+
+void Session::restore_add_tree() {
+  auto& c = cat();
+  if (!sel_folder_) throw Error(ErrorKind::kInvalidInput, "select a folder first (SELECT FOLDER or SELECT BACKUP)");
+  restore_set_.push_back({*sel_folder_, c.folders[*sel_folder_].root});
+  log::info("Added the tree {} to the restore", c.folders[*sel_folder_].path);
+}
+
+void Session::restore_target(const std::string& dir) {
+  if (!dir.empty() && dir[0] != '/') throw Error(ErrorKind::kInvalidInput, "RESTORE TARGET needs an absolute directory or ORIGINAL");
+  restore_target_ = dir;
+  log::info("Restore target is: {}", dir.empty() ? "ORIGINAL" : dir);
+}
+
+void Session::restore_timestamp(const std::string& when) {
+  auto t = parse_listing(when, true);
+  if (!t) throw Error(ErrorKind::kInvalidInput, "'" + when + "' is not a timestamp of the form dd-MMM-yyyy HH:MM[:SS]");
+  restore_time_ = *t;
+  log::info("Restore timestamp is: {}", when);
+}
+
+uint32_t Session::backup_for(uint32_t folder) const {
+  const auto& c = *catalog_;
+  std::optional<uint32_t> best;
+  if (restore_time_) {
+    for (uint32_t i = 0; i < c.backups.size(); ++i)
+      if (c.backups[i].folder == folder && c.backups[i].time_ns <= *restore_time_ &&
+          (!best || c.backups[i].time_ns >= c.backups[*best].time_ns))
+        best = i;
+    if (!best) throw Error(ErrorKind::kNotFound, "no backup of " + c.folders[folder].path + " at or before the restore timestamp");
+    return *best;
+  }
+  if (sel_backup_ && c.backups[*sel_backup_].folder == folder) return *sel_backup_;
+  for (uint32_t i = 0; i < c.backups.size(); ++i)
+    if (c.backups[i].folder == folder && (!best || c.backups[i].time_ns >= c.backups[*best].time_ns)) best = i;
+  if (!best) throw Error(ErrorKind::kNotFound, "no backup of " + c.folders[folder].path);
+  return *best;
+}
+
+bool Session::restore_go() {
+  auto& c = cat();
+  if (restore_set_.empty()) throw Error(ErrorKind::kInvalidInput, "nothing to restore: add files with RESTORE ADD first");
+  c.build_child_index();
+  std::vector<restore::Item> items;
+  for (const auto& s : restore_set_) {
+    uint32_t b = backup_for(s.folder);
+    log::info("Restoring {} as of the backup of {}", c.path(s.entry), format_listing(c.backups[b].time_ns));
+    c.for_each_at(s.entry, b, [&](uint32_t e, uint32_t v) { items.push_back({e, v}); });
+  }
+  restore::Options o;
+  o.target = restore_target_;
+  o.dry_run = dry_run_;
+  if (const char* t = std::getenv("SESHAT_THREADS")) o.threads = std::atoi(t);
+  log::info("Restoring {} items to {}", items.size(), restore_target_.empty() ? "ORIGINAL" : restore_target_);
+  restore::Result r = restore::run(*repo_, c, items, o);
+  log::info("Restore complete: {} files ({}), {} directories, {} symlinks restored, {} failed", r.files, human_size(r.bytes),
+            r.dirs, r.symlinks, r.failed);
+  return r.failed == 0;
+}
+
+}  // namespace seshat::session

@@ -1,0 +1,185 @@
+#include "seshat/shell/shell.h"
+
+#include <histedit.h>
+#include <csignal>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "seshat/session/config.h"
+#include "seshat/session/session.h"
+#include "seshat/shell/commands.h"
+#include "seshat/util/atomic_file.h"
+#include "seshat/util/error.h"
+#include "seshat/util/log.h"
+
+namespace seshat::shell {
+namespace {
+
+constexpr const char* kVersion = "0.8.0";
+
+std::string prompt_for(const std::vector<const Node*>& pending) {
+  std::string p = "Seshat";
+  for (const Node* n : pending)
+    if (!n->keywords.empty()) p += " " + n->keywords.front();
+  return p + "> ";
+}
+
+// Interactive line editing with libedit.
+class LineEditor {
+ public:
+  LineEditor() {
+    el_ = el_init("seshat", stdin, stdout, stderr);
+    hist_ = history_init();
+    history(hist_, &ev_, H_SETSIZE, 1000);
+    el_set(el_, EL_HIST, history, hist_);
+    el_set(el_, EL_EDITOR, "emacs");
+    el_set(el_, EL_PROMPT, &LineEditor::prompt_cb);
+    el_set(el_, EL_CLIENTDATA, this);
+    el_set(el_, EL_ADDFN, "seshat-complete", "Complete a command word", &LineEditor::complete_cb);
+    el_set(el_, EL_BIND, "^I", "seshat-complete", nullptr);
+    history_file_ = session::home_dir() + "/.seshat/history";
+    history(hist_, &ev_, H_LOAD, history_file_.c_str());
+  }
+  ~LineEditor() {
+    try {
+      make_dirs(session::home_dir() + "/.seshat");
+      history(hist_, &ev_, H_SAVE, history_file_.c_str());
+    } catch (...) {
+    }
+    history_end(hist_);
+    el_end(el_);
+  }
+  bool read(const std::string& prompt, std::string& line) {
+    prompt_ = prompt;
+    int count = 0;
+    const char* l = el_gets(el_, &count);
+    if (!l || count <= 0) return false;
+    line.assign(l, static_cast<size_t>(count));
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    if (!line.empty()) history(hist_, &ev_, H_ENTER, line.c_str());
+    return true;
+  }
+
+ private:
+  static char* prompt_cb(EditLine* el) {
+    void* self = nullptr;
+    el_get(el, EL_CLIENTDATA, &self);
+    return const_cast<char*>(static_cast<LineEditor*>(self)->prompt_.c_str());
+  }
+  static unsigned char complete_cb(EditLine* el, int) {
+    const LineInfo* li = el_line(el);
+    std::string before(li->buffer, static_cast<size_t>(li->cursor - li->buffer));
+    auto toks = tokenize(before).tokens;
+    std::string prefix;
+    if (!before.empty() && before.back() != ' ' && !toks.empty()) {
+      prefix = toks.back().text;
+      toks.pop_back();
+    }
+    std::vector<std::string> words;
+    for (auto& t : toks) words.push_back(t.text);
+    auto options = complete(command_table(), words, prefix);
+    if (options.empty()) return CC_ERROR;
+    if (options.size() == 1) {
+      std::string rest = options[0].substr(prefix.size()) + " ";
+      el_insertstr(el, rest.c_str());
+      return CC_REDISPLAY;
+    }
+    std::string list = "\n";
+    for (auto& o : options) list += o + "  ";
+    std::fprintf(stdout, "%s\n", list.c_str());
+    return CC_REDISPLAY;
+  }
+
+  EditLine* el_;
+  History* hist_;
+  HistEvent ev_;
+  std::string prompt_;
+  std::string history_file_;
+};
+
+}  // namespace
+
+int seshat_main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::unique_ptr<session::Session> s;
+  try {
+    s = std::make_unique<session::Session>();
+  } catch (const Error& e) {
+    log::error("{}", e.what());
+    return 1;
+  }
+  const Node& root = command_table();
+  Context ctx{*s, {}};
+  auto finish = [&](int status) {
+    if (status == 0 && s->incomplete()) return 3;
+    return status;
+  };
+
+  std::vector<Token> arg_tokens;
+  for (int i = 1; i < argc; ++i) arg_tokens.push_back({argv[i], 0, false});
+  bool interactive = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+  ctx.interactive = interactive;
+  if (interactive || arg_tokens.empty()) log::info("SESHAT started. Version {}", kVersion);
+  if (!arg_tokens.empty()) {
+    ParseOutcome o = run_tokens(root, arg_tokens, "", ctx);
+    if (o.status == ParseStatus::kExit) return finish(0);
+    if (o.status == ParseStatus::kFailed) return 1;
+    if (o.status == ParseStatus::kIncomplete) {
+      log::error("incomplete command at the end of the arguments (add ? to see what may follow)");
+      return 1;
+    }
+  }
+
+  std::vector<const Node*> pending_path;
+  std::vector<std::string> pending_args;
+  if (interactive) {
+    LineEditor editor;
+    std::string line;
+    while (editor.read(prompt_for(pending_path), line)) {
+      TokenizeResult t = tokenize(line);
+      if (t.error) {
+        std::fprintf(stderr, "  %s\n  %s^\n", line.c_str(), std::string(t.error_column, ' ').c_str());
+        log::error("{}", *t.error);
+        continue;
+      }
+      ParseOutcome o = run_tokens(root, t.tokens, line, ctx, pending_path, pending_args);
+      pending_path.clear();
+      pending_args.clear();
+      if (o.status == ParseStatus::kExit) return finish(0);
+      if (o.status == ParseStatus::kIncomplete) {
+        pending_path = o.pending;
+        pending_args = o.pending_args;
+      }
+    }
+    std::printf("\n");
+    return finish(0);
+  }
+  // Standard input is a script: one command per line, no prompts; the first failure ends it.
+  std::string line;
+  int lineno = 0;
+  while (std::getline(std::cin, line)) {
+    ++lineno;
+    TokenizeResult t = tokenize(line);
+    if (t.error) {
+      log::error("line {}: {}", lineno, *t.error);
+      return 1;
+    }
+    if (t.tokens.empty() || t.tokens[0].text[0] == '#') continue;
+    ParseOutcome o = run_tokens(root, t.tokens, line, ctx, pending_path, pending_args);
+    pending_path.clear();
+    if (o.status == ParseStatus::kExit) return finish(0);
+    if (o.status == ParseStatus::kFailed) return 1;
+    if (o.status == ParseStatus::kIncomplete) {
+      log::error("line {}: incomplete command (add ? to see what may follow)", lineno);
+      return 1;
+    }
+  }
+  return finish(0);
+}
+
+}  // namespace seshat::shell

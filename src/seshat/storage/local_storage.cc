@@ -1,0 +1,224 @@
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <atomic>
+#include <functional>
+
+#include "seshat/storage/storage.h"
+#include "seshat/util/atomic_file.h"
+#include "seshat/util/error.h"
+
+namespace seshat::storage {
+namespace {
+
+std::string temp_suffix() {
+  static std::atomic<uint64_t> counter{0};
+  return ".seshat-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+void write_all(int fd, std::string_view data, const std::string& what) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(ErrorKind::kPermanent, "cannot write " + what, errno);
+    }
+    off += static_cast<size_t>(n);
+  }
+}
+
+void fsync_dir(const std::string& path) {
+  std::string dir = path.substr(0, path.rfind('/'));
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+class LocalWriter : public ObjectWriter {
+ public:
+  LocalWriter(std::string final_path, bool exclusive) : final_(std::move(final_path)), exclusive_(exclusive) {
+    make_dirs(final_.substr(0, final_.rfind('/')));
+    tmp_ = final_.substr(0, final_.rfind('/') + 1) + temp_suffix();
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw_errno(ErrorKind::kPermanent, "cannot create " + final_, errno);
+  }
+  ~LocalWriter() override { abort(); }
+  void write(std::string_view data) override {
+    if (fd_ < 0) throw Error(ErrorKind::kPermanent, "write after commit/abort");
+    buffer_.append(data);
+    size_ += data.size();
+    if (buffer_.size() >= (4u << 20)) flush();
+  }
+  uint64_t size() const override { return size_; }
+  // Returns false if exclusive and the final name already existed.
+  bool finish() {
+    flush();
+    if (::fsync(fd_) != 0) throw_errno(ErrorKind::kPermanent, "cannot write " + final_, errno);
+    ::close(fd_);
+    fd_ = -1;
+    if (exclusive_) {
+      // link() fails with EEXIST atomically: the conditional create.
+      int r = ::link(tmp_.c_str(), final_.c_str());
+      int e = errno;
+      ::unlink(tmp_.c_str());
+      if (r != 0) {
+        if (e == EEXIST) return false;
+        throw_errno(ErrorKind::kPermanent, "cannot create " + final_, e);
+      }
+    } else if (::rename(tmp_.c_str(), final_.c_str()) != 0) {
+      int e = errno;
+      ::unlink(tmp_.c_str());
+      throw_errno(ErrorKind::kPermanent, "cannot create " + final_, e);
+    }
+    fsync_dir(final_);
+    return true;
+  }
+  void commit() override { finish(); }
+  void abort() override {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      ::unlink(tmp_.c_str());
+      fd_ = -1;
+    }
+  }
+
+ private:
+  void flush() {
+    write_all(fd_, buffer_, final_);
+    buffer_.clear();
+  }
+  std::string final_, tmp_;
+  bool exclusive_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  std::string buffer_;
+};
+
+}  // namespace
+
+void check_object_name(const std::string& name) {
+  bool bad = name.empty() || name.front() == '/' || name.back() == '/' || name.find('\0') != std::string::npos;
+  size_t start = 0;
+  while (!bad && start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string::npos) end = name.size();
+    std::string_view part(name.data() + start, end - start);
+    if (part.empty() || part == "." || part == ".." || part.starts_with(".seshat-tmp")) bad = true;
+    start = end + 1;
+  }
+  if (bad) throw Error(ErrorKind::kInvalidInput, "invalid object name: " + name);
+}
+
+LocalStorage::LocalStorage(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  if (root_.empty() || root_[0] != '/') throw Error(ErrorKind::kInvalidInput, "the local store must be an absolute path: " + root_);
+}
+
+std::string LocalStorage::path_of(const std::string& name) const {
+  check_object_name(name);
+  return root_ + "/" + name;
+}
+
+void LocalStorage::put(const std::string& name, std::string_view data) {
+  LocalWriter w(path_of(name), false);
+  w.write(data);
+  w.commit();
+}
+
+bool LocalStorage::put_if_absent(const std::string& name, std::string_view data) {
+  LocalWriter w(path_of(name), true);
+  w.write(data);
+  return w.finish();
+}
+
+std::string LocalStorage::get(const std::string& name) {
+  try {
+    return read_file(path_of(name));
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) throw Error(ErrorKind::kNotFound, "object not found: " + name);
+    throw;
+  }
+}
+
+std::string LocalStorage::get_range(const std::string& name, uint64_t offset, uint64_t length) {
+  std::string path = path_of(name);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) throw Error(ErrorKind::kNotFound, "object not found: " + name);
+    throw_errno(ErrorKind::kPermanent, "cannot read " + path, errno);
+  }
+  std::string out(length, '\0');
+  size_t got = 0;
+  while (got < length) {
+    ssize_t n = ::pread(fd, out.data() + got, length - got, static_cast<off_t>(offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      throw_errno(ErrorKind::kPermanent, "cannot read " + path, e);
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (got != length) throw Error(ErrorKind::kCorruption, "object " + name + " is shorter than expected");
+  return out;
+}
+
+std::optional<uint64_t> LocalStorage::head(const std::string& name) {
+  struct stat st;
+  if (::stat(path_of(name).c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw_errno(ErrorKind::kPermanent, "cannot stat object " + name, errno);
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
+  std::vector<ObjectInfo> out;
+  // Start at the deepest directory the prefix names, then filter by the full prefix.
+  std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
+  std::function<void(const std::string&, const std::string&)> walk = [&](const std::string& path, const std::string& rel) {
+    DIR* d = ::opendir(path.c_str());
+    if (!d) {
+      if (errno == ENOENT || errno == ENOTDIR) return;
+      throw_errno(ErrorKind::kPermanent, "cannot list " + path, errno);
+    }
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n == "." || n == ".." || n.starts_with(".seshat-tmp")) continue;
+      std::string child_rel = rel.empty() ? n : rel + "/" + n;
+      std::string child_path = path + "/" + n;
+      struct stat st;
+      if (::lstat(child_path.c_str(), &st) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        if (prefix.starts_with(child_rel + "/") || (child_rel + "/").starts_with(prefix) || prefix.empty())
+          walk(child_path, child_rel);
+      } else if (S_ISREG(st.st_mode) && child_rel.starts_with(prefix)) {
+        out.push_back({child_rel, static_cast<uint64_t>(st.st_size)});
+      }
+    }
+    ::closedir(d);
+  };
+  walk(dir_part.empty() ? root_ : root_ + "/" + dir_part, dir_part);
+  std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+void LocalStorage::remove(const std::string& name) {
+  if (::unlink(path_of(name).c_str()) != 0 && errno != ENOENT)
+    throw_errno(ErrorKind::kPermanent, "cannot remove object " + name, errno);
+}
+
+std::unique_ptr<ObjectWriter> LocalStorage::create(const std::string& name) {
+  return std::make_unique<LocalWriter>(path_of(name), false);
+}
+
+}  // namespace seshat::storage

@@ -1,0 +1,113 @@
+// Storage moves opaque bytes by name; it never sees plaintext. Object names are
+// '/'-separated, relative, without "." or ".." components.
+//
+// Implementations are thread-safe: any method may be called from several threads at once.
+// Errors are thrown as seshat::Error: kNotFound for a missing object, kTransient for what a
+// retry may cure, kPermanent otherwise.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seshat::storage {
+
+struct ObjectInfo {
+  std::string name;
+  uint64_t size = 0;
+};
+
+// A streaming upload. Nothing is visible under the name until commit() returns; a writer
+// destroyed without commit() is aborted (its bytes are discarded).
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual void write(std::string_view data) = 0;
+  virtual uint64_t size() const = 0;
+  virtual void commit() = 0;
+  virtual void abort() = 0;
+};
+
+struct Capabilities {
+  bool conditional_create = false;  // put_if_absent is atomic (no two callers both succeed)
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  // For messages: "LOCAL /srv/store", "S3 bucket".
+  virtual std::string describe() const = 0;
+  virtual Capabilities capabilities() const = 0;
+  // Creates or replaces the object atomically.
+  virtual void put(const std::string& name, std::string_view data) = 0;
+  // Creates the object only if no object of that name exists; returns false if one did.
+  virtual bool put_if_absent(const std::string& name, std::string_view data) = 0;
+  virtual std::string get(const std::string& name) = 0;
+  // Bytes [offset, offset+length); throws kCorruption if the object is shorter.
+  virtual std::string get_range(const std::string& name, uint64_t offset, uint64_t length) = 0;
+  virtual std::optional<uint64_t> head(const std::string& name) = 0;
+  // Every object whose name starts with prefix, sorted by name.
+  virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
+  // Removing a missing object is not an error.
+  virtual void remove(const std::string& name) = 0;
+  virtual std::unique_ptr<ObjectWriter> create(const std::string& name) = 0;
+};
+
+// Forwards every call to an inner storage; wrappers override just what they change.
+class StorageWrapper : public Storage {
+ public:
+  explicit StorageWrapper(std::shared_ptr<Storage> inner) : inner_(std::move(inner)) {}
+  std::string describe() const override { return inner_->describe(); }
+  Capabilities capabilities() const override { return inner_->capabilities(); }
+  void put(const std::string& n, std::string_view d) override { inner_->put(n, d); }
+  bool put_if_absent(const std::string& n, std::string_view d) override { return inner_->put_if_absent(n, d); }
+  std::string get(const std::string& n) override { return inner_->get(n); }
+  std::string get_range(const std::string& n, uint64_t o, uint64_t l) override { return inner_->get_range(n, o, l); }
+  std::optional<uint64_t> head(const std::string& n) override { return inner_->head(n); }
+  std::vector<ObjectInfo> list(const std::string& p) override { return inner_->list(p); }
+  void remove(const std::string& n) override { inner_->remove(n); }
+  std::unique_ptr<ObjectWriter> create(const std::string& n) override { return inner_->create(n); }
+
+ protected:
+  std::shared_ptr<Storage> inner_;
+};
+
+// Reads pass through; every write is discarded (SET DRYRUN YES).
+class DryRunStorage : public StorageWrapper {
+ public:
+  using StorageWrapper::StorageWrapper;
+  void put(const std::string&, std::string_view) override {}
+  bool put_if_absent(const std::string& n, std::string_view) override { return !inner_->head(n).has_value(); }
+  void remove(const std::string&) override {}
+  std::unique_ptr<ObjectWriter> create(const std::string& name) override;
+};
+
+// A directory on a local file system. Objects are files under root; writes go to a
+// temporary file that is fsync'ed and renamed on commit.
+class LocalStorage : public Storage {
+ public:
+  explicit LocalStorage(std::string root);
+  std::string describe() const override { return "LOCAL " + root_; }
+  Capabilities capabilities() const override { return {.conditional_create = true}; }
+  void put(const std::string& name, std::string_view data) override;
+  bool put_if_absent(const std::string& name, std::string_view data) override;
+  std::string get(const std::string& name) override;
+  std::string get_range(const std::string& name, uint64_t offset, uint64_t length) override;
+  std::optional<uint64_t> head(const std::string& name) override;
+  std::vector<ObjectInfo> list(const std::string& prefix) override;
+  void remove(const std::string& name) override;
+  std::unique_ptr<ObjectWriter> create(const std::string& name) override;
+
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string path_of(const std::string& name) const;
+  std::string root_;
+};
+
+// Throws Error(kInvalidInput) unless name is a valid object name.
+void check_object_name(const std::string& name);
+
+}  // namespace seshat::storage

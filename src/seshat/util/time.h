@@ -1,0 +1,25 @@
+// Time helpers. Times are int64 nanoseconds since the Unix epoch, UTC unless said otherwise;
+// user-facing formats use local time like the manual ("26-Jul-2019 14:07").
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace seshat {
+
+int64_t now_ns();
+// "14:03:28.745" (local time).
+std::string format_clock(int64_t ns);
+// "2019-07-26T14:07:50.897" (local time), as in "Creating backup timestamp: ...".
+std::string format_iso(int64_t ns);
+// "20190726140750" (local time), for container names.
+std::string format_compact(int64_t ns);
+// "26-Jul-2019 14:07" (local time), the manual's listing and RESTORE TIMESTAMP form.
+std::string format_listing(int64_t ns);
+// "00:04:03.425" from a duration.
+std::string format_elapsed(int64_t ns);
+// Parses "dd-MMM-yyyy", "dd-MMM-yyyy HH:MM" or "dd-MMM-yyyy HH:MM:SS" (local time, month
+// name case-insensitive). Without a time, end_of_day picks 23:59:59 instead of 00:00:00.
+std::optional<int64_t> parse_listing(const std::string& text, bool end_of_day = false);
+
+}  // namespace seshat

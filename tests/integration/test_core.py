@@ -1,0 +1,2 @@
+import sys
+if sys.argv[1]=="--list": print("placeholder")

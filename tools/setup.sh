@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what Seshat needs from Debian (only what is missing) and builds it.
+#   tools/setup.sh            -> release build in build/ (the program: build/seshat)
+#   tools/setup.sh asan       -> ASan+UBSan build in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  cmake ninja-build g++ pkg-config python3 util-linux
+  libssl-dev libsodium-dev libzstd-dev libre2-dev libpugixml-dev nlohmann-json3-dev
+  libfmt-dev libspdlog-dev libedit-dev libcurl4-openssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+config=${1:-release}
+case "$config" in
+  release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSESHAT_SANITIZE=OFF) ;;
+  asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DSESHAT_SANITIZE=ON) ;;
+  *) echo "usage: tools/setup.sh [release|asan]" >&2; exit 2 ;;
+esac
+cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
+ninja -C "$dir"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Sets up, then builds and runs the whole test suite in both configurations: the release
+# build, and an ASan+UBSan build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+for config in release asan; do
+  tools/setup.sh "$config"
+  dir=build; [ "$config" = asan ] && dir=build-asan
+  echo "== tests ($config)"
+  (cd "$dir" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+     ctest --output-on-failure -j2 --timeout 900)
+done
+echo "== all tests passed in $(( $(date +%s) - start )) s"

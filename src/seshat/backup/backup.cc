@@ -28,6 +28,8 @@ namespace {
 using catalog::kNone;
 using catalog::Type;
 
+constexpr size_t kFoundKept = 100000;
+
 struct WorkItem {
   uint32_t entry;
   std::string path;
@@ -307,7 +309,7 @@ class Packer {
  private:
   void work() {
     std::string buf;
-    while (!failure_) {
+    while (!failed_) {
       size_t i = next_++;
       if (i >= items_->size()) return;
       try {
@@ -315,6 +317,7 @@ class Packer {
       } catch (...) {
         std::lock_guard<std::mutex> lk(mu_);
         if (!failure_) failure_ = std::current_exception();
+        failed_ = true;
         return;
       }
       size_t done = ++done_;
@@ -494,7 +497,12 @@ class Packer {
     std::lock_guard<std::mutex> lk(mu_);
     if (writer_ && writer_->count() > 0 && writer_->size() + blob.ciphertext.size() > o_.max_container) close_container(true);
     if (!writer_) {
-      std::string name = repo::container_name(o_.host, o_.folder, stamp_, seq_);
+      // Never reuse a name: a backup in the same second, or a container left by an
+      // interrupted one, must not be overwritten.
+      std::string name;
+      do {
+        name = repo::container_name(o_.host, o_.folder, stamp_, name_seq_++);
+      } while (repo_.store().head(name).has_value());
       log::info("Opening container file: {}", name.substr(name.rfind('/') + 1));
       writer_ = repo_.create_container(name);
     }
@@ -585,11 +593,13 @@ class Packer {
   std::atomic<size_t> next_{0};
   std::atomic<size_t> done_{0};
   std::atomic<int> last_decile_{0};
-  std::exception_ptr failure_;
+  std::atomic<bool> failed_{false};
+  std::exception_ptr failure_;  // guarded by mu_ until the workers are joined
 
   std::mutex mu_;  // guards everything below, and the catalog
   std::unique_ptr<repo::ContainerWriter> writer_;
-  int seq_ = 0;
+  int seq_ = 0;       // containers of this backup, in order: index into seq_to_container_
+  int name_seq_ = 0;  // the <seq> part of the next container's name
   std::vector<uint32_t> seq_to_container_;
   std::vector<PendingFile> pending_;
   std::unordered_map<crypto::Hash, std::shared_ptr<PendingContent>, HashKey> inflight_;
@@ -615,14 +625,16 @@ Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& o, cons
   r.found = walker.items.size();
   log::info("Completed file walk. Scanned Dir={} File={}. Found: {} to backup. elapsed: {}", r.dirs_scanned,
             r.files_scanned, r.found, format_elapsed(now_ns() - start));
-  r.found_paths.reserve(walker.items.size());
-  for (const auto& it : walker.items) r.found_paths.push_back(it.path);
 
   if (o.dry_run) {
     uint64_t bytes = 0;
     for (const auto& it : walker.items) {
       log::info("Would back up {} ({})", it.path, human_size(it.st.size));
       bytes += it.st.size;
+    }
+    for (auto& it : walker.items) {
+      if (r.found_paths.size() >= kFoundKept) break;
+      r.found_paths.push_back(it.path);
     }
     log::info("Dry run: {} files ({}) would be backed up, {} deletions recorded; nothing was written", r.found,
               human_size(bytes), r.deleted);
@@ -635,6 +647,11 @@ Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& o, cons
   if (walker.items.empty()) log::info("No changed files: no container written");
   Packer packer(repo, cat, o, backup, stamp, save, r);
   packer.run(walker.items);
+  // Kept for LIST FOUND; capped so that a huge first backup does not hold every path.
+  for (auto& it : walker.items) {
+    if (r.found_paths.size() >= kFoundKept) break;
+    r.found_paths.push_back(std::move(it.path));
+  }
   cat.backups[backup].complete = true;
   save();
   log::info("Backup of {} complete: {} files stored ({} read, {} new in {} containers), {} unchanged by content, {} deleted, {} not backed up",

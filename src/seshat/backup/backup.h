@@ -36,7 +36,7 @@ struct Result {
   uint64_t not_backed_up = 0;   // unreadable or vanished files and directories
   uint64_t deleted = 0;         // tombstones recorded
   int containers = 0;
-  std::vector<std::string> found_paths;  // what the walk found to back up (LIST FOUND)
+  std::vector<std::string> found_paths;  // what the walk found to back up (LIST FOUND; the first 100,000)
 };
 
 // Runs the backup. `save` is called to store a catalog generation (checkpoints and the

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <tuple>
 
 #include "seshat/crypto/crypto.h"
 #include "seshat/util/bytes.h"
@@ -70,8 +72,8 @@ std::string LockRecord::describe() const {
   return fmt::format("host {} pid {} user {} since {}", host, pid, user, format_listing(started_ns));
 }
 
-Lock::Lock(std::shared_ptr<storage::Storage> store, LockRecord record)
-    : store_(std::move(store)), record_(std::move(record)) {
+Lock::Lock(std::shared_ptr<storage::Storage> store, LockRecord record, std::string name)
+    : store_(std::move(store)), record_(std::move(record)), name_(std::move(name)) {
   renewer_ = std::thread([this] { renew_loop(); });
 }
 
@@ -82,10 +84,11 @@ std::unique_ptr<Lock> Lock::acquire(std::shared_ptr<storage::Storage> store, con
   mine.pid = ::getpid();
   mine.user = user_name();
   mine.started_ns = now_ns();
+  if (!store->capabilities().conditional_create) return acquire_by_listing(std::move(store), std::move(mine), wait);
   int64_t last_message = 0;
   for (;;) {
     mine.lease_until_ns = now_ns() + lease_ns();
-    if (store->put_if_absent(kLockName, mine.to_json())) return std::unique_ptr<Lock>(new Lock(store, mine));
+    if (store->put_if_absent(kLockName, mine.to_json())) return std::unique_ptr<Lock>(new Lock(store, mine, kLockName));
     std::string text;
     try {
       text = store->get(kLockName);
@@ -123,6 +126,56 @@ std::unique_ptr<Lock> Lock::acquire(std::shared_ptr<storage::Storage> store, con
   }
 }
 
+std::unique_ptr<Lock> Lock::acquire_by_listing(std::shared_ptr<storage::Storage> store, LockRecord mine, bool wait) {
+  const std::string my_name = kLockPrefix + mine.id;
+  int64_t last_message = 0;
+  std::mt19937_64 rng{std::random_device{}()};
+  for (;;) {
+    mine.lease_until_ns = now_ns() + lease_ns();
+    store->put(my_name, mine.to_json());
+    // Look for others; as the oldest, give younger contenders a grace period to withdraw.
+    std::optional<LockRecord> blocker;
+    for (int look = 0; look < 3; ++look) {
+      blocker.reset();
+      bool oldest = true;
+      for (const auto& o : store->list(kLockPrefix)) {
+        if (o.name == my_name) continue;
+        std::string text;
+        try {
+          text = store->get(o.name);
+        } catch (const Error& e) {
+          if (e.kind() == ErrorKind::kNotFound) continue;
+          throw;
+        }
+        LockRecord other;
+        bool damaged = false;
+        try {
+          other = LockRecord::from_json(text);
+        } catch (const Error&) {
+          damaged = true;
+        }
+        if (damaged || is_stale(other, mine.host)) {
+          log::warn("Taking over a stale DB lock ({})", damaged ? std::string("damaged record") : other.describe());
+          store->remove(o.name);
+          continue;
+        }
+        if (std::tie(other.started_ns, other.id) < std::tie(mine.started_ns, mine.id)) oldest = false;
+        blocker = other;
+      }
+      if (!blocker || !oldest) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 500));
+    }
+    if (!blocker) return std::unique_ptr<Lock>(new Lock(store, mine, my_name));
+    store->remove(my_name);
+    if (!wait) throw Error(ErrorKind::kLocked, "the DB is locked by " + blocker->describe() + " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
+    if (now_ns() - last_message > 60LL * 1000000000LL) {
+      log::info("Waiting for the DB lock held by {}", blocker->describe());
+      last_message = now_ns();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000 + rng() % 2000));
+  }
+}
+
 void Lock::renew_loop() {
   std::unique_lock<std::mutex> lk(mu_);
   auto period = std::chrono::nanoseconds(lease_ns() / 4);
@@ -131,8 +184,8 @@ void Lock::renew_loop() {
     r.lease_until_ns = now_ns() + lease_ns();
     lk.unlock();
     try {
-      std::string current = store_->get(kLockName);
-      if (LockRecord::from_json(current).id == r.id) store_->put(kLockName, r.to_json());
+      std::string current = store_->get(name_);
+      if (LockRecord::from_json(current).id == r.id) store_->put(name_, r.to_json());
       else log::error("The DB lock was taken by another process while this one held it");
     } catch (const std::exception& e) {
       log::warn("Could not renew the DB lock: {}", e.what());
@@ -152,8 +205,8 @@ void Lock::release() {
   cv_.notify_all();
   if (renewer_.joinable()) renewer_.join();
   try {
-    std::string current = store_->get(kLockName);
-    if (LockRecord::from_json(current).id == record_.id) store_->remove(kLockName);
+    std::string current = store_->get(name_);
+    if (LockRecord::from_json(current).id == record_.id) store_->remove(name_);
   } catch (const std::exception& e) {
     log::warn("Could not release the DB lock: {}", e.what());
   }
@@ -163,13 +216,15 @@ Lock::~Lock() { release(); }
 
 std::optional<LockRecord> Lock::force_unlock(storage::Storage& store) {
   std::optional<LockRecord> holder;
-  try {
-    holder = LockRecord::from_json(store.get(kLockName));
-  } catch (const Error& e) {
-    if (e.kind() == ErrorKind::kNotFound) return std::nullopt;
+  for (const auto& o : store.list(kLockPrefix)) {
+    try {
+      if (!holder) holder = LockRecord::from_json(store.get(o.name));
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kNotFound) continue;
+      if (!holder) holder = LockRecord{};
+    }
+    store.remove(o.name);
   }
-  store.remove(kLockName);
-  if (!holder) holder = LockRecord{};
   return holder;
 }
 

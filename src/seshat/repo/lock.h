@@ -1,6 +1,10 @@
-// The repository lock (doc/format/lock.md): one record at seshat/locks/lock, created with a
-// conditional create, renewed by a background thread while held. A lock whose lease ran out,
-// or whose process is gone on this host, is stale and taken over with a WARN.
+// The repository lock (doc/format/lock.md), renewed by a background thread while held. A
+// lock whose lease ran out, or whose process is gone on this host, is stale and taken over
+// with a WARN.
+//  - Stores with an atomic conditional create: one record at seshat/locks/lock.
+//  - Others (many S3-compatible servers): each process writes seshat/locks/<id>, lists the
+//    prefix, and goes on only when no other live record is there. When several start at once
+//    the oldest keeps its record for a grace period while the younger ones withdraw theirs.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -16,6 +20,7 @@
 namespace seshat::repo {
 
 inline constexpr const char* kLockName = "seshat/locks/lock";
+inline constexpr const char* kLockPrefix = "seshat/locks/";
 
 struct LockRecord {
   std::string id;
@@ -46,10 +51,12 @@ class Lock {
   static int64_t lease_ns();
 
  private:
-  Lock(std::shared_ptr<storage::Storage> store, LockRecord record);
+  Lock(std::shared_ptr<storage::Storage> store, LockRecord record, std::string name);
+  static std::unique_ptr<Lock> acquire_by_listing(std::shared_ptr<storage::Storage> store, LockRecord mine, bool wait);
   void renew_loop();
   std::shared_ptr<storage::Storage> store_;
   LockRecord record_;
+  std::string name_;  // the object holding our record
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -39,6 +39,12 @@ Config Config::load(const std::string& path, const std::string& home) {
     c.wait = j.value("wait", c.wait);
     c.excludes = j.value("excludes", c.excludes);
     c.includes = j.value("includes", c.includes);
+    c.s3_bucket = j.value("s3_bucket", c.s3_bucket);
+    c.s3_region = j.value("s3_region", c.s3_region);
+    c.s3_endpoint = j.value("s3_endpoint", c.s3_endpoint);
+    c.s3_profile = j.value("s3_profile", c.s3_profile);
+    c.s3_class = j.value("s3_class", c.s3_class);
+    c.s3_style = j.value("s3_style", c.s3_style);
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorKind::kInvalidInput, "the settings file " + path + " is damaged; fix or delete it");
   }
@@ -55,6 +61,12 @@ void Config::save(const std::string& path) const {
   j["wait"] = wait;
   j["excludes"] = excludes;
   j["includes"] = includes;
+  j["s3_bucket"] = s3_bucket;
+  j["s3_region"] = s3_region;
+  j["s3_endpoint"] = s3_endpoint;
+  j["s3_profile"] = s3_profile;
+  j["s3_class"] = s3_class;
+  j["s3_style"] = s3_style;
   write_file_atomic(path, j.dump(2) + "\n", 0600);
 }
 

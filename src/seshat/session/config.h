@@ -15,6 +15,13 @@ struct Config {
   bool wait = false;
   std::vector<std::string> excludes;
   std::vector<std::string> includes;
+  // S3 (store == "s3"). Credentials are never kept here: see aws.h.
+  std::string s3_bucket = "osiris-seshat";
+  std::string s3_region;             // empty: AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config, us-east-1
+  std::string s3_endpoint;           // S3-compatible services; forces path-style
+  std::string s3_profile;            // empty: AWS_PROFILE, then "default"
+  std::string s3_class;              // storage class of containers; empty = STANDARD
+  std::string s3_style;              // "", "path" or "virtual"
 
   // Loads `path`; a missing file gives the defaults. A damaged file throws Error(kInvalidInput)
   // naming it.

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "seshat/session/aws.h"
+#include "seshat/storage/s3_storage.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
@@ -99,23 +101,62 @@ Session::~Session() = default;
 
 void Session::save_config() { config_.save(config_path_); }
 
-std::string Session::store_description() const { return "LOCAL " + config_.local_dir; }
+std::string Session::store_description() const {
+  if (config_.store == "s3") return "S3 " + config_.s3_bucket + (config_.s3_endpoint.empty() ? "" : " at " + config_.s3_endpoint);
+  return "LOCAL " + config_.local_dir;
+}
+
+void Session::close_store() {
+  held_lock_.reset();
+  repo_.reset();
+  catalog_.reset();
+  select_reset();
+  restore_reset();
+}
 
 void Session::set_store_local(const std::string& dir) {
   if (dir.empty() || dir[0] != '/') throw Error(ErrorKind::kInvalidInput, "STORE LOCAL needs an absolute directory, not '" + dir + "'");
   std::string d = dir;
   while (d.size() > 1 && d.back() == '/') d.pop_back();
-  if (config_.store != "local" || config_.local_dir != d) {
-    held_lock_.reset();
-    repo_.reset();
-    catalog_.reset();
-    select_reset();
-    restore_reset();
-  }
+  if (config_.store != "local" || config_.local_dir != d) close_store();
   config_.store = "local";
   config_.local_dir = d;
   save_config();
   log::info("Store is: {}", store_description());
+}
+
+void Session::set_store_s3() {
+  if (config_.store != "s3") close_store();
+  config_.store = "s3";
+  save_config();
+  log::info("Store is: {}", store_description());
+}
+
+void Session::set_s3(const std::string& what, const std::string& value) {
+  std::string* field = nullptr;
+  if (what == "BUCKET") field = &config_.s3_bucket;
+  else if (what == "REGION") field = &config_.s3_region;
+  else if (what == "ENDPOINT") field = &config_.s3_endpoint;
+  else if (what == "PROFILE") field = &config_.s3_profile;
+  else if (what == "CLASS") field = &config_.s3_class;
+  else if (what == "STYLE") field = &config_.s3_style;
+  else throw Error(ErrorKind::kInvalidInput, "unknown S3 setting " + what);
+  std::string v = value;
+  if (what == "CLASS") {
+    for (char& ch : v) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    static const char* const kClasses[] = {"STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"};
+    if (std::find(std::begin(kClasses), std::end(kClasses), v) == std::end(kClasses))
+      throw Error(ErrorKind::kInvalidInput, "unknown storage class " + value + " (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER, DEEP_ARCHIVE)");
+    if (v == "STANDARD") v.clear();
+  }
+  if (what == "BUCKET" && value.empty()) throw Error(ErrorKind::kInvalidInput, "a bucket name cannot be empty");
+  if (what == "ENDPOINT" && !value.empty() && value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0)
+    throw Error(ErrorKind::kInvalidInput, "S3 ENDPOINT needs a URL starting with http:// or https://");
+  if (*field != v) close_store();
+  *field = v;
+  if (what == "BUCKET") config_.store = "s3";
+  save_config();
+  log::info("S3 {} is {}", what, v.empty() ? "(default)" : v);
 }
 
 void Session::set_dry_run(bool on) {
@@ -133,7 +174,14 @@ void Session::set_detail(bool on) {
 }
 
 std::shared_ptr<storage::Storage> Session::make_storage() {
-  std::shared_ptr<storage::Storage> s = std::make_shared<storage::LocalStorage>(config_.local_dir);
+  std::shared_ptr<storage::Storage> s;
+  if (config_.store == "s3") {
+    auto s3 = std::make_shared<storage::S3Storage>(s3_options(config_));
+    s3->check_access();  // a clear message for a missing bucket or bad credentials, before anything else
+    s = s3;
+  } else {
+    s = std::make_shared<storage::LocalStorage>(config_.local_dir);
+  }
   if (dry_run_) s = std::make_shared<storage::DryRunStorage>(s);
   return s;
 }
@@ -148,11 +196,12 @@ void Session::ensure_open() {
   log::info("Initializing SESHAT and reading DB from {}", store_description());
   auto store = make_storage();
   if (!repo::Repository::exists(*store)) {
-    if (!dir_is_empty_or_missing(config_.local_dir))
-      throw Error(ErrorKind::kInvalidInput, "the store " + config_.local_dir + " is not empty and holds no Seshat repository");
+    bool empty = config_.store == "s3" ? store->list("seshat/").empty() && store->list(repo::kContainerPrefix).empty()
+                                       : dir_is_empty_or_missing(config_.local_dir);
+    if (!empty) throw Error(ErrorKind::kInvalidInput, "the store " + store_description() + " is not empty and holds no Seshat repository");
     std::string pass = read_passphrase(true);
     if (dry_run_) throw Error(ErrorKind::kInvalidInput, "there is no repository in " + store_description() + " yet (dry run: nothing created)");
-    make_dirs(config_.local_dir);
+    if (config_.store != "s3") make_dirs(config_.local_dir);
     log::info("Creating a new repository in {}", store_description());
     repo::Repository::init(*store, pass, kdf_params());
     repo_ = repo::Repository::open(store, pass);

@@ -58,6 +58,9 @@ class Session {
   Config& config() { return config_; }
   void save_config();
   void set_store_local(const std::string& dir);
+  void set_store_s3();
+  // S3 settings (remembered); setting the bucket also selects the S3 store.
+  void set_s3(const std::string& what, const std::string& value);
   void set_dry_run(bool on);
   bool dry_run() const { return dry_run_; }
   void set_detail(bool on);
@@ -108,6 +111,7 @@ class Session {
     uint32_t entry;  // subtree root
   };
   std::shared_ptr<storage::Storage> make_storage();
+  void close_store();
   void ensure_open();
   void reload_if_changed();
   std::unique_ptr<repo::Lock> take_lock();

@@ -135,6 +135,11 @@ int show_config(Context& c) {
   const auto& cfg = c.session.config();
   out(fmt::format("Host:             {}", c.session.host()));
   out(fmt::format("Store:            {}", c.session.store_description()));
+  out(fmt::format("S3 bucket:        {}", cfg.s3_bucket));
+  out(fmt::format("S3 region:        {}", cfg.s3_region.empty() ? "(from the AWS settings)" : cfg.s3_region));
+  out(fmt::format("S3 endpoint:      {}", cfg.s3_endpoint.empty() ? "(Amazon S3)" : cfg.s3_endpoint));
+  out(fmt::format("S3 profile:       {}", cfg.s3_profile.empty() ? "(AWS_PROFILE or default)" : cfg.s3_profile));
+  out(fmt::format("S3 class:         {}", cfg.s3_class.empty() ? "STANDARD" : cfg.s3_class));
   out(fmt::format("Max container:    {}", human_size(cfg.max_container)));
   out(fmt::format("Hidden files:     {}", yes_no(cfg.hidden)));
   out(fmt::format("Follow symlinks:  {}", yes_no(cfg.symlinks)));
@@ -191,6 +196,20 @@ int db_size(Context& c) {
   out(fmt::format("{} paths, {} versions, {} distinct contents, {} in memory", s.entries, s.versions, s.contents,
                   human_size(s.memory_bytes)));
   return 0;
+}
+
+Action s3_setting(const std::string& what) {
+  return [what](Context& c) {
+    c.session.set_s3(what, c.args.at(0));
+    return 0;
+  };
+}
+
+Action s3_fixed(const std::string& what, const std::string& value) {
+  return [what, value](Context& c) {
+    c.session.set_s3(what, value);
+    return 0;
+  };
 }
 
 std::string join_args(const Context& c) {
@@ -381,13 +400,34 @@ Node build() {
                            s.save_config();
                          }),
          }),
+      kw({"S3"}, "Amazon S3 or S3-compatible store settings (remembered in ~/.seshatrc; never a secret)", nullptr,
+         {
+             kw({"BUCKET"}, "Set the S3 bucket name (default osiris-seshat); selects the S3 store", nullptr,
+                {arg(ArgType::kWord, "The bucket name", s3_setting("BUCKET"))}),
+             kw({"CLASS"}, "Storage class of the containers: STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or DEEP_ARCHIVE (the DB, keys and lock stay STANDARD)", nullptr,
+                {arg(ArgType::kWord, "The storage class", s3_setting("CLASS"))}),
+             kw({"ENDPOINT"}, "URL of an S3-compatible service (MinIO, Ceph, B2, Wasabi...); DEFAULT for AWS", nullptr,
+                {kw({"DEFAULT"}, "Amazon S3 itself", s3_fixed("ENDPOINT", "")),
+                 arg(ArgType::kWord, "e.g. http://127.0.0.1:9000", s3_setting("ENDPOINT"))}),
+             kw({"PROFILE"}, "The profile in ~/.aws/credentials (default: AWS_PROFILE, then default)", nullptr,
+                {arg(ArgType::kWord, "The profile name", s3_setting("PROFILE"))}),
+             kw({"REGION"}, "Set the S3 region (default: AWS_REGION, ~/.aws/config, us-east-1)", nullptr,
+                {arg(ArgType::kWord, "e.g. eu-west-2", s3_setting("REGION"))}),
+             kw({"STYLE"}, "Bucket addressing (path-style is used whenever an endpoint is set)", nullptr,
+                {kw({"PATH"}, "https://host/bucket/key", s3_fixed("STYLE", "path")),
+                 kw({"VIRTUAL"}, "https://bucket.host/key", s3_fixed("STYLE", "virtual"))}),
+         }),
       kw({"SHOW"}, "Show settings", nullptr, {kw({"CONFIG"}, "The settings, the store and the selection", show_config)}),
       kw({"STORE"}, "Choose where backups are kept (remembered in ~/.seshatrc)", nullptr,
          {kw({"LOCAL"}, "A directory on this machine (default ~/.seshat/store)", nullptr,
              {arg(ArgType::kDirectory, "An absolute directory", [](Context& c) {
                c.session.set_store_local(c.args.at(0));
                return 0;
-             })})}),
+             })}),
+          kw({"S3"}, "The S3 bucket set by S3 BUCKET", [](Context& c) {
+            c.session.set_store_s3();
+            return 0;
+          })}),
   };
   return root;
 }

@@ -52,6 +52,10 @@ class Storage {
   virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
   // Removing a missing object is not an error.
   virtual void remove(const std::string& name) = 0;
+  // Removes several objects (in batches where the store has a batch call).
+  virtual void remove_many(const std::vector<std::string>& names) {
+    for (const auto& n : names) remove(n);
+  }
   virtual std::unique_ptr<ObjectWriter> create(const std::string& name) = 0;
 };
 
@@ -68,6 +72,7 @@ class StorageWrapper : public Storage {
   std::optional<uint64_t> head(const std::string& n) override { return inner_->head(n); }
   std::vector<ObjectInfo> list(const std::string& p) override { return inner_->list(p); }
   void remove(const std::string& n) override { inner_->remove(n); }
+  void remove_many(const std::vector<std::string>& n) override { inner_->remove_many(n); }
   std::unique_ptr<ObjectWriter> create(const std::string& n) override { return inner_->create(n); }
 
  protected:
@@ -81,6 +86,7 @@ class DryRunStorage : public StorageWrapper {
   void put(const std::string&, std::string_view) override {}
   bool put_if_absent(const std::string& n, std::string_view) override { return !inner_->head(n).has_value(); }
   void remove(const std::string&) override {}
+  void remove_many(const std::vector<std::string>&) override {}
   std::unique_ptr<ObjectWriter> create(const std::string& name) override;
 };
 

@@ -1,0 +1,440 @@
+#include "seshat/storage/s3_storage.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <pugixml.hpp>
+#include <random>
+#include <thread>
+
+#include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
+#include "seshat/util/log.h"
+
+namespace seshat::storage {
+namespace {
+
+std::once_flag g_curl_init;
+
+// One easy handle per thread: curl keeps that thread's connections alive between requests.
+struct ThreadCurl {
+  CURL* h = nullptr;
+  ThreadCurl() {
+    std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    h = curl_easy_init();
+  }
+  ~ThreadCurl() {
+    if (h) curl_easy_cleanup(h);
+  }
+};
+
+CURL* thread_handle() {
+  thread_local ThreadCurl c;
+  if (!c.h) throw Error(ErrorKind::kPermanent, "cannot initialise libcurl");
+  return c.h;
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* headers = static_cast<std::vector<std::pair<std::string, std::string>>*>(user);
+  std::string line(data, size * n);
+  size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(value.begin());
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.pop_back();
+    headers->emplace_back(std::move(name), std::move(value));
+  } else if (line.rfind("HTTP/", 0) == 0) {
+    headers->clear();  // a new response (after 100 Continue or a redirect)
+  }
+  return size * n;
+}
+
+struct S3Error {
+  std::string code, message;
+};
+
+S3Error parse_error(const std::string& body) {
+  S3Error e;
+  pugi::xml_document doc;
+  if (!body.empty() && doc.load_buffer(body.data(), body.size())) {
+    pugi::xml_node err = doc.child("Error");
+    e.code = err.child_value("Code");
+    e.message = err.child_value("Message");
+  }
+  return e;
+}
+
+std::string base64_md5(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
+  return base64_encode(std::string_view(reinterpret_cast<char*>(md), len));
+}
+
+bool is_container(const std::string& name) { return name.rfind("containers/", 0) == 0; }
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// A multipart upload that streams: parts go up in parallel while the caller writes, with at
+// most parts_in_flight parts held in memory.
+class S3Writer : public ObjectWriter {
+ public:
+  S3Writer(S3Storage& s3, std::string name) : s3_(s3), name_(std::move(name)) {}
+  ~S3Writer() override { abort(); }
+
+  void write(std::string_view data) override {
+    if (done_) throw Error(ErrorKind::kPermanent, "write after commit/abort");
+    buffer_.append(data);
+    size_ += data.size();
+    while (buffer_.size() >= s3_.options().part_size) {
+      std::string part = buffer_.substr(0, s3_.options().part_size);
+      buffer_.erase(0, s3_.options().part_size);
+      send_part(std::move(part));
+    }
+  }
+  uint64_t size() const override { return size_; }
+
+  void commit() override {
+    if (done_) throw Error(ErrorKind::kPermanent, "commit after commit/abort");
+    if (upload_id_.empty()) {
+      s3_.put(name_, buffer_);
+      done_ = true;
+      return;
+    }
+    if (!buffer_.empty()) send_part(std::move(buffer_));
+    buffer_.clear();
+    std::string xml = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      std::string etag = parts_[i].get();
+      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etag) + "</ETag></Part>";
+    }
+    parts_.clear();
+    xml += "</CompleteMultipartUpload>";
+    auto r = s3_.request("POST", name_, {{"uploadId", upload_id_}}, {{"content-type", "application/xml"}}, xml);
+    // CompleteMultipartUpload may answer 200 with an error in the body.
+    S3Error e = parse_error(r.body);
+    if (!e.code.empty()) throw Error(ErrorKind::kTransient, "S3 could not complete the upload of " + name_ + ": " + e.code + " " + e.message);
+    done_ = true;
+    log::debug("Uploaded {} in {} parts ({})", name_, next_part_ - 1, human_size(size_));
+  }
+
+  void abort() override {
+    if (done_) return;
+    done_ = true;
+    for (auto& f : parts_) {
+      try {
+        f.get();
+      } catch (...) {
+      }
+    }
+    parts_.clear();
+    if (!upload_id_.empty()) {
+      try {
+        s3_.request("DELETE", name_, {{"uploadId", upload_id_}}, {}, {}, true);
+      } catch (const std::exception& e) {
+        log::debug("Could not abort the multipart upload of {}: {}", name_, e.what());
+      }
+    }
+  }
+
+ private:
+  void send_part(std::string data) {
+    if (upload_id_.empty()) {
+      std::vector<std::pair<std::string, std::string>> headers;
+      if (is_container(name_) && !s3_.options().storage_class.empty())
+        headers.emplace_back("x-amz-storage-class", s3_.options().storage_class);
+      auto r = s3_.request("POST", name_, {{"uploads", ""}}, headers, {});
+      pugi::xml_document doc;
+      doc.load_buffer(r.body.data(), r.body.size());
+      upload_id_ = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+      if (upload_id_.empty()) throw Error(ErrorKind::kTransient, "S3 did not start a multipart upload for " + name_);
+      log::info("Uploading multipart part file {}/{}", s3_.options().bucket, name_);
+    }
+    // Bound the memory: wait for the oldest part still in flight.
+    size_t in_flight = 0;
+    for (size_t i = waited_; i < parts_.size(); ++i) ++in_flight;
+    if (in_flight >= static_cast<size_t>(std::max(1, s3_.options().parts_in_flight))) {
+      parts_[waited_].wait();
+      ++waited_;
+    }
+    int number = next_part_++;
+    parts_.push_back(std::async(std::launch::async, [this, number, d = std::move(data)]() {
+      auto r = s3_.request("PUT", name_, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}}, {}, d);
+      std::string etag = r.header("etag");
+      if (etag.empty()) throw Error(ErrorKind::kTransient, "S3 gave no ETag for a part of " + name_);
+      return etag;
+    }));
+  }
+
+  S3Storage& s3_;
+  std::string name_;
+  std::string buffer_;
+  std::string upload_id_;
+  std::vector<std::future<std::string>> parts_;
+  size_t waited_ = 0;
+  int next_part_ = 1;
+  uint64_t size_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace
+
+std::string S3Storage::Response::header(const std::string& name) const {
+  for (const auto& [n, v] : headers)
+    if (n == name) return v;
+  return "";
+}
+
+S3Storage::S3Storage(S3Options options) : o_(std::move(options)) {
+  if (o_.bucket.empty()) throw Error(ErrorKind::kInvalidInput, "no S3 bucket set (S3 BUCKET <name>)");
+  if (!o_.endpoint.empty()) {
+    o_.path_style = true;
+    while (!o_.endpoint.empty() && o_.endpoint.back() == '/') o_.endpoint.pop_back();
+    if (o_.endpoint.find("://") == std::string::npos) o_.endpoint = "https://" + o_.endpoint;
+  }
+  if (o_.part_size < (1ull << 20)) o_.part_size = 1ull << 20;
+}
+
+S3Storage::~S3Storage() = default;
+
+std::string S3Storage::describe() const {
+  return "S3 " + o_.bucket + (o_.endpoint.empty() ? "" : " at " + o_.endpoint);
+}
+
+S3Storage::Response S3Storage::request(const std::string& method, const std::string& key,
+                                       std::vector<std::pair<std::string, std::string>> query,
+                                       std::vector<std::pair<std::string, std::string>> headers, std::string_view body,
+                                       bool ok_404) {
+  std::string scheme_host, host;
+  sigv4::Request req;
+  req.method = method;
+  req.query = std::move(query);
+  if (o_.endpoint.empty()) {
+    std::string aws_host = "s3." + o_.region + ".amazonaws.com";
+    host = o_.path_style ? aws_host : o_.bucket + "." + aws_host;
+    scheme_host = "https://" + host;
+  } else {
+    scheme_host = o_.endpoint;
+    host = o_.endpoint.substr(o_.endpoint.find("://") + 3);
+    host = host.substr(0, host.find('/'));
+  }
+  req.path = o_.path_style ? "/" + o_.bucket + (key.empty() ? "" : "/" + key) : "/" + key;
+  std::string url = scheme_host + req.encoded_path();
+  std::string q = req.canonical_query();
+  if (!q.empty()) url += "?" + q;
+  const std::string payload_hash = sigv4::hex_sha256(body);
+  const std::string what = method + " " + (key.empty() ? o_.bucket : o_.bucket + "/" + key);
+
+  std::mt19937_64 rng{std::random_device{}()};
+  std::string last_problem;
+  ErrorKind last_kind = ErrorKind::kTransient;
+  for (int attempt = 1; attempt <= std::max(1, o_.max_attempts); ++attempt) {
+    if (attempt > 1) {
+      int64_t cap = std::min<int64_t>(o_.backoff_cap_ms, o_.backoff_ms << std::min(attempt - 2, 20));
+      int64_t delay = cap / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(cap / 2 + 1));  // jitter
+      log::debug("Retrying {} in {} ms (attempt {}): {}", what, delay, attempt, last_problem);
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    }
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    req.headers = headers;
+    req.headers.emplace_back("host", host);
+    req.headers.emplace_back("x-amz-date", sigv4::amz_date(now));
+    req.headers.emplace_back("x-amz-content-sha256", payload_hash);
+    if (!o_.credentials.session_token.empty()) req.headers.emplace_back("x-amz-security-token", o_.credentials.session_token);
+    sigv4::Signed s = sigv4::sign(req, payload_hash, o_.credentials, o_.region, "s3", now);
+
+    CURL* h = thread_handle();
+    curl_easy_reset(h);
+    curl_slist* list = nullptr;
+    for (const auto& [n, v] : req.headers) list = curl_slist_append(list, (n + ": " + v).c_str());
+    list = curl_slist_append(list, ("Authorization: " + s.authorization).c_str());
+    list = curl_slist_append(list, "Expect:");
+    if (method == "PUT" || method == "POST") {
+      bool has_type = false;
+      for (const auto& [n, v] : headers) has_type |= (n == "content-type");
+      if (!has_type) list = curl_slist_append(list, "Content-Type:");
+    }
+    Response resp;
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o_.verify_tls ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o_.verify_tls ? 2L : 0L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp.headers);
+    if (method == "HEAD") {
+      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (method == "GET") {
+      curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else {
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+      if (method == "PUT" || method == "POST") {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      }
+    }
+    CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(list);
+    if (rc != CURLE_OK) {
+      last_problem = std::string("cannot reach S3 (") + curl_easy_strerror(rc) + ")";
+      last_kind = ErrorKind::kTransient;
+      continue;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+    if (resp.status >= 200 && resp.status < 300) return resp;
+    if (resp.status == 404 && ok_404) return resp;
+    S3Error e = parse_error(resp.body);
+    std::string detail = e.code.empty() ? "HTTP " + std::to_string(resp.status) : e.code + (e.message.empty() ? "" : " (" + e.message + ")");
+    if (resp.status >= 500 || resp.status == 429 || e.code == "SlowDown" || e.code == "RequestTimeout" ||
+        e.code == "InternalError" || e.code == "RequestTimeTooSkewed") {
+      last_problem = "S3 answered " + detail;
+      last_kind = ErrorKind::kTransient;
+      continue;
+    }
+    if (resp.status == 404 && e.code == "NoSuchBucket")
+      throw Error(ErrorKind::kPermanent, "the S3 bucket " + o_.bucket + " does not exist (S3 BUCKET sets the name)");
+    if (resp.status == 404 || e.code == "NoSuchKey") throw Error(ErrorKind::kNotFound, "object not found: " + key);
+    if (e.code == "InvalidAccessKeyId")
+      throw Error(ErrorKind::kPermanent, "S3 does not know the access key (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or ~/.aws/credentials");
+    if (e.code == "SignatureDoesNotMatch")
+      throw Error(ErrorKind::kPermanent, "S3 rejected the request signature (SignatureDoesNotMatch): check the secret key");
+    if (resp.status == 301 || e.code == "PermanentRedirect" || e.code == "AuthorizationHeaderMalformed")
+      throw Error(ErrorKind::kPermanent, "the S3 bucket " + o_.bucket + " is in another region: set S3 REGION (" + detail + ")");
+    if (resp.status == 403)
+      throw Error(ErrorKind::kPermanent, "S3 denied " + what + ": " + detail + "; check the credentials and the bucket policy");
+    if (resp.status == 412) throw Error(ErrorKind::kLocked, "precondition failed for " + what);
+    throw Error(ErrorKind::kPermanent, "S3 refused " + what + ": " + detail);
+  }
+  throw Error(last_kind, what + " failed after " + std::to_string(o_.max_attempts) + " attempts: " + last_problem);
+}
+
+void S3Storage::check_access() { request("GET", "", {{"list-type", "2"}, {"max-keys", "1"}}, {}, {}); }
+
+void S3Storage::put(const std::string& name, std::string_view data) {
+  check_object_name(name);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (is_container(name) && !o_.storage_class.empty()) headers.emplace_back("x-amz-storage-class", o_.storage_class);
+  request("PUT", name, {}, headers, data);
+}
+
+bool S3Storage::put_if_absent(const std::string& name, std::string_view data) {
+  check_object_name(name);
+  if (head(name)) return false;
+  try {
+    // Honoured by AWS S3 (and ignored by some compatible servers, hence the HEAD above).
+    request("PUT", name, {}, {{"If-None-Match", "*"}}, data);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kLocked) return false;
+    throw;
+  }
+  return true;
+}
+
+std::string S3Storage::get(const std::string& name) {
+  check_object_name(name);
+  return request("GET", name, {}, {}, {}).body;
+}
+
+std::string S3Storage::get_range(const std::string& name, uint64_t offset, uint64_t length) {
+  check_object_name(name);
+  if (length == 0) return "";
+  auto r = request("GET", name, {}, {{"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}}, {});
+  if (r.status == 200 && r.body.size() > length && r.body.size() >= offset + length) return r.body.substr(offset, length);
+  if (r.body.size() != length) throw Error(ErrorKind::kCorruption, "object " + name + " is shorter than expected");
+  return std::move(r.body);
+}
+
+std::optional<uint64_t> S3Storage::head(const std::string& name) {
+  check_object_name(name);
+  auto r = request("HEAD", name, {}, {}, {}, true);
+  if (r.status == 404) return std::nullopt;
+  std::string len = r.header("content-length");
+  return len.empty() ? 0 : std::stoull(len);
+}
+
+std::vector<ObjectInfo> S3Storage::list(const std::string& prefix) {
+  std::vector<ObjectInfo> out;
+  std::string token;
+  for (;;) {
+    std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"prefix", prefix}};
+    if (!token.empty()) q.emplace_back("continuation-token", token);
+    auto r = request("GET", "", q, {}, {});
+    pugi::xml_document doc;
+    if (!doc.load_buffer(r.body.data(), r.body.size()))
+      throw Error(ErrorKind::kTransient, "S3 sent a listing that is not XML");
+    pugi::xml_node root = doc.child("ListBucketResult");
+    for (pugi::xml_node c : root.children("Contents")) {
+      std::string key = c.child_value("Key");
+      if (key.find(".seshat-tmp") != std::string::npos) continue;
+      out.push_back({key, std::strtoull(c.child_value("Size"), nullptr, 10)});
+    }
+    if (std::string(root.child_value("IsTruncated")) != "true") break;
+    std::string next = root.child_value("NextContinuationToken");
+    if (next.empty() || next == token) throw Error(ErrorKind::kTransient, "S3 sent a truncated listing without a continuation token");
+    token = next;
+  }
+  std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+void S3Storage::remove(const std::string& name) {
+  check_object_name(name);
+  request("DELETE", name, {}, {}, {}, true);
+}
+
+void S3Storage::remove_many(const std::vector<std::string>& names) {
+  // DeleteObjects takes at most 1,000 keys a request.
+  for (size_t start = 0; start < names.size(); start += 1000) {
+    std::string xml = "<Delete><Quiet>true</Quiet>";
+    for (size_t i = start; i < std::min(names.size(), start + 1000); ++i) {
+      check_object_name(names[i]);
+      xml += "<Object><Key>" + xml_escape(names[i]) + "</Key></Object>";
+    }
+    xml += "</Delete>";
+    auto r = request("POST", "", {{"delete", ""}}, {{"Content-MD5", base64_md5(xml)}, {"content-type", "application/xml"}}, xml);
+    pugi::xml_document doc;
+    if (doc.load_buffer(r.body.data(), r.body.size())) {
+      pugi::xml_node err = doc.child("DeleteResult").child("Error");
+      if (err) throw Error(ErrorKind::kPermanent, std::string("S3 could not delete ") + err.child_value("Key") + ": " + err.child_value("Code"));
+    }
+  }
+}
+
+std::unique_ptr<ObjectWriter> S3Storage::create(const std::string& name) {
+  check_object_name(name);
+  return std::make_unique<S3Writer>(*this, name);
+}
+
+}  // namespace seshat::storage

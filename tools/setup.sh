@@ -2,6 +2,8 @@
 # Installs what Seshat needs from Debian (only what is missing) and builds it.
 #   tools/setup.sh            -> release build in build/ (the program: build/seshat)
 #   tools/setup.sh asan       -> ASan+UBSan build in build-asan/
+#   SESHAT_SETUP_TESTS=1 also installs what the tests need: awscli, Node.js and the S3 test
+#   server (pinned in tests/s3server/package-lock.json, installed with npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,10 @@ packages=(
   libfmt-dev libspdlog-dev libedit-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+if [ "${SESHAT_SETUP_TESTS:-0}" = 1 ]; then
+  packages+=(awscli)
+  command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +26,11 @@ if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "${SESHAT_SETUP_TESTS:-0}" = 1 ] && [ ! -f tests/s3server/node_modules/.package-lock.json ]; then
+  echo "setup: installing the S3 test server (npm ci)"
+  (cd tests/s3server && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 config=${1:-release}

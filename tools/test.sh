@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+export SESHAT_SETUP_TESTS=1
 for config in release asan; do
   tools/setup.sh "$config"
   dir=build; [ "$config" = asan ] && dir=build-asan

@@ -1,10 +1,14 @@
 #include "seshat/restore/restore.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -28,8 +32,13 @@ std::string destination(const std::string& original, const std::string& target) 
 
 namespace {
 
+// Neighbouring blobs of one container are fetched with one ranged read when the gap between
+// them is small, up to this many bytes a read.
+constexpr uint64_t kMaxRange = 8ull << 20;
+constexpr uint64_t kMaxGap = 256ull << 10;
+
 struct Planned {
-  const Item* item;
+  uint32_t version;
   std::string dest;
   std::string original;
 };
@@ -45,137 +54,309 @@ container::BlobLocation location(const catalog::BlobRef& b) {
   return loc;
 }
 
-}  // namespace
+// A file being written: parts arrive in any order, from any thread.
+struct FileState {
+  std::mutex mu;
+  std::string temp;
+  int fd = -1;
+  uint32_t remaining = 0;
+  bool failed = false;
+  std::string problem;
+};
 
-Result run(repo::Repository& repo, const catalog::Catalog& cat, const std::vector<Item>& items, const Options& o) {
-  Result r;
-  std::vector<Planned> dirs, files, links;
-  for (const Item& it : items) {
-    std::string original = cat.path(it.entry);
-    Planned p{&it, destination(original, o.target), original};
-    switch (cat.versions[it.version].type) {
-      case Type::kDir: dirs.push_back(std::move(p)); break;
-      case Type::kFile: files.push_back(std::move(p)); break;
-      case Type::kSymlink: links.push_back(std::move(p)); break;
-      case Type::kDeleted: break;
+struct Piece {
+  uint32_t file;       // index into files
+  uint64_t file_offset;
+  const catalog::BlobRef* ref;
+};
+
+struct Range {
+  uint32_t container;
+  uint64_t start = 0, end = 0;
+  std::vector<Piece> pieces;
+};
+
+class Restorer {
+ public:
+  Restorer(repo::Repository& repo, const catalog::Catalog& cat, const Options& o) : repo_(repo), cat_(cat), o_(o) {}
+
+  Result run(const std::vector<Item>& items) {
+    std::vector<Planned> dirs, links;
+    for (const Item& it : items) {
+      std::string original = cat_.path(it.entry);
+      Planned p{it.version, destination(original, o_.target), original};
+      switch (cat_.versions[it.version].type) {
+        case Type::kDir: dirs.push_back(std::move(p)); break;
+        case Type::kFile: files_.push_back(std::move(p)); break;
+        case Type::kSymlink: links.push_back(std::move(p)); break;
+        case Type::kDeleted: break;
+      }
     }
+    if (o_.dry_run) return dry_run(dirs, links);
+    chown_ = ::geteuid() == 0;
+
+    for (const auto& d : dirs) {
+      if (int e = fs::make_dirs(d.dest)) fail_path(d.dest, std::strerror(e));
+      else ++r_.dirs;
+    }
+    restore_files();
+    for (const auto& l : links) {
+      const catalog::Version& v = cat_.versions[l.version];
+      int e = ensure_parent(l.dest);
+      if (!e) e = fs::make_symlink(std::string(cat_.symlink_target(v)), l.dest);
+      if (e) {
+        fail_path(l.dest, std::strerror(e));
+        continue;
+      }
+      fs::set_metadata(l.dest, true, v.mode, v.uid, v.gid, v.mtime_ns, chown_);
+      ++r_.symlinks;
+    }
+    // Directory metadata last, children before parents, so writing inside does not change it.
+    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+      const catalog::Version& v = cat_.versions[it->version];
+      if (int e = fs::set_metadata(it->dest, false, v.mode, v.uid, v.gid, v.mtime_ns, chown_))
+        log::warn("Restored {} but could not set its metadata ({})", it->dest, std::strerror(e));
+    }
+    return r_;
   }
-  if (o.dry_run) {
+
+ private:
+  Result dry_run(const std::vector<Planned>& dirs, const std::vector<Planned>& links) {
     uint64_t bytes = 0;
-    for (const auto& f : files) {
-      bytes += cat.versions[f.item->version].size;
+    for (const auto& f : files_) {
+      bytes += cat_.versions[f.version].size;
       log::info("Would restore {}", f.dest);
     }
     for (const auto& l : links) log::info("Would restore {}", l.dest);
-    log::info("Dry run: {} files ({}), {} directories, {} symlinks would be restored; nothing was written", files.size(),
+    log::info("Dry run: {} files ({}), {} directories, {} symlinks would be restored; nothing was written", files_.size(),
               human_size(bytes), dirs.size(), links.size());
-    r.files = files.size();
-    r.dirs = dirs.size();
-    r.symlinks = links.size();
-    return r;
+    r_.files = files_.size();
+    r_.dirs = dirs.size();
+    r_.symlinks = links.size();
+    return r_;
   }
-  const bool chown = ::geteuid() == 0;
-  std::mutex mu;
 
-  auto fail = [&](const std::string& path, const std::string& why) {
+  void fail_path(const std::string& path, const std::string& why) {
     log::error("Not restored: {} ({})", path, why);
-    std::lock_guard<std::mutex> lk(mu);
-    ++r.failed;
-  };
-
-  for (const auto& d : dirs) {
-    if (int e = fs::make_dirs(d.dest)) fail(d.dest, std::strerror(e));
-    else ++r.dirs;
+    std::lock_guard<std::mutex> lk(mu_);
+    ++r_.failed;
   }
-  // Parent directories of files and links outside the selected dirs (e.g. a single file).
-  auto ensure_parent = [&](const std::string& dest) {
+
+  static int ensure_parent(const std::string& dest) {
     size_t slash = dest.rfind('/');
     return slash == 0 || slash == std::string::npos ? 0 : fs::make_dirs(dest.substr(0, slash));
-  };
+  }
 
-  // Files, biggest first so the pool ends evenly.
-  std::sort(files.begin(), files.end(), [&](const Planned& a, const Planned& b) {
-    return cat.versions[a.item->version].size > cat.versions[b.item->version].size;
-  });
-  std::atomic<size_t> next{0};
-  std::atomic<uint64_t> bytes{0};
-  std::atomic<uint64_t> done_files{0};
-  size_t total = files.size();
-  std::atomic<int> last_decile{0};
-  auto worker = [&] {
-    for (;;) {
-      size_t i = next++;
-      if (i >= files.size()) return;
-      const Planned& f = files[i];
-      const catalog::Version& v = cat.versions[f.item->version];
-      const catalog::Content& c = cat.contents[v.content];
-      if (int e = ensure_parent(f.dest)) {
-        fail(f.dest, std::strerror(e));
+  // Plans the reads: every blob of every file, grouped by container, sorted by offset,
+  // neighbours coalesced.
+  std::vector<Range> plan() {
+    std::vector<Piece> pieces;
+    for (uint32_t i = 0; i < files_.size(); ++i) {
+      const catalog::Content& c = cat_.contents[cat_.versions[files_[i].version].content];
+      uint64_t off = 0;
+      for (uint32_t b = 0; b < c.blob_count; ++b) {
+        const catalog::BlobRef& ref = cat_.blobs[c.first_blob + b];
+        pieces.push_back({i, off, &ref});
+        off += ref.raw_size;
+      }
+      states_[i].remaining = c.blob_count;
+    }
+    std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) {
+      if (a.ref->container != b.ref->container) return a.ref->container < b.ref->container;
+      return a.ref->offset < b.ref->offset;
+    });
+    std::vector<Range> ranges;
+    for (const Piece& p : pieces) {
+      uint64_t start = p.ref->offset, end = p.ref->offset + p.ref->length;
+      if (!ranges.empty()) {
+        Range& last = ranges.back();
+        if (last.container == p.ref->container && start >= last.end && start - last.end <= kMaxGap &&
+            end - last.start <= kMaxRange) {
+          last.end = end;
+          last.pieces.push_back(p);
+          continue;
+        }
+        // The same blob twice (two files with one content): read it with the range holding it.
+        if (last.container == p.ref->container && start >= last.start && end <= last.end) {
+          last.pieces.push_back(p);
+          continue;
+        }
+      }
+      ranges.push_back({p.ref->container, start, end, {p}});
+    }
+    return ranges;
+  }
+
+  void restore_files() {
+    states_ = std::make_unique<FileState[]>(files_.size());
+    std::vector<Range> ranges = plan();
+    // Empty files have no blobs: write them now.
+    for (uint32_t i = 0; i < files_.size(); ++i)
+      if (states_[i].remaining == 0) finish(i);
+
+    std::atomic<size_t> next{0};
+    size_t total = files_.size();
+    auto worker = [&] {
+      for (;;) {
+        size_t i = next++;
+        if (i >= ranges.size()) return;
+        fetch(ranges[i], total);
+      }
+    };
+    int n = o_.threads > 0 ? o_.threads : static_cast<int>(std::max(4u, 2 * std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (int i = 1; i < n; ++i) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+  }
+
+  void fetch(const Range& range, size_t total) {
+    const std::string& cname = cat_.containers[range.container].name;
+    std::string data;
+    std::string problem;
+    try {
+      data = repo_.store().get_range(cname, range.start, range.end - range.start);
+    } catch (const Error& e) {
+      problem = std::string(e.what());
+    }
+    for (const Piece& p : range.pieces) {
+      if (!problem.empty()) {
+        part_failed(p.file, "damaged: " + problem);
         continue;
       }
-      std::string damage;
-      int err = fs::write_file_atomic(f.dest, c.size, [&](int fd) -> int {
-        uint64_t off = 0;
-        for (uint32_t b = 0; b < c.blob_count; ++b) {
-          const catalog::BlobRef& ref = cat.blobs[c.first_blob + b];
-          const std::string& cname = cat.containers[ref.container].name;
-          std::string plain;
-          try {
-            plain = repo.read_blob(cname, location(ref));
-          } catch (const Error& e) {
-            damage = "damaged: " + std::string(e.what()) + " in " + cname.substr(cname.rfind('/') + 1);
-            return EIO;
-          }
-          if (int e = fs::pwrite_full(fd, plain, off)) return e;
-          off += plain.size();
-        }
-        if (off != c.size) {
-          damage = "damaged: content has the wrong size";
-          return EIO;
-        }
-        return 0;
-      });
-      if (err) {
-        fail(f.original, damage.empty() ? std::string(std::strerror(err)) : damage);
+      std::string plain;
+      try {
+        plain = container::open_blob(repo_.keys(), location(*p.ref),
+                                     std::string_view(data).substr(p.ref->offset - range.start, p.ref->length));
+      } catch (const Error& e) {
+        part_failed(p.file, "damaged: " + std::string(e.what()) + " in " + cname.substr(cname.rfind('/') + 1));
         continue;
       }
-      if (int e = fs::set_metadata(f.dest, false, v.mode, v.uid, v.gid, v.mtime_ns, chown))
-        log::warn("Restored {} but could not set its metadata ({})", f.dest, std::strerror(e));
-      bytes += c.size;
-      size_t done = ++done_files;
-      int decile = static_cast<int>(done * 10 / total);
-      int prev = last_decile.load();
-      while (decile > prev && !last_decile.compare_exchange_weak(prev, decile)) {
-      }
-      if (decile > prev && decile < 10) log::info("Progress {} - {}%", done, decile * 10);
+      write_part(p.file, p.file_offset, plain, total);
     }
-  };
-  int n = o.threads > 0 ? o.threads : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  for (int i = 1; i < n; ++i) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  r.files = done_files;
-  r.bytes = bytes;
+  }
 
-  for (const auto& l : links) {
-    const catalog::Version& v = cat.versions[l.item->version];
-    int e = ensure_parent(l.dest);
-    if (!e) e = fs::make_symlink(std::string(cat.symlink_target(v)), l.dest);
-    if (e) {
-      fail(l.dest, std::strerror(e));
-      continue;
+  // Opens the file's temporary (first part) under its lock. Returns false on failure.
+  bool open_temp(uint32_t i, FileState& s) {
+    if (s.fd >= 0) return true;
+    const std::string& dest = files_[i].dest;
+    if (int e = ensure_parent(dest)) {
+      s.failed = true;
+      s.problem = std::strerror(e);
+      return false;
     }
-    fs::set_metadata(l.dest, true, v.mode, v.uid, v.gid, v.mtime_ns, chown);
-    ++r.symlinks;
+    size_t slash = dest.rfind('/');
+    s.temp = dest.substr(0, slash + 1) + ".seshat-restore-" + std::to_string(::getpid()) + "-" + std::to_string(i);
+    s.fd = ::open(s.temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (s.fd < 0) {
+      s.failed = true;
+      s.problem = std::strerror(errno);
+      return false;
+    }
+    uint64_t size = cat_.versions[files_[i].version].size;
+    if (size > (1u << 20)) ::posix_fallocate(s.fd, 0, static_cast<off_t>(size));  // best effort
+    return true;
   }
-  // Directory metadata last, children before parents, so writing inside does not change it.
-  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
-    const catalog::Version& v = cat.versions[it->item->version];
-    if (int e = fs::set_metadata(it->dest, false, v.mode, v.uid, v.gid, v.mtime_ns, chown))
-      log::warn("Restored {} but could not set its metadata ({})", it->dest, std::strerror(e));
+
+  void part_failed(uint32_t i, const std::string& why) {
+    FileState& s = states_[i];
+    std::lock_guard<std::mutex> lk(s.mu);
+    if (!s.failed) {
+      s.failed = true;
+      s.problem = why;
+    }
+    if (--s.remaining == 0) finish_locked(i, s);
   }
-  return r;
+
+  void write_part(uint32_t i, uint64_t offset, const std::string& data, size_t total) {
+    FileState& s = states_[i];
+    std::lock_guard<std::mutex> lk(s.mu);
+    if (!s.failed && open_temp(i, s)) {
+      if (int e = fs::pwrite_full(s.fd, data, offset)) {
+        s.failed = true;
+        s.problem = std::strerror(e);
+      }
+    }
+    if (--s.remaining == 0) finish_locked(i, s);
+    (void)total;
+  }
+
+  void finish(uint32_t i) {
+    FileState& s = states_[i];
+    std::lock_guard<std::mutex> lk(s.mu);
+    finish_locked(i, s);
+  }
+
+  // All parts are in (or failed): set size and metadata through the fd, then rename into place.
+  void finish_locked(uint32_t i, FileState& s) {
+    const Planned& f = files_[i];
+    const catalog::Version& v = cat_.versions[f.version];
+    if (!s.failed) open_temp(i, s);
+    if (!s.failed) {
+      if (::ftruncate(s.fd, static_cast<off_t>(v.size)) != 0) {
+        s.failed = true;
+        s.problem = std::strerror(errno);
+      }
+    }
+    if (!s.failed) {
+      if (chown_ && ::fchown(s.fd, v.uid, v.gid) != 0) log::warn("Restored {} but could not set its owner ({})", f.dest, std::strerror(errno));
+      ::fchmod(s.fd, v.mode);
+      timespec ts[2];
+      ts[0].tv_sec = 0;
+      ts[0].tv_nsec = UTIME_OMIT;
+      ts[1].tv_sec = v.mtime_ns / 1000000000;
+      ts[1].tv_nsec = v.mtime_ns % 1000000000;
+      if (ts[1].tv_nsec < 0) {
+        ts[1].tv_nsec += 1000000000;
+        ts[1].tv_sec -= 1;
+      }
+      ::futimens(s.fd, ts);
+    }
+    if (s.fd >= 0 && ::close(s.fd) != 0 && !s.failed) {
+      s.failed = true;
+      s.problem = std::strerror(errno);
+    }
+    s.fd = -1;
+    if (!s.failed && ::rename(s.temp.c_str(), f.dest.c_str()) != 0) {
+      s.failed = true;
+      s.problem = std::strerror(errno);
+    }
+    if (s.failed) {
+      if (!s.temp.empty()) ::unlink(s.temp.c_str());
+      fail_path(f.original, s.problem);
+      return;
+    }
+    size_t done;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      ++r_.files;
+      r_.bytes += v.size;
+      done = r_.files;
+    }
+    size_t total = files_.size();
+    int decile = static_cast<int>(done * 10 / total);
+    int prev = last_decile_.load();
+    while (decile > prev && !last_decile_.compare_exchange_weak(prev, decile)) {
+    }
+    if (decile > prev && decile < 10) log::info("Progress {} - {}%", done, decile * 10);
+  }
+
+  repo::Repository& repo_;
+  const catalog::Catalog& cat_;
+  const Options& o_;
+  bool chown_ = false;
+  std::vector<Planned> files_;
+  std::unique_ptr<FileState[]> states_;
+  std::mutex mu_;  // guards r_
+  Result r_;
+  std::atomic<int> last_decile_{0};
+};
+
+}  // namespace
+
+Result run(repo::Repository& repo, const catalog::Catalog& cat, const std::vector<Item>& items, const Options& o) {
+  Restorer r(repo, cat, o);
+  return r.run(items);
 }
 
 }  // namespace seshat::restore

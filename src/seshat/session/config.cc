@@ -37,6 +37,8 @@ Config Config::load(const std::string& path, const std::string& home) {
     c.hidden = j.value("hidden", c.hidden);
     c.symlinks = j.value("symlinks", c.symlinks);
     c.wait = j.value("wait", c.wait);
+    c.delay = j.value("delay", c.delay);
+    c.staging = j.value("staging", c.staging);
     c.excludes = j.value("excludes", c.excludes);
     c.includes = j.value("includes", c.includes);
     c.s3_bucket = j.value("s3_bucket", c.s3_bucket);
@@ -59,6 +61,8 @@ void Config::save(const std::string& path) const {
   j["hidden"] = hidden;
   j["symlinks"] = symlinks;
   j["wait"] = wait;
+  j["delay"] = delay;
+  j["staging"] = staging;
   j["excludes"] = excludes;
   j["includes"] = includes;
   j["s3_bucket"] = s3_bucket;

@@ -13,6 +13,8 @@ struct Config {
   bool hidden = true;
   bool symlinks = false;
   bool wait = false;
+  bool delay = false;                 // stage whole containers locally, then upload
+  std::string staging = "/tmp";
   std::vector<std::string> excludes;
   std::vector<std::string> includes;
   // S3 (store == "s3"). Credentials are never kept here: see aws.h.

@@ -182,6 +182,7 @@ std::shared_ptr<storage::Storage> Session::make_storage() {
   } else {
     s = std::make_shared<storage::LocalStorage>(config_.local_dir);
   }
+  if (config_.delay) s = std::make_shared<storage::StagingStorage>(s, config_.staging);
   if (dry_run_) s = std::make_shared<storage::DryRunStorage>(s);
   return s;
 }
@@ -210,6 +211,7 @@ void Session::ensure_open() {
   }
   catalog_ = repo_->load_catalog();
   log::info("Database loaded from: {}", store_description());
+  if (config_.delay) log::info("Staging area is: {}", config_.staging);
   log::info("Initialisation is complete");
 }
 

@@ -144,6 +144,7 @@ int show_config(Context& c) {
   out(fmt::format("Hidden files:     {}", yes_no(cfg.hidden)));
   out(fmt::format("Follow symlinks:  {}", yes_no(cfg.symlinks)));
   out(fmt::format("Wait for lock:    {}", yes_no(cfg.wait)));
+  out(fmt::format("Delay (staging):  {}{}", yes_no(cfg.delay), cfg.delay ? " in " + cfg.staging : ""));
   out(fmt::format("Dry run:          {}", yes_no(c.session.dry_run())));
   out(fmt::format("Detail:           {}", yes_no(c.session.detail())));
   out(fmt::format("Excludes:         {}", cfg.excludes.empty() ? "(none)" : ""));
@@ -377,6 +378,11 @@ Node build() {
          }),
       kw({"SET"}, "Change a setting (MAX, HIDDEN, SYMLINKS and WAIT are remembered in ~/.seshatrc)", nullptr,
          {
+             yes_no_node("DELAY", "Stage each whole container in the staging area, then upload it (default NO: stream)",
+                         [](Session& s, bool on) {
+                           s.config().delay = on;
+                           s.save_config();
+                         }),
              yes_no_node("DETAIL", "Log every file as it is backed up (this run only)",
                          [](Session& s, bool on) { s.set_detail(on); }),
              yes_no_node("DRYRUN", "Report what BACKUP or RESTORE GO would do and change nothing (this run only)",
@@ -389,6 +395,15 @@ Node build() {
              kw({"MAX"}, "The size at which containers are split (default 8 GB)", nullptr,
                 {arg(ArgType::kInteger, "The size", nullptr,
                      {kw({"MB"}, "Megabytes", set_max(1ull << 20)), kw({"GB"}, "Gigabytes", set_max(1ull << 30))})}),
+             kw({"STAGING"}, "The staging area for SET DELAY YES (default /tmp)", nullptr,
+                {arg(ArgType::kDirectory, "An absolute directory", [](Context& c) {
+                   const std::string& d = c.args.at(0);
+                   if (d.empty() || d[0] != '/') throw Error(ErrorKind::kInvalidInput, "SET STAGING needs an absolute directory");
+                   c.session.config().staging = d;
+                   c.session.save_config();
+                   log::info("Staging area is: {}", d);
+                   return 0;
+                 })}),
              yes_no_node("SYMLINKS", "Follow symbolic links instead of storing them as links (default NO)",
                          [](Session& s, bool on) {
                            s.config().symlinks = on;

@@ -90,6 +90,19 @@ class DryRunStorage : public StorageWrapper {
   std::unique_ptr<ObjectWriter> create(const std::string& name) override;
 };
 
+// SET DELAY YES: each object written through create() is first staged whole in a local
+// directory, then uploaded to the inner store when committed (with progress lines). Small
+// objects (put) go straight through.
+class StagingStorage : public StorageWrapper {
+ public:
+  StagingStorage(std::shared_ptr<Storage> inner, std::string staging_dir)
+      : StorageWrapper(std::move(inner)), dir_(std::move(staging_dir)) {}
+  std::unique_ptr<ObjectWriter> create(const std::string& name) override;
+
+ private:
+  std::string dir_;
+};
+
 // A directory on a local file system. Objects are files under root; writes go to a
 // temporary file that is fsync'ed and renamed on commit.
 class LocalStorage : public Storage {

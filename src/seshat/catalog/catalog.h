@@ -102,6 +102,8 @@ class Catalog {
   // Children of an entry sorted by name (bytewise), from an index built by
   // build_child_index(); entries added later are not in it.
   void build_child_index();
+  // True if the child index covers every entry (no entry was added since it was built).
+  bool child_index_current() const { return child_start_.size() == entries.size() + 1; }
   std::pair<const uint32_t*, const uint32_t*> children(uint32_t entry) const;
   // Finds an entry by absolute path below a folder root; nullopt if unknown.
   std::optional<uint32_t> lookup(uint32_t folder, std::string_view abs_path) const;

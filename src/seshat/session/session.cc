@@ -7,7 +7,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <re2/re2.h>
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <unordered_map>
 #include <cstdlib>
 #include <cstring>
 
@@ -459,6 +463,8 @@ void Session::select_reset() {
   sel_host_.reset();
   sel_folder_.reset();
   sel_backup_.reset();
+  cwd_.reset();
+  picked_.reset();
 }
 
 std::string Session::selection_description() const {
@@ -478,11 +484,106 @@ void Session::restore_reset() {
   restore_time_.reset();
 }
 
-void Session::restore_add_tree() {
+void Session::restore_add_reset() {
+  restore_set_.clear();
+  log::info("Restore selections reset");
+}
+
+uint32_t Session::require_folder() {
   auto& c = cat();
+  if (!c.child_index_current()) c.build_child_index();
   if (!sel_folder_) throw Error(ErrorKind::kInvalidInput, "select a folder first (SELECT FOLDER or SELECT BACKUP)");
-  restore_set_.push_back({*sel_folder_, c.folders[*sel_folder_].root});
-  log::info("Added the tree {} to the restore", c.folders[*sel_folder_].path);
+  return *sel_folder_;
+}
+
+uint32_t Session::folder_of(uint32_t entry) const {
+  const auto& c = *catalog_;
+  uint32_t e = entry;
+  while (c.entries[e].parent != catalog::kNone) e = c.entries[e].parent;
+  for (uint32_t i = 0; i < c.folders.size(); ++i)
+    if (c.folders[i].root == e) return i;
+  throw Error(ErrorKind::kCorruption, "catalog entry without a folder");
+}
+
+uint32_t Session::cwd_entry() {
+  uint32_t f = require_folder();
+  if (!cwd_ || *cwd_ >= catalog_->entries.size() || folder_of(*cwd_) != f) cwd_ = catalog_->folders[f].root;
+  return *cwd_;
+}
+
+std::string Session::cwd_path() { return catalog_ && sel_folder_ ? catalog_->path(cwd_entry()) : "(no folder selected)"; }
+
+void Session::restore_add_tree() {
+  uint32_t f = require_folder();
+  uint32_t e = cwd_entry();
+  restore_set_.push_back({Selection::kTree, f, e, catalog::kNone});
+  log::info("Added the tree {} to the restore", catalog_->path(e));
+}
+
+void Session::restore_add_folder() {
+  uint32_t f = require_folder();
+  uint32_t e = cwd_entry();
+  restore_set_.push_back({Selection::kFolderFiles, f, e, catalog::kNone});
+  log::info("Added the files of {} to the restore", catalog_->path(e));
+}
+
+void Session::restore_add_file(int n) {
+  if (n < 1 || static_cast<size_t>(n) > last_rows_.size())
+    throw Error(ErrorKind::kInvalidInput, fmt::format("there is no row {} in the last listing ({} rows)", n, last_rows_.size()));
+  const EntryRow& r = last_rows_[static_cast<size_t>(n - 1)];
+  const auto& c = cat();
+  if (r.version == catalog::kNone || c.versions[r.version].type == catalog::Type::kDeleted)
+    throw Error(ErrorKind::kInvalidInput, "row " + std::to_string(n) + " is a deletion, not a version to restore");
+  uint32_t f = folder_of(r.entry);
+  if (c.versions[r.version].type == catalog::Type::kDir) {
+    restore_set_.push_back({Selection::kTree, f, r.entry, catalog::kNone});
+    log::info("Added the tree {} to the restore", r.path);
+  } else {
+    restore_set_.push_back({Selection::kVersion, f, r.entry, r.version});
+    log::info("Added {} as of {} to the restore", r.path, format_listing(r.backup_ns));
+  }
+}
+
+void Session::restore_add_all() {
+  if (last_rows_.empty()) throw Error(ErrorKind::kInvalidInput, "nothing listed: use LIST FILES, LIST VERSIONS or SEARCH first");
+  size_t added = 0;
+  for (size_t i = 0; i < last_rows_.size(); ++i) {
+    const EntryRow& r = last_rows_[i];
+    if (r.version == catalog::kNone || catalog_->versions[r.version].type == catalog::Type::kDeleted) continue;
+    restore_add_file(static_cast<int>(i + 1));
+    ++added;
+  }
+  log::info("Added {} rows to the restore", added);
+}
+
+void Session::restore_baremetal() {
+  auto& c = cat();
+  if (!c.child_index_current()) c.build_child_index();
+  std::optional<uint32_t> h = sel_host_;
+  if (!h) h = c.find_host(host_);
+  if (!h) throw Error(ErrorKind::kNotFound, "host " + host_ + " has no backups; SELECT HOST first");
+  size_t n = 0;
+  for (uint32_t f = 0; f < c.folders.size(); ++f)
+    if (c.folders[f].host == *h) {
+      restore_set_.push_back({Selection::kTree, f, c.folders[f].root, catalog::kNone});
+      ++n;
+    }
+  log::info("Added every folder of host {} to the restore ({} folders)", c.hosts[*h].name, n);
+}
+
+std::vector<std::string> Session::restore_selected() {
+  const auto& c = cat();
+  std::vector<std::string> out;
+  for (const auto& s : restore_set_) {
+    switch (s.kind) {
+      case Selection::kTree: out.push_back("tree    " + c.path(s.entry)); break;
+      case Selection::kFolderFiles: out.push_back("files   " + c.path(s.entry) + "/*"); break;
+      case Selection::kVersion:
+        out.push_back("file    " + c.path(s.entry) + "  (version of " + format_listing(c.backups[c.versions[s.version].backup].time_ns) + ")");
+        break;
+    }
+  }
+  return out;
 }
 
 void Session::restore_target(const std::string& dir) {
@@ -516,16 +617,51 @@ uint32_t Session::backup_for(uint32_t folder) const {
   return *best;
 }
 
+std::vector<restore::Item> Session::resolve_restore() {
+  auto& c = cat();
+  if (!c.child_index_current()) c.build_child_index();
+  if (restore_set_.empty()) throw Error(ErrorKind::kInvalidInput, "nothing to restore: add files with RESTORE ADD first");
+  std::vector<restore::Item> items;
+  std::unordered_map<uint32_t, size_t> seen;  // entry -> index in items (a later selection wins)
+  auto add = [&](uint32_t e, uint32_t v) {
+    auto [it, inserted] = seen.emplace(e, items.size());
+    if (inserted) items.push_back({e, v});
+    else items[it->second].version = v;
+  };
+  for (const auto& s : restore_set_) {
+    if (s.kind == Selection::kVersion) {
+      add(s.entry, s.version);
+      continue;
+    }
+    uint32_t b = backup_for(s.folder);
+    if (s.kind == Selection::kTree) {
+      log::info("Restoring {} as of the backup of {}", c.path(s.entry), format_listing(c.backups[b].time_ns));
+      c.for_each_at(s.entry, b, [&](uint32_t e, uint32_t v) { add(e, v); });
+    } else {
+      auto [first, last] = c.children(s.entry);
+      for (const uint32_t* it = first; it != last; ++it) {
+        uint32_t v = c.version_at(*it, b);
+        if (v != catalog::kNone && (c.versions[v].type == catalog::Type::kFile || c.versions[v].type == catalog::Type::kSymlink)) add(*it, v);
+      }
+    }
+  }
+  return items;
+}
+
+size_t Session::restore_conflicts() {
+  auto items = resolve_restore();
+  size_t n = 0;
+  struct stat st;
+  for (const auto& it : items) {
+    if (catalog_->versions[it.version].type == catalog::Type::kDir) continue;
+    if (::lstat(restore::destination(catalog_->path(it.entry), restore_target_).c_str(), &st) == 0) ++n;
+  }
+  return n;
+}
+
 bool Session::restore_go() {
   auto& c = cat();
-  if (restore_set_.empty()) throw Error(ErrorKind::kInvalidInput, "nothing to restore: add files with RESTORE ADD first");
-  c.build_child_index();
-  std::vector<restore::Item> items;
-  for (const auto& s : restore_set_) {
-    uint32_t b = backup_for(s.folder);
-    log::info("Restoring {} as of the backup of {}", c.path(s.entry), format_listing(c.backups[b].time_ns));
-    c.for_each_at(s.entry, b, [&](uint32_t e, uint32_t v) { items.push_back({e, v}); });
-  }
+  std::vector<restore::Item> items = resolve_restore();
   restore::Options o;
   o.target = restore_target_;
   o.dry_run = dry_run_;
@@ -535,6 +671,177 @@ bool Session::restore_go() {
   log::info("Restore complete: {} files ({}), {} directories, {} symlinks restored, {} failed", r.files, human_size(r.bytes),
             r.dirs, r.symlinks, r.failed);
   return r.failed == 0;
+}
+
+// ---------------------------------------------------------------- browsing
+
+std::vector<EntryRow> Session::list_files() {
+  uint32_t f = require_folder();
+  uint32_t cwd = cwd_entry();
+  uint32_t b = backup_for(f);
+  const auto& c = *catalog_;
+  std::vector<EntryRow> rows;
+  auto [first, last] = c.children(cwd);
+  for (const uint32_t* it = first; it != last; ++it) {
+    uint32_t v = c.version_at(*it, b);
+    if (v == catalog::kNone || c.versions[v].type == catalog::Type::kDeleted) continue;
+    rows.push_back({*it, v, std::string(c.name(*it)), 0, c.backups[c.versions[v].backup].time_ns, false});
+  }
+  last_rows_ = rows;
+  return rows;
+}
+
+std::vector<EntryRow> Session::list_tree() {
+  uint32_t f = require_folder();
+  uint32_t cwd = cwd_entry();
+  uint32_t b = backup_for(f);
+  const auto& c = *catalog_;
+  std::vector<EntryRow> rows;
+  std::vector<std::pair<uint32_t, int>> stack{{cwd, 0}};
+  while (!stack.empty()) {
+    auto [e, depth] = stack.back();
+    stack.pop_back();
+    uint32_t v = c.version_at(e, b);
+    if (v == catalog::kNone || c.versions[v].type == catalog::Type::kDeleted) continue;
+    if (e != cwd) rows.push_back({e, v, std::string(c.name(e)), depth - 1, c.backups[c.versions[v].backup].time_ns, false});
+    if (c.versions[v].type != catalog::Type::kDir) continue;
+    auto [first, last] = c.children(e);
+    for (const uint32_t* it = last; it != first;) stack.push_back({*--it, depth + 1});
+  }
+  last_rows_ = rows;
+  return rows;
+}
+
+std::vector<EntryRow> Session::list_versions() {
+  require_folder();
+  const auto& c = *catalog_;
+  std::vector<uint32_t> entries;
+  if (picked_ && *picked_ < c.entries.size() && folder_of(*picked_) == *sel_folder_) {
+    entries.push_back(*picked_);
+  } else {
+    auto [first, last] = c.children(cwd_entry());
+    for (const uint32_t* it = first; it != last; ++it) {
+      uint32_t l = c.entries[*it].latest;
+      bool is_file = false;
+      for (uint32_t v = l; v != catalog::kNone; v = c.versions[v].prev)
+        if (c.versions[v].type == catalog::Type::kFile || c.versions[v].type == catalog::Type::kSymlink) is_file = true;
+      if (is_file) entries.push_back(*it);
+    }
+  }
+  std::vector<EntryRow> rows;
+  for (uint32_t e : entries) {
+    std::string path = c.path(e);
+    for (uint32_t v = c.entries[e].latest; v != catalog::kNone; v = c.versions[v].prev)
+      rows.push_back({e, v, path, 0, c.backups[c.versions[v].backup].time_ns, false});
+  }
+  last_rows_ = rows;
+  return rows;
+}
+
+std::vector<EntryRow> Session::search(const std::string& pattern, bool regex) {
+  auto& c = cat();
+  if (!c.child_index_current()) c.build_child_index();
+  std::unique_ptr<RE2> re;
+  std::string needle;
+  if (regex) {
+    re = std::make_unique<RE2>(pattern, RE2::Quiet);
+    if (!re->ok()) throw Error(ErrorKind::kInvalidInput, "bad regular expression '" + pattern + "': " + re->error());
+  } else {
+    for (char ch : pattern) needle.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  }
+  std::vector<EntryRow> rows;
+  std::string lowered;
+  for (uint32_t f = 0; f < c.folders.size(); ++f) {
+    if (sel_folder_ && f != *sel_folder_) continue;
+    if (sel_host_ && c.folders[f].host != *sel_host_) continue;
+    std::vector<std::pair<uint32_t, std::string>> stack{{c.folders[f].root, c.folders[f].path}};
+    while (!stack.empty()) {
+      auto [e, path] = std::move(stack.back());
+      stack.pop_back();
+      auto [first, last] = c.children(e);
+      for (const uint32_t* it = last; it != first;) {
+        --it;
+        stack.push_back({*it, path == "/" ? "/" + std::string(c.name(*it)) : path + "/" + std::string(c.name(*it))});
+      }
+      uint32_t latest = c.entries[e].latest;
+      bool match;
+      if (regex) {
+        match = RE2::PartialMatch(path, *re);
+      } else {
+        lowered.clear();
+        for (char ch : path) lowered.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+        match = lowered.find(needle) != std::string::npos;
+      }
+      if (!match) continue;
+      bool deleted = latest != catalog::kNone && c.versions[latest].type == catalog::Type::kDeleted;
+      for (uint32_t v = latest; v != catalog::kNone; v = c.versions[v].prev) {
+        auto t = c.versions[v].type;
+        if (t != catalog::Type::kFile && t != catalog::Type::kSymlink) continue;
+        rows.push_back({e, v, path, 0, c.backups[c.versions[v].backup].time_ns, deleted});
+      }
+    }
+  }
+  last_rows_ = rows;
+  return rows;
+}
+
+std::string Session::cd(const std::string& where) {
+  uint32_t f = require_folder();
+  uint32_t cwd = cwd_entry();
+  const auto& c = *catalog_;
+  picked_.reset();
+  if (where == "/") {
+    cwd_ = c.folders[f].root;
+  } else if (where == "..") {
+    if (cwd != c.folders[f].root) cwd_ = c.entries[cwd].parent;
+  } else {
+    uint32_t b = backup_for(f);
+    auto [first, last] = c.children(cwd);
+    const uint32_t* it = std::lower_bound(first, last, where, [&](uint32_t e, const std::string& n) { return c.name(e) < n; });
+    if (it == last || c.name(*it) != where) throw Error(ErrorKind::kNotFound, "no folder " + where + " in " + c.path(cwd));
+    uint32_t v = c.version_at(*it, b);
+    if (v == catalog::kNone || c.versions[v].type != catalog::Type::kDir)
+      throw Error(ErrorKind::kInvalidInput, where + " is not a folder in this backup");
+    cwd_ = *it;
+  }
+  return c.path(*cwd_);
+}
+
+std::string Session::cd_number(int n) {
+  require_folder();
+  if (n < 1 || static_cast<size_t>(n) > last_rows_.size())
+    throw Error(ErrorKind::kInvalidInput, fmt::format("there is no row {} in the last listing ({} rows)", n, last_rows_.size()));
+  const EntryRow r = last_rows_[static_cast<size_t>(n - 1)];
+  const auto& c = *catalog_;
+  uint32_t f = folder_of(r.entry);
+  if (f != *sel_folder_) {
+    sel_folder_ = f;
+    sel_host_ = c.folders[f].host;
+    sel_backup_.reset();
+  }
+  if (r.version != catalog::kNone && c.versions[r.version].type == catalog::Type::kDir) {
+    cwd_ = r.entry;
+    picked_.reset();
+    return c.path(r.entry);
+  }
+  picked_ = r.entry;
+  cwd_ = c.entries[r.entry].parent;
+  return c.path(r.entry);
+}
+
+void Session::db_reset() {
+  ensure_open();
+  auto lock = take_lock();
+  catalog::Catalog empty;
+  repo_->save_catalog(empty);
+  catalog_ = std::move(empty);
+  select_reset();
+  restore_reset();
+  found_.clear();
+  last_rows_.clear();
+  cwd_.reset();
+  picked_.reset();
+  log::info("DB reset: generation {} is empty; the containers stay in the store until pruned", repo_->generation());
 }
 
 }  // namespace seshat::session

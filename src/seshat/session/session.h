@@ -41,6 +41,17 @@ struct HostRow {
   size_t folders;
 };
 
+// One row of a numbered listing (LIST FILES, LIST TREE, LIST VERSIONS, SEARCH): what
+// CD <n> and RESTORE ADD FILE <n> refer to.
+struct EntryRow {
+  uint32_t entry;
+  uint32_t version;  // the version shown (catalog::kNone if the path is absent)
+  std::string path;  // full path
+  int depth = 0;     // LIST TREE indentation
+  int64_t backup_ns = 0;
+  bool deleted_later = false;  // SEARCH: gone in the newest backup
+};
+
 struct DbSize {
   uint64_t generation = 0;
   uint64_t stored_bytes = 0;
@@ -64,6 +75,9 @@ class Session {
   void set_dry_run(bool on);
   bool dry_run() const { return dry_run_; }
   void set_detail(bool on);
+  // SET CONFIRM NO lets a script run commands that ask for confirmation (this run only).
+  void set_confirm(bool on) { confirm_ = on; }
+  bool confirm() const { return confirm_; }
   bool detail() const { return detail_; }
   const std::string& host() const { return host_; }
   std::string store_description() const;
@@ -93,9 +107,32 @@ class Session {
   void select_reset();
   std::string selection_description() const;
 
+  // ---- browsing the catalog (a folder must be selected; the point in time is the restore
+  // timestamp, else the selected backup, else the newest backup)
+  std::vector<EntryRow> list_files();
+  std::vector<EntryRow> list_tree();
+  std::vector<EntryRow> list_versions();
+  std::vector<EntryRow> search(const std::string& pattern, bool regex);
+  // CD: "..", "/", a name in the current folder; or a number from the last listing (a folder
+  // is entered; a file is picked for LIST VERSIONS). Returns the new current path.
+  std::string cd(const std::string& where);
+  std::string cd_number(int n);
+  std::string cwd_path();
+  const catalog::Catalog& catalog_ref() { return cat(); }
+
   // ---- restore
   void restore_reset();
   void restore_add_tree();
+  void restore_add_folder();
+  void restore_add_file(int n);  // from the last numbered listing
+  void restore_add_all();        // every row of the last numbered listing
+  void restore_add_reset();      // forget the RESTORE ADD selections only
+  void restore_baremetal();      // every folder of the selected host (or this one)
+  std::vector<std::string> restore_selected();
+  // Destination paths that exist already (checked before RESTORE GO overwrites them).
+  size_t restore_conflicts();
+  // Forgets all history: saves an empty catalog as the newest generation.
+  void db_reset();
   void restore_target(const std::string& dir);  // "" = ORIGINAL
   void restore_timestamp(const std::string& when);
   // Returns false if some file could not be restored (each was reported).
@@ -107,9 +144,15 @@ class Session {
 
  private:
   struct Selection {
+    enum Kind { kTree, kFolderFiles, kVersion } kind;
     uint32_t folder;
-    uint32_t entry;  // subtree root
+    uint32_t entry;    // subtree root, folder, or file
+    uint32_t version;  // kVersion only
   };
+  uint32_t require_folder();
+  uint32_t cwd_entry();
+  uint32_t folder_of(uint32_t entry) const;
+  std::vector<restore::Item> resolve_restore();
   std::shared_ptr<storage::Storage> make_storage();
   void close_store();
   void ensure_open();
@@ -124,6 +167,7 @@ class Session {
   bool dry_run_ = false;
   bool detail_ = false;
   bool incomplete_ = false;
+  bool confirm_ = true;
 
   std::unique_ptr<repo::Repository> repo_;
   std::optional<catalog::Catalog> catalog_;
@@ -131,6 +175,9 @@ class Session {
 
   std::optional<uint32_t> sel_host_, sel_folder_, sel_backup_;
   std::vector<std::string> found_;
+  std::optional<uint32_t> cwd_;     // entry of the current folder in the catalog tree
+  std::optional<uint32_t> picked_;  // the file CD <n> picked, for LIST VERSIONS
+  std::vector<EntryRow> last_rows_;
 
   std::vector<Selection> restore_set_;
   std::string restore_target_;

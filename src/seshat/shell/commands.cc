@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "seshat/catalog/catalog.h"
 #include "seshat/session/session.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
@@ -106,13 +107,91 @@ int list_found(Context& c) {
   return 0;
 }
 
+// Asks the user to type `expected` (on the terminal). In batch mode, refuses unless
+// SET CONFIRM NO was given.
+void require_confirmation(Context& c, const std::string& question, const std::string& expected) {
+  if (!c.interactive) {
+    if (!c.session.confirm()) return;
+    throw Error(ErrorKind::kInvalidInput, question + ": refused in batch mode (SET CONFIRM NO allows it)");
+  }
+  std::fprintf(stdout, "%s\nType %s to go on: ", question.c_str(), expected.c_str());
+  std::fflush(stdout);
+  std::string answer;
+  FILE* tty = std::fopen("/dev/tty", "r");
+  if (tty) {
+    char buf[1024];
+    if (std::fgets(buf, sizeof buf, tty)) answer = buf;
+    std::fclose(tty);
+  }
+  while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.pop_back();
+  if (answer != expected) throw Error(ErrorKind::kInvalidInput, "not confirmed; nothing was changed");
+}
+
+int db_reset(Context& c) {
+  std::string name = c.session.store_description();
+  require_confirmation(c, "DB RESET forgets every backup in " + name + " (DO NOT DO THIS unless you mean it)",
+                       c.session.config().store == "s3" ? c.session.config().s3_bucket : c.session.config().local_dir);
+  c.session.db_reset();
+  return 0;
+}
+
+std::string type_char(const catalog::Version& v) {
+  switch (v.type) {
+    case catalog::Type::kDir: return "d";
+    case catalog::Type::kSymlink: return "l";
+    case catalog::Type::kDeleted: return "x";
+    case catalog::Type::kFile: return "-";
+  }
+  return "?";
+}
+
+std::string mode_string(const catalog::Version& v) {
+  std::string s = type_char(v);
+  const char* rwx = "rwxrwxrwx";
+  for (int i = 0; i < 9; ++i) s.push_back((v.mode & (0400u >> i)) ? rwx[i] : '-');
+  return s;
+}
+
+void print_rows(Context& c, const std::vector<session::EntryRow>& rows, bool versions, int limit) {
+  const auto& cat = c.session.catalog_ref();
+  numbered(rows, limit, [&](const session::EntryRow& r) {
+    const auto& v = cat.versions[r.version];
+    std::string name = std::string(r.depth * 2, ' ') + r.path;
+    if (v.type == catalog::Type::kDir) name += "/";
+    if (v.type == catalog::Type::kSymlink) name += " -> " + std::string(cat.symlink_target(v));
+    if (v.type == catalog::Type::kDeleted) return fmt::format("{}  deleted in the backup of {}", r.path, format_listing(r.backup_ns));
+    std::string when = versions ? "  backup " + format_listing(r.backup_ns) : "";
+    return fmt::format("{} {:>9}  {}  {}{}{}", mode_string(v), v.type == catalog::Type::kDir ? "" : human_size(v.size),
+                       format_listing(v.mtime_ns), name, when, r.deleted_later ? "  (deleted since)" : "");
+  });
+}
+
+Action list_rows(std::function<std::vector<session::EntryRow>(Session&)> fn, bool versions) {
+  return [fn, versions](Context& c) {
+    print_rows(c, fn(c.session), versions, limit_of(c));
+    return 0;
+  };
+}
+
 std::vector<Node> list_kinds() {
   return {
       kw({"AUTO"}, "Directories that will be backed up using AUTOMATIC", list_auto),
       kw({"BACKUPS"}, "What backups have been performed", list_backups),
       kw({"DIRECTORIES", "DIRS", "FOLDERS"}, "The directories backed up", list_folders),
+      kw({"FILES"}, "Files in the current folder (CD) of the selected backup",
+         list_rows([](Session& s) { return s.list_files(); }, false)),
       kw({"FOUND"}, "Files found to back up by the last walk", list_found),
       kw({"HOSTS"}, "Hosts in the DB", list_hosts),
+      kw({"SELECTED"}, "What RESTORE ADD selected for restoring",
+         [](Context& c) {
+           auto rows = c.session.restore_selected();
+           numbered(rows, limit_of(c), [](const std::string& r) { return r; });
+           return 0;
+         }),
+      kw({"TREE"}, "The tree of files below the current folder, for restoring",
+         list_rows([](Session& s) { return s.list_tree(); }, false)),
+      kw({"VERSIONS"}, "The versions of the file picked by CD <n>, else of every file in the current folder",
+         list_rows([](Session& s) { return s.list_versions(); }, true)),
   };
 }
 
@@ -252,8 +331,23 @@ Node build() {
            return 0;
          })}),
       kw({"BYE", "EXIT", "QUIT"}, "Leave Seshat", exit_action),
+      kw({"CD"}, "Move in the selected backup's tree; alone, print the current folder",
+         [](Context& c) {
+           out(c.session.cwd_path());
+           return 0;
+         },
+         {arg(ArgType::kInteger, "Row n of the last listing: enter a folder, or pick a file for LIST VERSIONS",
+              [](Context& c) {
+                log::info("Now at {}", c.session.cd_number(std::stoi(c.args.at(0))));
+                return 0;
+              }),
+          arg(ArgType::kWord, "A folder in the current one, .. (up) or / (the top)", [](Context& c) {
+            log::info("Now at {}", c.session.cd(c.args.at(0)));
+            return 0;
+          })}),
       kw({"DB"}, "Work on the catalog (the DB) itself", nullptr,
          {
+             kw({"RESET"}, "Reset the DB - DO NOT DO THIS AS YOU WILL FORGET ALL HISTORY! (asks to type the store name)", db_reset),
              kw({"LOAD"}, "Load the DB from the store",
                 [](Context& c) {
                   c.session.db_load();
@@ -288,8 +382,15 @@ Node build() {
                log::info("Grammar check passed");
                return 0;
              }),
-          kw({"PRINT"}, "Print the list of commands", [](Context&) {
-            for (const auto& l : print_tree(command_table())) out(l);
+          kw({"PRINT"}, "Print the list of commands",
+             [](Context&) {
+               for (const auto& l : print_tree(command_table())) out(l);
+               return 0;
+             }),
+          kw({"PRUNE"}, "Drop unusable nodes (dead ends, duplicates) from the loaded command tables", [](Context&) {
+            auto removed = prune_tree(command_table());
+            for (const auto& r : removed) out("  pruned " + r);
+            log::info("Grammar prune removed {} nodes", removed.size());
             return 0;
           })}),
       kw({"HELP", "?"}, "Display what is expected at this point. Also ? after any word", help_action),
@@ -316,12 +417,42 @@ Node build() {
          },
          {
              kw({"ADD"}, "Add to what will be restored", nullptr,
-                {kw({"TREE"}, "The selected folder and everything below it", [](Context& c) {
-                  c.session.restore_add_tree();
-                  return 0;
-                })}),
-             kw({"GO"}, "Run the restore",
+                {kw({"FILE"}, "A row of the last listing (LIST FILES, LIST VERSIONS, SEARCH), ALL rows, or RESET", nullptr,
+                    {kw({"ALL"}, "Every row of the last listing",
+                        [](Context& c) {
+                          c.session.restore_add_all();
+                          return 0;
+                        }),
+                     kw({"RESET"}, "Forget what RESTORE ADD selected",
+                        [](Context& c) {
+                          c.session.restore_add_reset();
+                          return 0;
+                        }),
+                     arg(ArgType::kInteger, "The row number", [](Context& c) {
+                       c.session.restore_add_file(std::stoi(c.args.at(0)));
+                       return 0;
+                     })}),
+                 kw({"FOLDER"}, "The files of the current folder (not its subfolders)",
+                    [](Context& c) {
+                      c.session.restore_add_folder();
+                      return 0;
+                    }),
+                 kw({"TREE"}, "The current folder (CD; the selected folder at first) and everything below it",
+                    [](Context& c) {
+                      c.session.restore_add_tree();
+                      return 0;
+                    })}),
+             kw({"BAREMETAL"}, "Everything of the selected host (or this one) as of the timestamp",
                 [](Context& c) {
+                  c.session.restore_baremetal();
+                  return 0;
+                }),
+             kw({"GO"}, "Run the restore (asks before overwriting existing files, interactively)",
+                [](Context& c) {
+                  if (c.interactive && !c.session.dry_run()) {
+                    size_t n = c.session.restore_conflicts();
+                    if (n > 0) require_confirmation(c, fmt::format("{} files exist at the target and will be overwritten", n), "yes");
+                  }
                   if (!c.session.restore_go()) throw Error(ErrorKind::kCorruption, "some files could not be restored (see above)");
                   return 0;
                 }),
@@ -339,6 +470,19 @@ Node build() {
                 {arg(ArgType::kDate, "dd-MMM-yyyy (the end of that day)", restore_timestamp,
                      {arg(ArgType::kTime, "HH:MM or HH:MM:SS", restore_timestamp)})}),
          }),
+      kw({"RESET"}, "Reset things", nullptr,
+         {kw({"DB"}, "Reset the database. DON'T DO THIS (asks to type the store name)", db_reset)}),
+      kw({"SEARCH"}, "Find files in every version in scope (the selected host or folder, else all)", nullptr,
+         {kw({"CONTAINS"}, "Paths containing a word (case-insensitive)", nullptr,
+             {arg(ArgType::kWord, "The word", [](Context& c) {
+               print_rows(c, c.session.search(c.args.at(0), false), true, -1);
+               return 0;
+             })}),
+          kw({"REGEX"}, "Paths matching a regular expression (RE2)", nullptr,
+             {arg(ArgType::kRegex, "The pattern", [](Context& c) {
+               print_rows(c, c.session.search(c.args.at(0), true), true, -1);
+               return 0;
+             })})}),
       kw({"SELECT"}, "Select what LIST, CD and RESTORE work on", nullptr,
          {
              kw({"BACKUP"}, "Select a backup by its LIST BACKUPS number or by date", nullptr,
@@ -378,6 +522,8 @@ Node build() {
          }),
       kw({"SET"}, "Change a setting (MAX, HIDDEN, SYMLINKS and WAIT are remembered in ~/.seshatrc)", nullptr,
          {
+             yes_no_node("CONFIRM", "Ask before DB RESET and overwriting files; NO lets scripts do them (this run only)",
+                         [](Session& s, bool on) { s.set_confirm(on); }),
              yes_no_node("DELAY", "Stage each whole container in the staging area, then upload it (default NO: stream)",
                          [](Session& s, bool on) {
                            s.config().delay = on;
@@ -449,8 +595,8 @@ Node build() {
 
 }  // namespace
 
-const Node& command_table() {
-  static const Node root = build();
+Node& command_table() {
+  static Node root = build();
   return root;
 }
 

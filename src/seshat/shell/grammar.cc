@@ -66,6 +66,14 @@ Match find_child(const Node& node, const std::string& token) {
   return m;
 }
 
+bool is_command_name(const Node& root, const std::string& token) {
+  std::string up = upper(token);
+  for (const Node& c : root.children)
+    for (const auto& k : c.keywords)
+      if (k == up) return true;
+  return false;
+}
+
 std::string expected_list(const Node& node) {
   std::string s;
   for (const Node& c : node.children) s += (s.empty() ? "" : ", ") + node_label(c);
@@ -99,6 +107,9 @@ int execute(const Node& n, Context& ctx) {
     return 1;
   } catch (const std::bad_alloc&) {
     log::error("out of memory");
+    return 1;
+  } catch (const std::exception& e) {
+    log::error("internal error: {}", e.what());
     return 1;
   }
 }
@@ -172,6 +183,10 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
       continue;
     }
     Match m = tokens[i].quoted && node == &root ? Match{} : find_child(*node, tok);
+    // A command that may end here ends before a word that is a command's full name, rather
+    // than taking it as a free argument ("CD EXIT" is CD, then EXIT).
+    if (m.node && m.node->keywords.empty() && node != &root && node->action && !tokens[i].quoted && is_command_name(root, tok))
+      m = Match{};
     if (!m.ambiguous.empty()) {
       report(tokens, line, i, fmt::format("'{}' is ambiguous here: it could be {}", tok, m.ambiguous));
       out.status = ParseStatus::kFailed;
@@ -269,6 +284,35 @@ std::vector<std::string> check_tree(const Node& root) {
   };
   rec(root, "");
   return problems;
+}
+
+std::vector<std::string> prune_tree(Node& root) {
+  std::vector<std::string> removed;
+  std::function<void(Node&, const std::string&)> rec = [&](Node& n, const std::string& where) {
+    for (Node& c : n.children) rec(c, where.empty() ? node_label(c) : where + " " + node_label(c));
+    std::set<std::string> seen;
+    std::vector<Node> keep;
+    for (Node& c : n.children) {
+      std::string here = where.empty() ? node_label(c) : where + " " + node_label(c);
+      if (!c.action && c.children.empty()) {
+        removed.push_back("dead end: " + here);
+        continue;
+      }
+      if (!c.keywords.empty()) {
+        bool all_seen = true;
+        for (const auto& k : c.keywords) all_seen &= seen.count(k) > 0;
+        if (all_seen) {
+          removed.push_back("duplicate: " + here);
+          continue;
+        }
+        for (const auto& k : c.keywords) seen.insert(k);
+      }
+      keep.push_back(std::move(c));
+    }
+    n.children = std::move(keep);
+  };
+  rec(root, "");
+  return removed;
 }
 
 std::vector<std::string> complete(const Node& root, const std::vector<std::string>& before, const std::string& prefix) {

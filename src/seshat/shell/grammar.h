@@ -62,6 +62,10 @@ std::vector<std::string> print_tree(const Node& root);
 // Problems: ambiguous prefixes among siblings, nodes without help, dead ends (no action and
 // no children), more than one free-text argument among siblings. Empty means good.
 std::vector<std::string> check_tree(const Node& root);
+// Removes from the tree the nodes that can never be used: dead ends (no action and nothing
+// may follow) and keyword nodes whose keywords all repeat an earlier sibling's. Returns a
+// line per node removed.
+std::vector<std::string> prune_tree(Node& root);
 // Keywords that complete `prefix` after the words in `before`.
 std::vector<std::string> complete(const Node& root, const std::vector<std::string>& before, const std::string& prefix);
 

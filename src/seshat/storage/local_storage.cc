@@ -139,6 +139,7 @@ bool LocalStorage::put_if_absent(const std::string& name, std::string_view data)
 }
 
 std::string LocalStorage::get(const std::string& name) {
+  if (!head(name)) throw Error(ErrorKind::kNotFound, "object not found: " + name);
   try {
     return read_file(path_of(name));
   } catch (const Error& e) {
@@ -151,8 +152,13 @@ std::string LocalStorage::get_range(const std::string& name, uint64_t offset, ui
   std::string path = path_of(name);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) throw Error(ErrorKind::kNotFound, "object not found: " + name);
+    if (errno == ENOENT || errno == ENOTDIR) throw Error(ErrorKind::kNotFound, "object not found: " + name);
     throw_errno(ErrorKind::kPermanent, "cannot read " + path, errno);
+  }
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(ErrorKind::kNotFound, "object not found: " + name);
   }
   std::string out(length, '\0');
   size_t got = 0;
@@ -178,6 +184,7 @@ std::optional<uint64_t> LocalStorage::head(const std::string& name) {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
     throw_errno(ErrorKind::kPermanent, "cannot stat object " + name, errno);
   }
+  if (!S_ISREG(st.st_mode)) return std::nullopt;  // a directory is a prefix of other names, not an object
   return static_cast<uint64_t>(st.st_size);
 }
 
@@ -213,7 +220,7 @@ std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
 }
 
 void LocalStorage::remove(const std::string& name) {
-  if (::unlink(path_of(name).c_str()) != 0 && errno != ENOENT)
+  if (::unlink(path_of(name).c_str()) != 0 && errno != ENOENT && errno != ENOTDIR && errno != EISDIR)
     throw_errno(ErrorKind::kPermanent, "cannot remove object " + name, errno);
 }
 

@@ -19,6 +19,7 @@
 #include "seshat/fs/fs.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/interrupt.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
 
@@ -304,12 +305,19 @@ class Packer {
     if (writer_) close_container(false);
     commit_ready(seq_);
     if (!pending_.empty()) throw Error(ErrorKind::kPermanent, "internal error: files left uncommitted");
+    if (interrupted()) {
+      // What the closed containers hold is in the catalog: keep it as a checkpoint.
+      save_();
+      throw Error(ErrorKind::kTransient, fmt::format("backup interrupted after {} of {} files; a checkpoint was saved and the next backup resumes from it",
+                                                     r_.files_stored, items.size()));
+    }
   }
 
  private:
   void work() {
     std::string buf;
     while (!failed_) {
+      if (interrupted()) return;
       size_t i = next_++;
       if (i >= items_->size()) return;
       try {
@@ -617,6 +625,14 @@ Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& o, cons
   cat.folders[folder].automatic = true;
   cat.build_child_index();
 
+  // An interrupted backup of this folder left a checkpoint: say what it saves us.
+  for (size_t i = cat.backups.size(); i-- > 0;) {
+    const catalog::Backup& b = cat.backups[i];
+    if (b.folder != folder) continue;
+    if (!b.complete && b.files_stored > 0)
+      log::info("Resuming: {} files already stored by the interrupted backup of {}", b.files_stored, format_iso(b.time_ns));
+    break;
+  }
   int64_t start = now_ns();
   uint32_t backup = cat.add_backup(folder, start);
   log::info("Starting File walk...{}", o.folder);

@@ -127,9 +127,10 @@ Footer parse_footer(std::string_view footer, uint64_t object_size) {
   Footer f;
   f.index_offset = r.u64();
   f.index_length = r.u64();
-  if (f.index_offset < kHeaderSize || f.index_length > object_size ||
-      f.index_offset > object_size - kFooterSize - f.index_length ||
-      f.index_offset + f.index_length + kFooterSize != object_size)
+  // Written so that no sum can wrap around: the index lies exactly between the blobs and
+  // the footer.
+  if (object_size < kHeaderSize + kFooterSize || f.index_length > object_size - kHeaderSize - kFooterSize ||
+      f.index_offset != object_size - kFooterSize - f.index_length)
     corrupt("container footer points outside the container");
   return f;
 }

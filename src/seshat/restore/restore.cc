@@ -16,6 +16,7 @@
 #include "seshat/fs/fs.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/interrupt.h"
 #include "seshat/util/log.h"
 
 namespace seshat::restore {
@@ -214,14 +215,19 @@ class Restorer {
     const std::string& cname = cat_.containers[range.container].name;
     std::string data;
     std::string problem;
-    try {
-      data = repo_.store().get_range(cname, range.start, range.end - range.start);
-    } catch (const Error& e) {
-      problem = std::string(e.what());
+    if (interrupted()) {
+      problem = "interrupted";
+    } else {
+      try {
+        data = repo_.store().get_range(cname, range.start, range.end - range.start);
+      } catch (const Error& e) {
+        problem = std::string(e.what());
+      }
     }
+    if (problem.empty() && interrupted()) problem = "interrupted";
     for (const Piece& p : range.pieces) {
       if (!problem.empty()) {
-        part_failed(p.file, "damaged: " + problem);
+        part_failed(p.file, problem == "interrupted" ? problem : "damaged: " + problem);
         continue;
       }
       std::string plain;

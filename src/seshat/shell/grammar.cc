@@ -9,6 +9,7 @@
 #include <set>
 
 #include "seshat/util/error.h"
+#include "seshat/util/interrupt.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
 
@@ -100,6 +101,11 @@ void report(const std::vector<Token>& tokens, const std::string& line, size_t at
 }
 
 int execute(const Node& n, Context& ctx) {
+  clear_interrupt();
+  set_busy(true);
+  struct NotBusy {
+    ~NotBusy() { set_busy(false); }
+  } not_busy;
   try {
     return n.action(ctx);
   } catch (const Error& e) {
@@ -137,10 +143,7 @@ bool accepts(const Node& node, const std::string& token) {
     case ArgType::kDate: return parse_listing(token).has_value();
     case ArgType::kTime: {
       int h, m, s;
-      char tail;
-      int n = std::sscanf(token.c_str(), "%2d:%2d:%2d%c", &h, &m, &s, &tail);
-      if (n == 2 || n == 3) return h >= 0 && h < 24 && m >= 0 && m < 60;
-      return false;
+      return parse_clock(token, h, m, s).has_value();
     }
     case ArgType::kWord:
     case ArgType::kDirectory:

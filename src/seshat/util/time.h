@@ -21,5 +21,7 @@ std::string format_elapsed(int64_t ns);
 // Parses "dd-MMM-yyyy", "dd-MMM-yyyy HH:MM" or "dd-MMM-yyyy HH:MM:SS" (local time, month
 // name case-insensitive). Without a time, end_of_day picks 23:59:59 instead of 00:00:00.
 std::optional<int64_t> parse_listing(const std::string& text, bool end_of_day = false);
+// Parses "HH:MM" or "HH:MM:SS" strictly; returns the number of parts (2 or 3).
+std::optional<int> parse_clock(const std::string& text, int& hour, int& minute, int& second);
 
 }  // namespace seshat

@@ -1,4 +1,5 @@
 #include "seshat/storage/s3_storage.h"
+#include "seshat/storage/s3_xml.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -9,7 +10,6 @@
 #include <deque>
 #include <future>
 #include <mutex>
-#include <pugixml.hpp>
 #include <random>
 #include <thread>
 
@@ -60,21 +60,6 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     headers->clear();  // a new response (after 100 Continue or a redirect)
   }
   return size * n;
-}
-
-struct S3Error {
-  std::string code, message;
-};
-
-S3Error parse_error(const std::string& body) {
-  S3Error e;
-  pugi::xml_document doc;
-  if (!body.empty() && doc.load_buffer(body.data(), body.size())) {
-    pugi::xml_node err = doc.child("Error");
-    e.code = err.child_value("Code");
-    e.message = err.child_value("Message");
-  }
-  return e;
 }
 
 std::string base64_md5(std::string_view data) {
@@ -138,7 +123,7 @@ class S3Writer : public ObjectWriter {
     xml += "</CompleteMultipartUpload>";
     auto r = s3_.request("POST", name_, {{"uploadId", upload_id_}}, {{"content-type", "application/xml"}}, xml);
     // CompleteMultipartUpload may answer 200 with an error in the body.
-    S3Error e = parse_error(r.body);
+    S3ErrorInfo e = parse_s3_error(r.body);
     if (!e.code.empty()) throw Error(ErrorKind::kTransient, "S3 could not complete the upload of " + name_ + ": " + e.code + " " + e.message);
     done_ = true;
     log::debug("Uploaded {} in {} parts ({})", name_, next_part_ - 1, human_size(size_));
@@ -170,9 +155,7 @@ class S3Writer : public ObjectWriter {
       if (is_container(name_) && !s3_.options().storage_class.empty())
         headers.emplace_back("x-amz-storage-class", s3_.options().storage_class);
       auto r = s3_.request("POST", name_, {{"uploads", ""}}, headers, {});
-      pugi::xml_document doc;
-      doc.load_buffer(r.body.data(), r.body.size());
-      upload_id_ = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+      upload_id_ = parse_upload_id(r.body);
       if (upload_id_.empty()) throw Error(ErrorKind::kTransient, "S3 did not start a multipart upload for " + name_);
       log::info("Uploading multipart part file {}/{}", s3_.options().bucket, name_);
     }
@@ -315,7 +298,7 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
     if (resp.status >= 200 && resp.status < 300) return resp;
     if (resp.status == 404 && ok_404) return resp;
-    S3Error e = parse_error(resp.body);
+    S3ErrorInfo e = parse_s3_error(resp.body);
     std::string detail = e.code.empty() ? "HTTP " + std::to_string(resp.status) : e.code + (e.message.empty() ? "" : " (" + e.message + ")");
     if (resp.status >= 500 || resp.status == 429 || e.code == "SlowDown" || e.code == "RequestTimeout" ||
         e.code == "InternalError" || e.code == "RequestTimeTooSkewed") {
@@ -391,17 +374,11 @@ std::vector<ObjectInfo> S3Storage::list(const std::string& prefix) {
     std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"prefix", prefix}};
     if (!token.empty()) q.emplace_back("continuation-token", token);
     auto r = request("GET", "", q, {}, {});
-    pugi::xml_document doc;
-    if (!doc.load_buffer(r.body.data(), r.body.size()))
-      throw Error(ErrorKind::kTransient, "S3 sent a listing that is not XML");
-    pugi::xml_node root = doc.child("ListBucketResult");
-    for (pugi::xml_node c : root.children("Contents")) {
-      std::string key = c.child_value("Key");
-      if (key.find(".seshat-tmp") != std::string::npos) continue;
-      out.push_back({key, std::strtoull(c.child_value("Size"), nullptr, 10)});
-    }
-    if (std::string(root.child_value("IsTruncated")) != "true") break;
-    std::string next = root.child_value("NextContinuationToken");
+    ListPage page = parse_list_result(r.body);
+    for (auto& o : page.objects)
+      if (o.name.find(".seshat-tmp") == std::string::npos) out.push_back(std::move(o));
+    if (!page.truncated) break;
+    const std::string& next = page.next_token;
     if (next.empty() || next == token) throw Error(ErrorKind::kTransient, "S3 sent a truncated listing without a continuation token");
     token = next;
   }
@@ -424,11 +401,8 @@ void S3Storage::remove_many(const std::vector<std::string>& names) {
     }
     xml += "</Delete>";
     auto r = request("POST", "", {{"delete", ""}}, {{"Content-MD5", base64_md5(xml)}, {"content-type", "application/xml"}}, xml);
-    pugi::xml_document doc;
-    if (doc.load_buffer(r.body.data(), r.body.size())) {
-      pugi::xml_node err = doc.child("DeleteResult").child("Error");
-      if (err) throw Error(ErrorKind::kPermanent, std::string("S3 could not delete ") + err.child_value("Key") + ": " + err.child_value("Code"));
-    }
+    std::string err = parse_delete_errors(r.body);
+    if (!err.empty()) throw Error(ErrorKind::kPermanent, "S3 could not delete " + err);
   }
 }
 

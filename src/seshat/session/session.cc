@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "seshat/repo/verify.h"
 #include "seshat/session/aws.h"
 #include "seshat/storage/s3_storage.h"
 #include "seshat/util/atomic_file.h"
@@ -316,6 +317,19 @@ void Session::db_unlock() {
   auto holder = repo::Lock::force_unlock(*store);
   if (!holder) log::info("The DB was not locked");
   else log::info("DB Lock removed ({})", holder->host.empty() ? "damaged record" : holder->describe());
+}
+
+bool Session::verify(bool data, double percent) {
+  ensure_open();
+  if (percent <= 0 || percent > 100) throw Error(ErrorKind::kInvalidInput, "VERIFY DATA takes a percentage from 1 to 100");
+  log::info("Verifying {}{}", store_description(), data ? fmt::format(" (downloading {}% of the blobs)", percent) : std::string());
+  repo::VerifyResult r = repo::verify(*repo_, *catalog_, {data, percent});
+  log::info("Verified {} catalog generations, {} containers, {} blob references{}; {} problems, {} damaged file versions",
+            r.generations, r.containers, r.blobs_checked, data ? fmt::format(", {} blobs downloaded and authenticated", r.blobs_read) : "",
+            r.problems, r.damaged_files.size());
+  if (r.unreferenced > 0)
+    log::info("{} containers are not referenced by the catalog (left by interrupted backups; harmless)", r.unreferenced);
+  return r.problems == 0;
 }
 
 DbSize Session::db_size() {

@@ -92,6 +92,8 @@ class Session {
   void db_lock();
   void db_unlock();
   DbSize db_size();
+  // VERIFY [DATA [percent]]: returns false if anything is wrong (each problem was reported).
+  bool verify(bool data, double percent);
 
   // ---- listings and selections (numbers are 1-based, as printed)
   std::vector<BackupRow> backups();

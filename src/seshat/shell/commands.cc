@@ -578,6 +578,21 @@ Node build() {
                 {kw({"PATH"}, "https://host/bucket/key", s3_fixed("STYLE", "path")),
                  kw({"VIRTUAL"}, "https://bucket.host/key", s3_fixed("STYLE", "virtual"))}),
          }),
+      kw({"VERIFY"}, "Check that every container the DB refers to is in the store and lists the blobs; exit status 1 if not",
+         [](Context& c) {
+           if (!c.session.verify(false, 100)) throw Error(ErrorKind::kCorruption, "VERIFY found problems (see above)");
+           return 0;
+         },
+         {kw({"DATA"}, "Also download and authenticate every blob; a number checks that share at random",
+             [](Context& c) {
+               double pct = c.args.empty() ? 100.0 : std::stod(c.args[0]);
+               if (!c.session.verify(true, pct)) throw Error(ErrorKind::kCorruption, "VERIFY found problems (see above)");
+               return 0;
+             },
+             {arg(ArgType::kInteger, "The percentage of blobs to check (1-100)", [](Context& c) {
+               if (!c.session.verify(true, std::stod(c.args.at(0)))) throw Error(ErrorKind::kCorruption, "VERIFY found problems (see above)");
+               return 0;
+             })})}),
       kw({"SHOW"}, "Show settings", nullptr, {kw({"CONFIG"}, "The settings, the store and the selection", show_config)}),
       kw({"STORE"}, "Choose where backups are kept (remembered in ~/.seshatrc)", nullptr,
          {kw({"LOCAL"}, "A directory on this machine (default ~/.seshat/store)", nullptr,

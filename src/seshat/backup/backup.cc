@@ -512,7 +512,7 @@ class Packer {
         name = repo::container_name(o_.host, o_.folder, stamp_, name_seq_++);
       } while (repo_.store().head(name).has_value());
       log::info("Opening container file: {}", name.substr(name.rfind('/') + 1));
-      writer_ = repo_.create_container(name);
+      writer_ = repo_.create_container(name, container::Origin{o_.host, o_.folder, stamp_});
     }
     container::BlobLocation loc = writer_->append(blob, std::move(fi));
     pc.parts.emplace_back(seq_, loc);

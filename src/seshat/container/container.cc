@@ -11,6 +11,7 @@ namespace seshat::container {
 namespace {
 
 constexpr char kMagic[4] = {'S', 'E', 'F', 'C'};
+constexpr uint32_t kIndexVersion = 2;
 constexpr char kFooterMagic[4] = {'S', 'E', 'F', 'I'};
 constexpr char kEndMagic[8] = {'S', 'E', 'S', 'H', 'A', 'T', 'F', 'T'};
 
@@ -77,7 +78,10 @@ BlobLocation Builder::add(const SealedBlob& blob, FileInfo file) {
 
 std::string Builder::finish(const crypto::Keys& keys) const {
   ByteWriter w;
-  w.u32(kVersion);
+  w.u32(kIndexVersion);
+  w.str(origin_.host);
+  w.str(origin_.folder);
+  w.svarint(origin_.backup_ns);
   w.varint(entries_.size());
   for (const IndexEntry& e : entries_) {
     w.varint(e.blob.offset);
@@ -136,14 +140,25 @@ Footer parse_footer(std::string_view footer, uint64_t object_size) {
 }
 
 std::vector<IndexEntry> parse_index(const crypto::Keys& keys, std::string_view sealed_index) {
+  return parse_index_with_origin(keys, sealed_index).entries;
+}
+
+Index parse_index_with_origin(const crypto::Keys& keys, std::string_view sealed_index) {
   std::string z = crypto::open_packed(keys, sealed_index);
   unsigned long long n = ZSTD_getFrameContentSize(z.data(), z.size());
   if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (1ull << 32)) corrupt("container index is damaged");
   std::string plain = decompress(z, n);
   ByteReader r(plain);
-  if (r.u32() != kVersion) corrupt("unsupported container index version");
+  uint32_t version = r.u32();
+  if (version != 1 && version != kIndexVersion) corrupt("unsupported container index version");
+  Index index;
+  if (version >= 2) {
+    index.origin.host = std::string(r.str());
+    index.origin.folder = std::string(r.str());
+    index.origin.backup_ns = r.svarint();
+  }
   uint64_t count = r.count(60);
-  std::vector<IndexEntry> out;
+  std::vector<IndexEntry>& out = index.entries;
   out.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
     IndexEntry e;
@@ -165,7 +180,7 @@ std::vector<IndexEntry> parse_index(const crypto::Keys& keys, std::string_view s
     out.push_back(std::move(e));
   }
   if (!r.done()) corrupt("container index has trailing bytes");
-  return out;
+  return index;
 }
 
 }  // namespace seshat::container

@@ -43,6 +43,19 @@ struct IndexEntry {
   FileInfo file;
 };
 
+// Which backup wrote a container (index version 2), so that DB REBUILD can recreate hosts,
+// folders and backups from containers alone.
+struct Origin {
+  std::string host;
+  std::string folder;       // absolute path of the backed-up folder
+  int64_t backup_ns = 0;    // the backup timestamp
+};
+
+struct Index {
+  Origin origin;            // empty for version 1 indexes
+  std::vector<IndexEntry> entries;
+};
+
 // A blob ready to be appended: compressed when that made it smaller, then sealed.
 struct SealedBlob {
   std::string ciphertext;
@@ -60,6 +73,8 @@ std::string open_blob(const crypto::Keys& keys, const BlobLocation& loc, std::st
 // Builds a container's bytes incrementally. Not thread-safe.
 class Builder {
  public:
+  Builder() = default;
+  explicit Builder(Origin origin) : origin_(std::move(origin)) {}
   // The header bytes; the caller writes them first.
   std::string header() const;
   // Records the blob at the current end and returns its location; the caller writes
@@ -72,6 +87,7 @@ class Builder {
   std::string finish(const crypto::Keys& keys) const;
 
  private:
+  Origin origin_;
   uint64_t offset_ = kHeaderSize;
   std::vector<IndexEntry> entries_;
 };
@@ -85,6 +101,8 @@ struct Footer {
 Footer parse_footer(std::string_view footer, uint64_t object_size);
 // Authenticates and decodes the sealed index.
 std::vector<IndexEntry> parse_index(const crypto::Keys& keys, std::string_view sealed_index);
+// The same, with the origin (version 2 indexes; version 1 gives an empty origin).
+Index parse_index_with_origin(const crypto::Keys& keys, std::string_view sealed_index);
 void check_header(std::string_view header);
 
 }  // namespace seshat::container

@@ -46,8 +46,9 @@ std::string container_name(const std::string& host, const std::string& folder, i
   return fmt::format("{}SEF_{}_{}_{}_{:03}", kContainerPrefix, h, f, format_compact(time_ns), seq);
 }
 
-ContainerWriter::ContainerWriter(std::unique_ptr<storage::ObjectWriter> out, std::string name, const crypto::Keys& keys)
-    : out_(std::move(out)), name_(std::move(name)), keys_(keys) {
+ContainerWriter::ContainerWriter(std::unique_ptr<storage::ObjectWriter> out, std::string name, const crypto::Keys& keys,
+                                 container::Origin origin)
+    : out_(std::move(out)), name_(std::move(name)), keys_(keys), builder_(std::move(origin)) {
   out_->write(builder_.header());
 }
 
@@ -168,8 +169,13 @@ uint64_t Repository::save_catalog(const catalog::Catalog& catalog) {
   return sealed.size();
 }
 
-std::unique_ptr<ContainerWriter> Repository::create_container(const std::string& name) {
-  return std::make_unique<ContainerWriter>(store_->create(name), name, keys_);
+std::unique_ptr<ContainerWriter> Repository::create_container(const std::string& name, container::Origin origin) {
+  return std::make_unique<ContainerWriter>(store_->create(name), name, keys_, std::move(origin));
+}
+
+void Repository::skip_to_newest_generation() {
+  auto gens = list_generations();
+  if (!gens.empty()) generation_ = std::max(generation_, *parse_generation(gens.back().name));
 }
 
 std::string Repository::read_blob(const std::string& container, const container::BlobLocation& loc) {

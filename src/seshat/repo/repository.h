@@ -24,7 +24,8 @@ inline constexpr int kGenerationsKept = 5;
 // Appends sealed blobs to one container object, streaming. Not thread-safe.
 class ContainerWriter {
  public:
-  ContainerWriter(std::unique_ptr<storage::ObjectWriter> out, std::string name, const crypto::Keys& keys);
+  ContainerWriter(std::unique_ptr<storage::ObjectWriter> out, std::string name, const crypto::Keys& keys,
+                  container::Origin origin = {});
   ~ContainerWriter();  // aborts unless finished
   // REQUIRES: not finished.
   container::BlobLocation append(const container::SealedBlob& blob, container::FileInfo file);
@@ -68,7 +69,10 @@ class Repository {
   // Names of the generations in the store, oldest first.
   std::vector<storage::ObjectInfo> list_generations();
 
-  std::unique_ptr<ContainerWriter> create_container(const std::string& name);
+  std::unique_ptr<ContainerWriter> create_container(const std::string& name, container::Origin origin = {});
+  // Makes generation() the newest generation in the store (even a damaged one), so that the
+  // next save does not collide with it (DB REBUILD).
+  void skip_to_newest_generation();
   // Reads, authenticates and decodes one blob. Throws Error(kCorruption|kNotFound).
   std::string read_blob(const std::string& container, const container::BlobLocation& loc);
 

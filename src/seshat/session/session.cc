@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "seshat/repo/rebuild.h"
 #include "seshat/repo/verify.h"
 #include "seshat/session/aws.h"
 #include "seshat/storage/s3_storage.h"
@@ -317,6 +318,27 @@ void Session::db_unlock() {
   auto holder = repo::Lock::force_unlock(*store);
   if (!holder) log::info("The DB was not locked");
   else log::info("DB Lock removed ({})", holder->host.empty() ? "damaged record" : holder->describe());
+}
+
+void Session::db_rebuild() {
+  // Open without loading the catalog: it may be exactly what is damaged.
+  if (!repo_) {
+    log::info("Initializing SESHAT for DB REBUILD from {}", store_description());
+    auto store = make_storage();
+    if (!repo::Repository::exists(*store)) throw Error(ErrorKind::kNotFound, "there is no repository in " + store_description());
+    repo_ = repo::Repository::open(store, read_passphrase(false));
+  }
+  auto lock = take_lock();
+  catalog::Catalog c;
+  repo::RebuildResult r = repo::rebuild_catalog(*repo_, c);
+  repo_->skip_to_newest_generation();
+  repo_->save_catalog(c);
+  catalog_ = std::move(c);
+  select_reset();
+  restore_reset();
+  log::info("DB rebuilt from {} containers ({} unreadable, {} without backup records): {} backups, {} file versions; {} files with missing parts",
+            r.containers, r.unreadable, r.without_origin, r.backups, r.files, r.incomplete_files);
+  log::info("Not recoverable from containers: deletions between backups, symlinks, empty files and directories' own metadata");
 }
 
 bool Session::verify(bool data, double percent) {

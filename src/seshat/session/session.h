@@ -92,6 +92,8 @@ class Session {
   void db_lock();
   void db_unlock();
   DbSize db_size();
+  // DB REBUILD: a new catalog generation made from the containers' indexes.
+  void db_rebuild();
   // VERIFY [DATA [percent]]: returns false if anything is wrong (each problem was reported).
   bool verify(bool data, double percent);
 

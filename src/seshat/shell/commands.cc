@@ -347,6 +347,11 @@ Node build() {
           })}),
       kw({"DB"}, "Work on the catalog (the DB) itself", nullptr,
          {
+             kw({"REBUILD"}, "Recreate the DB from the containers' own indexes when every DB generation is lost",
+                [](Context& c) {
+                  c.session.db_rebuild();
+                  return 0;
+                }),
              kw({"RESET"}, "Reset the DB - DO NOT DO THIS AS YOU WILL FORGET ALL HISTORY! (asks to type the store name)", db_reset),
              kw({"LOAD"}, "Load the DB from the store",
                 [](Context& c) {

@@ -1,0 +1,180 @@
+#include "seshat/repo/rebuild.h"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "seshat/util/error.h"
+#include "seshat/util/log.h"
+#include "seshat/util/time.h"
+
+namespace seshat::repo {
+namespace {
+
+struct Found {
+  std::string name;
+  uint64_t size;
+  container::Index index;
+};
+
+struct PartialFile {
+  uint32_t parts = 0;
+  container::FileInfo info;  // of part 0 (or the first seen)
+  std::map<uint32_t, catalog::BlobRef> blobs;
+};
+
+}  // namespace
+
+RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
+  RebuildResult r;
+  storage::Storage& store = repo.store();
+  std::vector<Found> found;
+  for (const auto& o : store.list(kContainerPrefix)) {
+    ++r.containers;
+    try {
+      container::Footer f = container::parse_footer(store.get_range(o.name, o.size - container::kFooterSize, container::kFooterSize), o.size);
+      Found fd{o.name, o.size, container::parse_index_with_origin(repo.keys(), store.get_range(o.name, f.index_offset, f.index_length))};
+      if (fd.index.origin.folder.empty()) {
+        ++r.without_origin;
+        log::warn("Container {} does not record its backup (an older format); skipped", o.name);
+        continue;
+      }
+      found.push_back(std::move(fd));
+    } catch (const Error& e) {
+      ++r.unreadable;
+      log::warn("Container {} cannot be read: {}; skipped", o.name, e.what());
+    }
+  }
+  std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+    return std::tie(a.index.origin.backup_ns, a.name) < std::tie(b.index.origin.backup_ns, b.name);
+  });
+
+  std::map<std::pair<uint32_t, int64_t>, uint32_t> backups;  // (folder, time) -> backup
+  std::unordered_map<std::string, uint32_t> entry_of;        // "<folder id>\0<path>" -> entry
+  std::map<std::pair<uint32_t, std::string>, PartialFile> partial;  // (backup, path)
+
+  auto entry_for = [&](uint32_t folder, const std::string& path, uint32_t backup, int64_t stamp) -> uint32_t {
+    const catalog::Folder& f = cat.folders[folder];
+    std::string key = std::to_string(folder) + '\0' + path;
+    if (auto it = entry_of.find(key); it != entry_of.end()) return it->second;
+    // Create the chain of directories from the folder root down.
+    uint32_t cur = f.root;
+    std::string prefix = f.path;
+    std::string rest = path.substr(f.path.size());
+    size_t pos = 0;
+    while (pos < rest.size()) {
+      while (pos < rest.size() && rest[pos] == '/') ++pos;
+      size_t slash = rest.find('/', pos);
+      std::string part = rest.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
+      if (part.empty()) break;
+      prefix += (prefix == "/" ? "" : "/") + part;
+      std::string k = std::to_string(folder) + '\0' + prefix;
+      auto it = entry_of.find(k);
+      if (it == entry_of.end()) {
+        uint32_t e = cat.add_entry(cur, part);
+        it = entry_of.emplace(k, e).first;
+        if (slash != std::string::npos) {  // a directory on the way: present from this backup on
+          catalog::Version d;
+          d.backup = backup;
+          d.type = catalog::Type::kDir;
+          d.mode = 0755;
+          d.mtime_ns = stamp;
+          cat.add_version(e, d);
+        }
+      }
+      cur = it->second;
+      if (slash == std::string::npos) break;
+      pos = slash + 1;
+    }
+    return cur;
+  };
+
+  auto add_file = [&](uint32_t backup, const container::FileInfo& info, const std::vector<catalog::BlobRef>& refs, bool whole_hash) {
+    uint32_t folder = cat.backups[backup].folder;
+    uint32_t e = entry_for(folder, info.path, backup, cat.backups[backup].time_ns);
+    catalog::Hash h{};
+    if (whole_hash) {
+      std::copy(info.hash.begin(), info.hash.end(), h.begin());
+    } else {
+      // Parts do not carry the file's hash: derive a stand-in from their MACs.
+      crypto::Sha256 sha;
+      sha.update("seshat-rebuilt-parts");
+      for (const auto& b : refs) sha.update(std::string_view(reinterpret_cast<const char*>(b.mac.data()), b.mac.size()));
+      crypto::Hash d = sha.finish();
+      std::copy(d.begin(), d.end(), h.begin());
+    }
+    uint64_t size = 0;
+    for (const auto& b : refs) size += b.raw_size;
+    uint32_t content;
+    if (auto c = cat.find_content(h)) content = *c;
+    else content = cat.add_content(h, size, refs);
+    catalog::Version v;
+    v.backup = backup;
+    v.type = catalog::Type::kFile;
+    v.mode = info.mode;
+    v.uid = info.uid;
+    v.gid = info.gid;
+    v.mtime_ns = info.mtime_ns;
+    v.ctime_ns = 0;  // unknown: the next backup reads the file again and dedups it
+    v.size = size;
+    v.content = content;
+    uint32_t latest = cat.entries[e].latest;
+    if (latest != catalog::kNone && cat.versions[latest].backup == backup) return;  // already have it
+    cat.add_version(e, v);
+    ++cat.backups[backup].files_stored;
+    ++r.files;
+  };
+
+  for (const Found& fd : found) {
+    const container::Origin& o = fd.index.origin;
+    uint32_t host = cat.find_or_add_host(o.host);
+    uint32_t folder = cat.find_or_add_folder(host, o.folder);
+    auto [bit, inserted] = backups.emplace(std::make_pair(folder, o.backup_ns), 0);
+    if (inserted) {
+      bit->second = cat.add_backup(folder, o.backup_ns);
+      cat.backups[bit->second].complete = true;
+      ++r.backups;
+      const catalog::Folder& f = cat.folders[folder];
+      if (cat.entries[f.root].latest == catalog::kNone) {
+        catalog::Version d;
+        d.backup = bit->second;
+        d.type = catalog::Type::kDir;
+        d.mode = 0755;
+        d.mtime_ns = o.backup_ns;
+        cat.add_version(f.root, d);
+      }
+    }
+    uint32_t backup = bit->second;
+    uint32_t cid = cat.add_container(fd.name, fd.size);
+    for (const auto& ie : fd.index.entries) {
+      if (ie.file.path.size() <= o.folder.size() || ie.file.path.compare(0, o.folder.size(), o.folder) != 0) continue;
+      catalog::BlobRef ref;
+      ref.container = cid;
+      ref.offset = ie.blob.offset;
+      ref.length = static_cast<uint32_t>(ie.blob.length);
+      ref.raw_size = static_cast<uint32_t>(ie.blob.raw_size);
+      ref.compressed = ie.blob.compressed;
+      ref.iv = ie.blob.iv;
+      ref.mac = ie.blob.mac;
+      if (ie.file.parts <= 1) {
+        add_file(backup, ie.file, {ref}, true);
+        continue;
+      }
+      PartialFile& pf = partial[{backup, ie.file.path}];
+      pf.parts = ie.file.parts;
+      if (pf.blobs.empty() || ie.file.part == 0) pf.info = ie.file;
+      pf.blobs[ie.file.part] = ref;
+      if (pf.blobs.size() == pf.parts) {
+        std::vector<catalog::BlobRef> refs;
+        for (auto& [n, b] : pf.blobs) refs.push_back(b);
+        add_file(backup, pf.info, refs, false);
+        partial.erase({backup, ie.file.path});
+      }
+    }
+  }
+  r.incomplete_files = partial.size();
+  for (const auto& [k, pf] : partial) log::warn("Not recovered (parts missing): {}", pf.info.path);
+  return r;
+}
+
+}  // namespace seshat::repo

@@ -576,7 +576,7 @@ void Session::restore_add_file(int n) {
     log::info("Added the tree {} to the restore", r.path);
   } else {
     restore_set_.push_back({Selection::kVersion, f, r.entry, r.version});
-    log::info("Added {} as of {} to the restore", r.path, format_listing(r.backup_ns));
+    log::info("Added {} as of {} to the restore", c.path(r.entry), format_listing(r.backup_ns));
   }
 }
 
@@ -704,6 +704,7 @@ bool Session::restore_go() {
   if (const char* t = std::getenv("SESHAT_THREADS")) o.threads = std::atoi(t);
   log::info("Restoring {} items to {}", items.size(), restore_target_.empty() ? "ORIGINAL" : restore_target_);
   restore::Result r = restore::run(*repo_, c, items, o);
+  if (dry_run_) return true;
   log::info("Restore complete: {} files ({}), {} directories, {} symlinks restored, {} failed", r.files, human_size(r.bytes),
             r.dirs, r.symlinks, r.failed);
   return r.failed == 0;

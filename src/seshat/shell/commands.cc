@@ -1,6 +1,7 @@
 #include "seshat/shell/commands.h"
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -252,6 +253,8 @@ Action set_max(uint64_t unit) {
 
 Action add_pattern(bool exclude) {
   return [exclude](Context& c) {
+    RE2 re(c.args.at(0), RE2::Quiet);
+    if (!re.ok()) throw Error(ErrorKind::kInvalidInput, "bad regular expression '" + c.args.at(0) + "': " + re.error());
     auto& list = exclude ? c.session.config().excludes : c.session.config().includes;
     list.push_back(c.args.at(0));
     c.session.save_config();

@@ -215,7 +215,9 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
       out.next_token = i;
       return out;
     }
-    if (node->action) {
+    // The command so far may end here only if the word starts another command; otherwise it
+    // is a mistake in this command, which must not run (a typo after RESTORE must not reset).
+    if (node->action && find_child(root, tok).node && !tokens[i].quoted) {
       if (!run(*node)) {
         out.next_token = i;
         return out;
@@ -244,7 +246,7 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
 std::vector<std::string> help_lines(const Node& node) {
   std::vector<std::string> out;
   for (const Node& c : node.children) out.push_back(fmt::format("  {:<28} {}", node_label(c), c.help));
-  if (node.action && !node.keywords.empty()) out.push_back(fmt::format("  {:<28} {}", "(end)", "run the command as it stands"));
+  if (node.action) out.push_back(fmt::format("  {:<28} {}", "(end)", "run the command as it stands"));
   return out;
 }
 

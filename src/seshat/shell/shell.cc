@@ -74,7 +74,9 @@ class LineEditor {
   static unsigned char complete_cb(EditLine* el, int) {
     const LineInfo* li = el_line(el);
     std::string before(li->buffer, static_cast<size_t>(li->cursor - li->buffer));
-    auto toks = tokenize(before).tokens;
+    TokenizeResult t = tokenize(before);
+    if (t.error) return CC_ERROR;  // inside an open quote: nothing to complete
+    auto& toks = t.tokens;
     std::string prefix;
     if (!before.empty() && before.back() != ' ' && !toks.empty()) {
       prefix = toks.back().text;

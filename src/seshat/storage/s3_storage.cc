@@ -114,12 +114,11 @@ class S3Writer : public ObjectWriter {
     }
     if (!buffer_.empty()) send_part(std::move(buffer_));
     buffer_.clear();
-    std::string xml = "<CompleteMultipartUpload>";
-    for (size_t i = 0; i < parts_.size(); ++i) {
-      std::string etag = parts_[i].get();
-      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etag) + "</ETag></Part>";
-    }
+    for (; waited_ < parts_.size(); ++waited_) etags_.push_back(parts_[waited_].get());
     parts_.clear();
+    std::string xml = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < etags_.size(); ++i)
+      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etags_[i]) + "</ETag></Part>";
     xml += "</CompleteMultipartUpload>";
     auto r = s3_.request("POST", name_, {{"uploadId", upload_id_}}, {{"content-type", "application/xml"}}, xml);
     // CompleteMultipartUpload may answer 200 with an error in the body.
@@ -134,7 +133,7 @@ class S3Writer : public ObjectWriter {
     done_ = true;
     for (auto& f : parts_) {
       try {
-        f.get();
+        if (f.valid()) f.get();
       } catch (...) {
       }
     }
@@ -163,12 +162,17 @@ class S3Writer : public ObjectWriter {
     size_t in_flight = 0;
     for (size_t i = waited_; i < parts_.size(); ++i) ++in_flight;
     if (in_flight >= static_cast<size_t>(std::max(1, s3_.options().parts_in_flight))) {
-      parts_[waited_].wait();
+      etags_.push_back(parts_[waited_].get());  // throws the part's error, if any
+      parts_[waited_] = {};
       ++waited_;
     }
     int number = next_part_++;
-    parts_.push_back(std::async(std::launch::async, [this, number, d = std::move(data)]() {
-      auto r = s3_.request("PUT", name_, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}}, {}, d);
+    // The part's bytes move into the task and are freed when it ends: a finished future must
+    // not keep them (memory stays within parts_in_flight parts).
+    parts_.push_back(std::async(std::launch::async, [this, number, d = std::move(data)]() mutable {
+      std::string body = std::move(d);
+      auto r = s3_.request("PUT", name_, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}}, {}, body);
+      body = std::string();
       std::string etag = r.header("etag");
       if (etag.empty()) throw Error(ErrorKind::kTransient, "S3 gave no ETag for a part of " + name_);
       return etag;
@@ -180,6 +184,7 @@ class S3Writer : public ObjectWriter {
   std::string buffer_;
   std::string upload_id_;
   std::vector<std::future<std::string>> parts_;
+  std::vector<std::string> etags_;  // of parts_[0, waited_)
   size_t waited_ = 0;
   int next_part_ = 1;
   uint64_t size_ = 0;

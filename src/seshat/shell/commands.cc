@@ -547,7 +547,15 @@ Node build() {
                            s.save_config();
                          }),
              kw({"MAX"}, "The size at which containers are split (default 8 GB)", nullptr,
-                {arg(ArgType::kInteger, "The size", nullptr,
+                {kw({"MAX"}, "The largest allowed: 5 TB on a local store, 10,000 upload parts on S3 (156 GB with 16 MiB parts)",
+                    [](Context& c) {
+                      uint64_t bytes = c.session.config().store == "s3" ? 10000ull * (16ull << 20) : (5ull << 40);
+                      c.session.config().max_container = bytes;
+                      c.session.save_config();
+                      log::info("Max container size is {}", human_size(bytes));
+                      return 0;
+                    }),
+                 arg(ArgType::kInteger, "The size", nullptr,
                      {kw({"MB"}, "Megabytes", set_max(1ull << 20)), kw({"GB"}, "Gigabytes", set_max(1ull << 30))})}),
              kw({"STAGING"}, "The staging area for SET DELAY YES (default /tmp)", nullptr,
                 {arg(ArgType::kDirectory, "An absolute directory", [](Context& c) {

@@ -166,6 +166,8 @@ class S3Writer : public ObjectWriter {
       parts_[waited_] = {};
       ++waited_;
     }
+    if (next_part_ > 10000)
+      throw Error(ErrorKind::kInvalidInput, "S3 takes at most 10,000 parts in one upload: lower SET MAX or raise the part size");
     int number = next_part_++;
     // The part's bytes move into the task and are freed when it ends: a finished future must
     // not keep them (memory stays within parts_in_flight parts).

@@ -552,17 +552,8 @@ class Packer {
             pc.committed = *c;
           } else {
             std::vector<catalog::BlobRef> refs;
-            for (const auto& [seq, loc] : pc.parts) {
-              catalog::BlobRef b;
-              b.container = seq_to_container_.at(static_cast<size_t>(seq));
-              b.offset = loc.offset;
-              b.length = static_cast<uint32_t>(loc.length);
-              b.raw_size = static_cast<uint32_t>(loc.raw_size);
-              b.compressed = loc.compressed;
-              b.iv = loc.iv;
-              b.mac = loc.mac;
-              refs.push_back(b);
-            }
+            for (const auto& [seq, loc] : pc.parts)
+              refs.push_back(repo::blob_ref(seq_to_container_.at(static_cast<size_t>(seq)), loc));
             pc.committed = cat_.add_content(pc.hash, pc.size, refs);
             cat_.backups[backup_].bytes_stored += pc.size;
           }

@@ -148,14 +148,7 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
     uint32_t cid = cat.add_container(fd.name, fd.size);
     for (const auto& ie : fd.index.entries) {
       if (ie.file.path.size() <= o.folder.size() || ie.file.path.compare(0, o.folder.size(), o.folder) != 0) continue;
-      catalog::BlobRef ref;
-      ref.container = cid;
-      ref.offset = ie.blob.offset;
-      ref.length = static_cast<uint32_t>(ie.blob.length);
-      ref.raw_size = static_cast<uint32_t>(ie.blob.raw_size);
-      ref.compressed = ie.blob.compressed;
-      ref.iv = ie.blob.iv;
-      ref.mac = ie.blob.mac;
+      catalog::BlobRef ref = blob_ref(cid, ie.blob);
       if (ie.file.parts <= 1) {
         add_file(backup, ie.file, {ref}, true);
         continue;

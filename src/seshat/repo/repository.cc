@@ -38,6 +38,29 @@ std::string sanitize(const std::string& s) {
 
 }  // namespace
 
+container::BlobLocation blob_location(const catalog::BlobRef& b) {
+  container::BlobLocation loc;
+  loc.offset = b.offset;
+  loc.length = b.length;
+  loc.raw_size = b.raw_size;
+  loc.compressed = b.compressed;
+  loc.iv = b.iv;
+  loc.mac = b.mac;
+  return loc;
+}
+
+catalog::BlobRef blob_ref(uint32_t container, const container::BlobLocation& loc) {
+  catalog::BlobRef b;
+  b.container = container;
+  b.offset = loc.offset;
+  b.length = static_cast<uint32_t>(loc.length);
+  b.raw_size = static_cast<uint32_t>(loc.raw_size);
+  b.compressed = loc.compressed;
+  b.iv = loc.iv;
+  b.mac = loc.mac;
+  return b;
+}
+
 std::string container_name(const std::string& host, const std::string& folder, int64_t time_ns, int seq) {
   std::string f = sanitize(folder);
   if (f.empty()) f = "root";

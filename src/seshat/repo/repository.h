@@ -85,6 +85,10 @@ class Repository {
   uint64_t generation_ = 0;
 };
 
+// The same blob as the catalog records it and as a container describes it.
+container::BlobLocation blob_location(const catalog::BlobRef& ref);
+catalog::BlobRef blob_ref(uint32_t container, const container::BlobLocation& loc);
+
 // Container object names: containers/SEF_<host>_<folder>_<yyyyMMddHHmmss>_<seq>, with host
 // and folder reduced to [A-Za-z0-9.-] ("/home/adrian" -> "home-adrian", "/" -> "root").
 std::string container_name(const std::string& host, const std::string& folder, int64_t time_ns, int seq);

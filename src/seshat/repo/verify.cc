@@ -13,17 +13,6 @@
 namespace seshat::repo {
 namespace {
 
-container::BlobLocation location(const catalog::BlobRef& b) {
-  container::BlobLocation loc;
-  loc.offset = b.offset;
-  loc.length = b.length;
-  loc.raw_size = b.raw_size;
-  loc.compressed = b.compressed;
-  loc.iv = b.iv;
-  loc.mac = b.mac;
-  return loc;
-}
-
 std::string short_name(const std::string& n) { return n.substr(n.rfind('/') + 1); }
 
 }  // namespace
@@ -130,7 +119,7 @@ VerifyResult verify(Repository& repo, const catalog::Catalog& cat, const VerifyO
         ++r.blobs_read;
         try {
           if (!read_problem.empty()) throw Error(ErrorKind::kCorruption, read_problem);
-          container::open_blob(repo.keys(), location(ref), std::string_view(data).substr(ref.offset - start, ref.length));
+          container::open_blob(repo.keys(), blob_location(ref), std::string_view(data).substr(ref.offset - start, ref.length));
         } catch (const Error& e) {
           bad_blob[b] = true;
           problem(k, fmt::format("the blob at offset {} is damaged ({})", ref.offset, e.what()));

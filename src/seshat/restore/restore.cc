@@ -44,17 +44,6 @@ struct Planned {
   std::string original;
 };
 
-container::BlobLocation location(const catalog::BlobRef& b) {
-  container::BlobLocation loc;
-  loc.offset = b.offset;
-  loc.length = b.length;
-  loc.raw_size = b.raw_size;
-  loc.compressed = b.compressed;
-  loc.iv = b.iv;
-  loc.mac = b.mac;
-  return loc;
-}
-
 // A file being written: parts arrive in any order, from any thread.
 struct FileState {
   std::mutex mu;
@@ -232,7 +221,7 @@ class Restorer {
       }
       std::string plain;
       try {
-        plain = container::open_blob(repo_.keys(), location(*p.ref),
+        plain = container::open_blob(repo_.keys(), repo::blob_location(*p.ref),
                                      std::string_view(data).substr(p.ref->offset - range.start, p.ref->length));
       } catch (const Error& e) {
         part_failed(p.file, "damaged: " + std::string(e.what()) + " in " + cname.substr(cname.rfind('/') + 1));

@@ -392,3 +392,61 @@ TEST_F(ContainerTest, AuthenticIndexWithBadContentIsRejected) {
 
 }  // namespace
 }  // namespace seshat::container
+
+namespace seshat::container {
+namespace {
+
+TEST(ContainerOrigin, RoundTrip) {
+  crypto::Keys keys = crypto::Keys::random();
+  Origin origin{"laptop", "/home/u with space", -1564150070897000000LL};
+  Builder builder(origin);
+  std::string bytes = builder.header();
+  SealedBlob sb = seal_blob(keys, "hello");
+  builder.add(sb, file_info(1));
+  bytes += sb.ciphertext;
+  bytes += builder.finish(keys);
+  Footer f = parse_footer(footer_of(bytes), bytes.size());
+  std::string_view sealed = std::string_view(bytes).substr(f.index_offset, f.index_length);
+  Index index = parse_index_with_origin(keys, sealed);
+  EXPECT_EQ(index.origin.host, origin.host);
+  EXPECT_EQ(index.origin.folder, origin.folder);
+  EXPECT_EQ(index.origin.backup_ns, origin.backup_ns);
+  ASSERT_EQ(index.entries.size(), 1u);
+  expect_same(index.entries[0].file, file_info(1));
+  auto plain_entries = parse_index(keys, sealed);
+  ASSERT_EQ(plain_entries.size(), 1u);
+  expect_same(plain_entries[0].blob, index.entries[0].blob);
+}
+
+TEST(ContainerOrigin, DefaultBuilderHasAnEmptyOrigin) {
+  crypto::Keys keys = crypto::Keys::random();
+  Built b = build(keys, {"abc"});
+  Footer f = parse_footer(footer_of(b.bytes), b.bytes.size());
+  Index index = parse_index_with_origin(keys, std::string_view(b.bytes).substr(f.index_offset, f.index_length));
+  EXPECT_TRUE(index.origin.host.empty());
+  EXPECT_TRUE(index.origin.folder.empty());
+  EXPECT_EQ(index.origin.backup_ns, 0);
+  EXPECT_EQ(index.entries.size(), 1u);
+}
+
+// Containers written before the origin existed (index version 1) must stay readable.
+TEST(ContainerOrigin, Version1IndexStillParses) {
+  crypto::Keys keys = crypto::Keys::random();
+  Built b = build(keys, {text_data(3000), "x"});
+  std::string plain = index_plaintext(keys, b);
+  // A default builder's origin is three bytes: two empty strings and svarint 0.
+  ASSERT_EQ(plain.substr(4, 3), std::string(3, '\0'));
+  ByteWriter v1;
+  v1.u32(1);
+  v1.bytes(plain.substr(7));
+  Index index = parse_index_with_origin(keys, seal_index_plaintext(keys, v1.data()));
+  EXPECT_TRUE(index.origin.host.empty());
+  ASSERT_EQ(index.entries.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    expect_same(index.entries[i].blob, b.locations[i]);
+    expect_same(index.entries[i].file, b.files[i]);
+  }
+}
+
+}  // namespace
+}  // namespace seshat::container

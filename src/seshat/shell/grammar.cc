@@ -139,7 +139,8 @@ bool accepts(const Node& node, const std::string& token) {
   switch (node.arg) {
     case ArgType::kNone: return false;
     case ArgType::kInteger:
-      return !token.empty() && token.size() < 10 && std::all_of(token.begin(), token.end(), ::isdigit);
+      return !token.empty() && token.size() < 10 &&
+             std::all_of(token.begin(), token.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)) != 0; });
     case ArgType::kDate: return parse_listing(token).has_value();
     case ArgType::kTime: {
       int h, m, s;
@@ -321,9 +322,12 @@ std::vector<std::string> prune_tree(Node& root) {
 }
 
 std::vector<std::string> complete(const Node& root, const std::vector<std::string>& before, const std::string& prefix) {
+  // Walk the words the way run_tokens reads them.
   const Node* node = &root;
   for (const auto& w : before) {
     Match m = find_child(*node, w);
+    if (m.node && m.node->keywords.empty() && node != &root && node->action && is_command_name(root, w)) m = Match{};
+    if (!m.node && node != &root && node->action) m = find_child(root, w);  // the command ended; a new one starts
     if (!m.node) return {};
     node = m.node;
     if (node->children.empty()) node = &root;  // a complete command: the next one starts

@@ -190,6 +190,13 @@ std::optional<uint64_t> LocalStorage::head(const std::string& name) {
 
 std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
   std::vector<ObjectInfo> out;
+  // Every complete component of the prefix must be one a valid name can have; otherwise no
+  // object can match (and the walk must never leave the root).
+  if (!prefix.empty() && prefix.front() == '/') return out;
+  for (size_t start = 0, slash; (slash = prefix.find('/', start)) != std::string::npos; start = slash + 1) {
+    std::string_view part(prefix.data() + start, slash - start);
+    if (part.empty() || part == "." || part == ".." || part.starts_with(".seshat-tmp")) return out;
+  }
   // Start at the deepest directory the prefix names, then filter by the full prefix.
   std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
   std::function<void(const std::string&, const std::string&)> walk = [&](const std::string& path, const std::string& rel) {

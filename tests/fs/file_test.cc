@@ -1,0 +1,380 @@
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../test_support.h"
+#include "seshat/fs/fs.h"
+#include "seshat/util/atomic_file.h"
+
+namespace seshat::fs {
+namespace {
+
+using testing_support::TempDir;
+
+std::vector<std::string> names_in(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string read_fd(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read_full(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+struct stat stat_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  return st;
+}
+
+// Removes a tree by descriptors, so paths longer than PATH_MAX can be removed too.
+void remove_tree_at(int dirfd, const std::string& name) {
+  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) {
+    DIR* d = ::fdopendir(fd);
+    std::vector<std::string> kids;
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") kids.push_back(n);
+    }
+    for (const auto& k : kids) {
+      if (::unlinkat(fd, k.c_str(), 0) != 0) remove_tree_at(fd, k);
+    }
+    ::closedir(d);
+  }
+  ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR);
+}
+
+TEST(OpenRead, ReadsAFile) {
+  TempDir t;
+  ::seshat::write_file_atomic(t / "f", "content");
+  int fd = open_read(t / "f");
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(read_fd(fd), "content");
+  ::close(fd);
+}
+
+TEST(OpenRead, ErrorsAreNegativeErrno) {
+  TempDir t;
+  ::seshat::write_file_atomic(t / "target", "x");
+  ASSERT_EQ(::symlink("target", (t / "link").c_str()), 0);
+  EXPECT_EQ(open_read(t / "missing"), -ENOENT);
+  EXPECT_EQ(open_read(t / "link"), -ELOOP);  // never follows a final symlink
+}
+
+class LongPath : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int fd = ::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY);
+    ASSERT_GE(fd, 0);
+    path = tmp.path();
+    std::string comp(200, 'd');
+    for (int i = 0; path.size() < 5000; ++i) {
+      std::string name = comp + std::to_string(i);
+      ASSERT_EQ(::mkdirat(fd, name.c_str(), 0700), 0);
+      int next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY);
+      ASSERT_GE(next, 0);
+      ::close(fd);
+      fd = next;
+      path += "/" + name;
+      depth_names.push_back(name);
+    }
+    ASSERT_GT(path.size(), static_cast<size_t>(PATH_MAX));
+    int f = ::openat(fd, "file", O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ASSERT_GE(f, 0);
+    ASSERT_EQ(::write(f, "deep content", 12), 12);
+    ::close(f);
+    ASSERT_EQ(::symlinkat("file", fd, "link"), 0);
+    ::close(fd);
+  }
+  void TearDown() override {
+    int fd = ::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0 && !depth_names.empty()) remove_tree_at(fd, depth_names[0]);
+    if (fd >= 0) ::close(fd);
+  }
+  TempDir tmp;
+  std::string path;  // the deepest directory
+  std::vector<std::string> depth_names;
+};
+
+TEST_F(LongPath, OpenReadWorksPastPathMax) {
+  std::string file = path + "/file";
+  ASSERT_GT(file.size(), 4096u);
+  int fd = open_read(file);
+  ASSERT_GE(fd, 0) << "errno " << -fd;
+  EXPECT_EQ(read_fd(fd), "deep content");
+  ::close(fd);
+}
+
+TEST_F(LongPath, OpenReadLongPathErrors) {
+  EXPECT_EQ(open_read(path + "/missing"), -ENOENT);
+  EXPECT_EQ(open_read(path + "/link"), -ELOOP);
+  std::string broken = path;
+  broken.replace(broken.rfind('/') + 1, 3, "xyz");  // a missing middle directory
+  EXPECT_EQ(open_read(broken + "/file"), -ENOENT);
+  EXPECT_EQ(open_read(path + "/file/below"), -ENOTDIR);
+}
+
+TEST_F(LongPath, OpenReadToleratesDoubledSlashes) {
+  std::string file = path + "//file";
+  int fd = open_read(file);
+  ASSERT_GE(fd, 0) << "errno " << -fd;
+  EXPECT_EQ(read_fd(fd), "deep content");
+  ::close(fd);
+}
+
+TEST(ReadFull, ReadsAcrossShortReads) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  std::string data(100000, 'x');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+  std::thread writer([&] {
+    for (size_t off = 0; off < data.size(); off += 777) {
+      size_t n = std::min<size_t>(777, data.size() - off);
+      ASSERT_EQ(::write(p[1], data.data() + off, n), static_cast<ssize_t>(n));
+    }
+    ::close(p[1]);
+  });
+  std::string got(60000, '\0');
+  EXPECT_EQ(read_full(p[0], got.data(), got.size()), 60000);
+  EXPECT_EQ(got, data.substr(0, 60000));
+  std::string rest(60000, '\0');
+  EXPECT_EQ(read_full(p[0], rest.data(), rest.size()), 40000);  // short only at end of file
+  EXPECT_EQ(rest.substr(0, 40000), data.substr(60000));
+  EXPECT_EQ(read_full(p[0], rest.data(), rest.size()), 0);
+  writer.join();
+  ::close(p[0]);
+  EXPECT_EQ(read_full(-1, rest.data(), 1), -EBADF);
+}
+
+TEST(MakeDirs, NestedExistingAndThroughAFile) {
+  TempDir t;
+  EXPECT_EQ(make_dirs(t / "a/b/c"), 0);
+  EXPECT_TRUE(S_ISDIR(stat_of(t / "a/b/c").st_mode));
+  EXPECT_EQ(stat_of(t / "a/b").st_mode & 0777, 0700u);
+  EXPECT_EQ(make_dirs(t / "a/b/c"), 0);
+  EXPECT_EQ(make_dirs(t / "a"), 0);
+  ::seshat::write_file_atomic(t / "file", "x");
+  EXPECT_EQ(make_dirs(t / "file"), ENOTDIR);
+  EXPECT_EQ(make_dirs(t / "file/sub"), ENOTDIR);
+  EXPECT_EQ(make_dirs(""), 0);
+}
+
+TEST(WriteFileAtomic, WritesContentAndSize) {
+  TempDir t;
+  std::string path = t / "out";
+  int r = write_file_atomic(path, 11, [](int fd) { return pwrite_full(fd, "hello world", 0); });
+  EXPECT_EQ(r, 0);
+  EXPECT_EQ(read_file(path), "hello world");
+  EXPECT_EQ(names_in(t.path()), std::vector<std::string>{"out"});
+}
+
+TEST(WriteFileAtomic, FileHasExactlyTheGivenSize) {
+  TempDir t;
+  // Fill writes less than size (a sparse tail) ...
+  EXPECT_EQ(write_file_atomic(t / "sparse", 10, [](int fd) { return pwrite_full(fd, "ab", 0); }), 0);
+  EXPECT_EQ(read_file(t / "sparse"), std::string("ab") + std::string(8, '\0'));
+  // ... or more.
+  EXPECT_EQ(write_file_atomic(t / "cut", 3, [](int fd) { return pwrite_full(fd, "abcdef", 0); }), 0);
+  EXPECT_EQ(read_file(t / "cut"), "abc");
+  // Out of order writes at offsets.
+  EXPECT_EQ(write_file_atomic(t / "parts", 6,
+                              [](int fd) {
+                                int r = pwrite_full(fd, "def", 3);
+                                return r ? r : pwrite_full(fd, "abc", 0);
+                              }),
+            0);
+  EXPECT_EQ(read_file(t / "parts"), "abcdef");
+  EXPECT_EQ(write_file_atomic(t / "empty", 0, [](int) { return 0; }), 0);
+  EXPECT_EQ(read_file(t / "empty"), "");
+}
+
+TEST(WriteFileAtomic, ReplacesAnExistingFile) {
+  TempDir t;
+  ::seshat::write_file_atomic(t / "f", std::string(100, 'o'));
+  EXPECT_EQ(write_file_atomic(t / "f", 3, [](int fd) { return pwrite_full(fd, "new", 0); }), 0);
+  EXPECT_EQ(read_file(t / "f"), "new");
+  EXPECT_EQ(names_in(t.path()), std::vector<std::string>{"f"});
+}
+
+TEST(WriteFileAtomic, FailedFillLeavesNoTempAndKeepsTheOldFile) {
+  TempDir t;
+  ::seshat::write_file_atomic(t / "keep", "old");
+  int r = write_file_atomic(t / "keep", 100, [](int fd) {
+    pwrite_full(fd, "partial", 0);
+    return EIO;
+  });
+  EXPECT_EQ(r, EIO);
+  EXPECT_EQ(read_file(t / "keep"), "old");
+  r = write_file_atomic(t / "new", 100, [](int) { return ENOSPC; });
+  EXPECT_EQ(r, ENOSPC);
+  EXPECT_EQ(names_in(t.path()), std::vector<std::string>{"keep"});
+}
+
+TEST(WriteFileAtomic, MissingDirectoryIsAnError) {
+  TempDir t;
+  bool called = false;
+  int r = write_file_atomic(t / "no/such/file", 1, [&](int) {
+    called = true;
+    return 0;
+  });
+  EXPECT_EQ(r, ENOENT);
+  EXPECT_FALSE(called);
+}
+
+TEST(WriteFileAtomic, RenameOntoADirectoryFailsCleanly) {
+  TempDir t;
+  ASSERT_EQ(::mkdir((t / "d").c_str(), 0700), 0);
+  ::seshat::write_file_atomic(t / "d/inside", "x");
+  int r = write_file_atomic(t / "d", 1, [](int fd) { return pwrite_full(fd, "x", 0); });
+  EXPECT_NE(r, 0);
+  EXPECT_EQ(names_in(t.path()), std::vector<std::string>{"d"});
+}
+
+TEST(MakeSymlink, CreatesAndReplaces) {
+  TempDir t;
+  char buf[256];
+  EXPECT_EQ(make_symlink("target1", t / "l"), 0);
+  ssize_t n = ::readlink((t / "l").c_str(), buf, sizeof buf);
+  EXPECT_EQ(std::string(buf, n > 0 ? n : 0), "target1");
+  // Replaces an existing symlink.
+  EXPECT_EQ(make_symlink("target2", t / "l"), 0);
+  n = ::readlink((t / "l").c_str(), buf, sizeof buf);
+  EXPECT_EQ(std::string(buf, n > 0 ? n : 0), "target2");
+  // Replaces an existing file (and does not write through it).
+  ::seshat::write_file_atomic(t / "f", "file data");
+  ::seshat::write_file_atomic(t / "other", "other data");
+  EXPECT_EQ(make_symlink("other", t / "f"), 0);
+  EXPECT_TRUE(S_ISLNK(stat_of(t / "f").st_mode));
+  EXPECT_EQ(read_file(t / "f"), "other data");
+  EXPECT_EQ(read_file(t / "other"), "other data");
+  EXPECT_EQ(names_in(t.path()), (std::vector<std::string>{"f", "l", "other"}));
+}
+
+TEST(MakeSymlink, OverADirectoryFailsAndLeavesNoTemp) {
+  TempDir t;
+  ASSERT_EQ(::mkdir((t / "d").c_str(), 0700), 0);
+  ::seshat::write_file_atomic(t / "d/x", "x");
+  EXPECT_NE(make_symlink("target", t / "d"), 0);
+  EXPECT_EQ(names_in(t.path()), std::vector<std::string>{"d"});
+  EXPECT_EQ(make_symlink("target", t / "missing/l"), ENOENT);
+}
+
+TEST(SetMetadata, ModeAndNanosecondMtime) {
+  TempDir t;
+  ::seshat::write_file_atomic(t / "f", "x");
+  EXPECT_EQ(set_metadata(t / "f", false, 0640, 0, 0, 1564150070123456789LL, false), 0);
+  struct stat st = stat_of(t / "f");
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1564150070);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 123456789);
+  EXPECT_EQ(set_metadata(t / "f", false, 0444, 0, 0, 0, false), 0);
+  st = stat_of(t / "f");
+  EXPECT_EQ(st.st_mode & 07777, 0444u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 0);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 0);
+}
+
+TEST(SetMetadata, MtimeBeforeTheEpoch) {
+  TempDir t;
+  ::seshat::write_file_atomic(t / "f", "x");
+  EXPECT_EQ(set_metadata(t / "f", false, 0600, 0, 0, -1500000000LL, false), 0);
+  struct stat st = stat_of(t / "f");
+  EXPECT_EQ(st.st_mtim.tv_sec, -2);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 500000000);
+}
+
+TEST(SetMetadata, DirectoryAndSpecialBits) {
+  TempDir t;
+  ASSERT_EQ(::mkdir((t / "d").c_str(), 0700), 0);
+  EXPECT_EQ(set_metadata(t / "d", false, 01755, 0, 0, 42000000001LL, false), 0);
+  struct stat st = stat_of(t / "d");
+  EXPECT_EQ(st.st_mode & 07777, 01755u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 42);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 1);
+}
+
+TEST(SetMetadata, SymlinkItselfNotItsTarget) {
+  TempDir t;
+  ::seshat::write_file_atomic(t / "target", "x", 0600);
+  ASSERT_EQ(::chmod((t / "target").c_str(), 0600), 0);
+  ASSERT_EQ(::symlink("target", (t / "l").c_str()), 0);
+  struct stat before = stat_of(t / "target");
+  EXPECT_EQ(set_metadata(t / "l", true, 0777, 0, 0, 1000000000LL * 1000 + 5, false), 0);
+  struct stat link = stat_of(t / "l");
+  EXPECT_EQ(link.st_mtim.tv_sec, 1000);
+  EXPECT_EQ(link.st_mtim.tv_nsec, 5);
+  struct stat after = stat_of(t / "target");
+  EXPECT_EQ(after.st_mode & 07777, 0600u);  // chmod did not follow the link
+  EXPECT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+}
+
+TEST(SetMetadata, Ownership) {
+  TempDir t;
+  ::seshat::write_file_atomic(t / "f", "x");
+  if (::geteuid() != 0) {
+    // Without privileges, chown to ourselves works.
+    EXPECT_EQ(set_metadata(t / "f", false, 0600, ::getuid(), ::getgid(), 0, true), 0);
+    EXPECT_EQ(stat_of(t / "f").st_uid, ::getuid());
+    return;
+  }
+  int r = set_metadata(t / "f", false, 04755, 1234, 5678, 0, true);
+  if (r == EINVAL) GTEST_SKIP() << "uid 1234 is not mapped in this user namespace";
+  EXPECT_EQ(r, 0);
+  struct stat st = stat_of(t / "f");
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_gid, 5678u);
+  EXPECT_EQ(st.st_mode & 07777, 04755u);  // chmod after chown keeps set-uid
+  // Without chown the owner stays.
+  EXPECT_EQ(set_metadata(t / "f", false, 0600, 1, 1, 0, false), 0);
+  EXPECT_EQ(stat_of(t / "f").st_uid, 1234u);
+  // A symlink's own owner.
+  ASSERT_EQ(::symlink("f", (t / "l").c_str()), 0);
+  EXPECT_EQ(set_metadata(t / "l", true, 0777, 42, 43, 0, true), 0);
+  EXPECT_EQ(stat_of(t / "l").st_uid, 42u);
+  EXPECT_EQ(stat_of(t / "f").st_uid, 1234u);
+}
+
+TEST(SetMetadata, MissingPath) {
+  TempDir t;
+  EXPECT_EQ(set_metadata(t / "missing", false, 0600, 0, 0, 0, false), ENOENT);
+}
+
+TEST(PwriteFull, WritesAtOffsetsAndReportsErrors) {
+  TempDir t;
+  int fd = ::open((t / "f").c_str(), O_RDWR | O_CREAT, 0600);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(pwrite_full(fd, "world", 6), 0);
+  EXPECT_EQ(pwrite_full(fd, "hello ", 0), 0);
+  EXPECT_EQ(pwrite_full(fd, "", 100), 0);
+  ::close(fd);
+  EXPECT_EQ(read_file(t / "f"), "hello world");
+  EXPECT_EQ(pwrite_full(-1, "x", 0), EBADF);
+}
+
+}  // namespace
+}  // namespace seshat::fs

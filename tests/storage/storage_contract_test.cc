@@ -2,6 +2,11 @@
 // runs the same suite. To add one (e.g. S3Storage), add a StorageFactory to the
 // INSTANTIATE_TEST_SUITE_P list at the bottom.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +18,7 @@
 #include <vector>
 
 #include "../test_support.h"
+#include "seshat/storage/s3_storage.h"
 #include "seshat/storage/storage.h"
 
 namespace seshat::storage {
@@ -38,11 +44,15 @@ struct LocalEnv : StorageEnv {
   LocalEnv() { storage = std::make_shared<LocalStorage>(dir / "store"); }
 };
 
+class S3Server;
+std::string s3_unavailable_reason();
+
 class StorageContract : public ::testing::TestWithParam<StorageFactory> {
  protected:
   void SetUp() override {
     env_ = GetParam().make();
     s = env_->storage.get();
+    if (!s) GTEST_SKIP() << s3_unavailable_reason();
   }
   std::vector<std::string> names(const std::string& prefix) {
     std::vector<std::string> out;
@@ -341,8 +351,82 @@ TEST_P(StorageContract, InvalidNamesAreInvalidInput) {
 
 TEST_P(StorageContract, DescribeIsNotEmpty) { EXPECT_FALSE(s->describe().empty()); }
 
+// The real S3 protocol against the S3-compatible test server on 127.0.0.1 (tests/s3server),
+// started once for this binary with one bucket per test.
+class S3Server {
+ public:
+  static S3Server& get() {
+    static S3Server server;
+    return server;
+  }
+  bool ok() const { return port_ > 0; }
+  const std::string& why() const { return why_; }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string next_bucket() { return "contract-" + std::to_string(++used_); }
+  ~S3Server() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+ private:
+  static constexpr int kBuckets = 60;
+  S3Server() {
+    std::string script = std::string(SESHAT_SOURCE_DIR) + "/tests/s3server/server.js";
+    if (::access((std::string(SESHAT_SOURCE_DIR) + "/tests/s3server/node_modules").c_str(), F_OK) != 0) {
+      why_ = "the S3 test server is not installed (SESHAT_SETUP_TESTS=1 tools/setup.sh)";
+      return;
+    }
+    std::vector<std::string> args = {"node", script, dir_ / "s3data", "0"};
+    for (int i = 1; i <= kBuckets; ++i) args.push_back("contract-" + std::to_string(i));
+    int out[2];
+    if (::pipe(out) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      ::close(out[0]);
+      ::setenv("NODE_OPTIONS", "--openssl-legacy-provider", 1);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execvp("node", argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    FILE* f = ::fdopen(out[0], "r");
+    char line[256];
+    // The server prints "PORT <n>" once it listens.
+    while (f && std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "PORT %d", &port_) == 1) break;
+    if (port_ <= 0) why_ = "the S3 test server did not start (is node installed?)";
+  }
+  TempDir dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int used_ = 0;
+  std::string why_;
+};
+
+std::string s3_unavailable_reason() { return S3Server::get().why(); }
+
+struct S3Env : StorageEnv {
+  S3Env() {
+    S3Server& server = S3Server::get();
+    if (!server.ok()) return;
+    S3Options o;
+    o.bucket = server.next_bucket();
+    o.endpoint = server.endpoint();
+    o.credentials = {"S3RVER", "S3RVER", ""};
+    o.part_size = 1 << 20;  // small parts, so multipart uploads happen in these tests
+    o.max_attempts = 2;
+    storage = std::make_shared<S3Storage>(o);
+  }
+};
+
 INSTANTIATE_TEST_SUITE_P(Implementations, StorageContract,
-                         ::testing::Values(StorageFactory{"Local", [] { return std::make_unique<LocalEnv>(); }}),
+                         ::testing::Values(StorageFactory{"Local", [] { return std::make_unique<LocalEnv>(); }},
+                                           StorageFactory{"S3", [] { return std::make_unique<S3Env>(); }}),
                          [](const ::testing::TestParamInfo<StorageFactory>& i) { return i.param.name; });
 
 }  // namespace

@@ -316,6 +316,7 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
     if (resp.status == 404 && e.code == "NoSuchBucket")
       throw Error(ErrorKind::kPermanent, "the S3 bucket " + o_.bucket + " does not exist (S3 BUCKET sets the name)");
     if (resp.status == 404 || e.code == "NoSuchKey") throw Error(ErrorKind::kNotFound, "object not found: " + key);
+    if (resp.status == 416 || e.code == "InvalidRange") throw Error(ErrorKind::kCorruption, "object " + key + " is shorter than expected");
     if (e.code == "InvalidAccessKeyId")
       throw Error(ErrorKind::kPermanent, "S3 does not know the access key (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or ~/.aws/credentials");
     if (e.code == "SignatureDoesNotMatch")

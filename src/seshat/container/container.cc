@@ -19,7 +19,10 @@ constexpr char kEndMagic[8] = {'S', 'E', 'S', 'H', 'A', 'T', 'F', 'T'};
 
 std::string decompress(std::string_view in, uint64_t expect) {
   unsigned long long n = ZSTD_getFrameContentSize(in.data(), in.size());
-  if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n != expect) corrupt("bad compressed frame");
+  // zstd cannot expand more than 128 KiB per 4-byte block: a larger claim is a lie, refused
+  // before anything is allocated.
+  if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n != expect || n > in.size() * 32768ull)
+    corrupt("bad compressed frame");
   std::string out(n, '\0');
   size_t r = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
   if (ZSTD_isError(r) || r != n) corrupt("bad compressed data");

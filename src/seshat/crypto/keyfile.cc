@@ -5,6 +5,7 @@
 
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/json_int.h"
 
 namespace seshat::crypto {
 
@@ -27,10 +28,10 @@ Keys open_keyfile(std::string_view keyfile, std::string_view passphrase) {
   std::optional<std::string> salt, data;
   try {
     auto j = nlohmann::json::parse(keyfile);
-    if (j.at("version").get<int>() != 1) throw Error(ErrorKind::kCorruption, "key file: unsupported version");
+    if (json_int<int>(j, "version", "key file") != 1) throw Error(ErrorKind::kCorruption, "key file: unsupported version");
     if (j.at("kdf").get<std::string>() != "argon2id") throw Error(ErrorKind::kCorruption, "key file: unknown KDF");
-    params.ops = j.at("ops").get<uint64_t>();
-    params.mem = j.at("mem").get<uint64_t>();
+    params.ops = json_int<uint64_t>(j, "ops", "key file");
+    params.mem = json_int<uint64_t>(j, "mem", "key file");
     salt = base64_decode(j.at("salt").get<std::string>());
     data = base64_decode(j.at("data").get<std::string>());
   } catch (const nlohmann::json::exception&) {

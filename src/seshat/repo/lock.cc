@@ -14,6 +14,7 @@
 #include "seshat/crypto/crypto.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/json_int.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
 
@@ -55,13 +56,13 @@ LockRecord LockRecord::from_json(std::string_view text) {
   try {
     auto j = nlohmann::json::parse(text);
     LockRecord r;
-    if (j.at("version").get<int>() != 1) throw Error(ErrorKind::kCorruption, "lock record: unsupported version");
+    if (json_int<int>(j, "version", "lock record") != 1) throw Error(ErrorKind::kCorruption, "lock record: unsupported version");
     r.id = j.at("id").get<std::string>();
     r.host = j.at("host").get<std::string>();
-    r.pid = j.at("pid").get<int64_t>();
+    r.pid = json_int<int64_t>(j, "pid", "lock record");
     r.user = j.at("user").get<std::string>();
-    r.started_ns = j.at("started_ns").get<int64_t>();
-    r.lease_until_ns = j.at("lease_until_ns").get<int64_t>();
+    r.started_ns = json_int<int64_t>(j, "started_ns", "lock record");
+    r.lease_until_ns = json_int<int64_t>(j, "lease_until_ns", "lock record");
     return r;
   } catch (const nlohmann::json::exception&) {
     throw Error(ErrorKind::kCorruption, "lock record is damaged");

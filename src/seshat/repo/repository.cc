@@ -9,6 +9,7 @@
 #include "seshat/crypto/keyfile.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/json_int.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
 
@@ -120,7 +121,7 @@ std::unique_ptr<Repository> Repository::open(std::shared_ptr<storage::Storage> s
   try {
     auto cfg = nlohmann::json::parse(store->get(kConfigName));
     if (cfg.at("format").get<std::string>() != "seshat") throw Error(ErrorKind::kCorruption, "not a Seshat repository");
-    if (cfg.at("version").get<int>() != 1)
+    if (json_int<int>(cfg, "version", "repository config") != 1)
       throw Error(ErrorKind::kCorruption, "repository format version " + cfg.at("version").dump() + " is not supported by this Seshat");
     id = cfg.at("id").get<std::string>();
   } catch (const nlohmann::json::exception&) {
@@ -156,7 +157,7 @@ catalog::Catalog Repository::load_catalog() {
     try {
       std::string z = crypto::open_packed(keys_, store_->get(it->name));
       unsigned long long n = ZSTD_getFrameContentSize(z.data(), z.size());
-      if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (16ull << 30))
+      if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (16ull << 30) || n > z.size() * 32768ull)
         throw Error(ErrorKind::kCorruption, "bad compressed frame");
       std::string plain(n, '\0');
       size_t r = ZSTD_decompress(plain.data(), plain.size(), z.data(), z.size());

@@ -8,6 +8,7 @@
 
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"
+#include "seshat/util/json_int.h"
 
 namespace seshat::session {
 
@@ -33,7 +34,7 @@ Config Config::load(const std::string& path, const std::string& home) {
     auto j = nlohmann::json::parse(text);
     c.store = j.value("store", c.store);
     c.local_dir = j.value("local_dir", c.local_dir);
-    c.max_container = j.value("max_container", c.max_container);
+    if (j.contains("max_container")) c.max_container = json_int<uint64_t>(j, "max_container", path.c_str());
     c.hidden = j.value("hidden", c.hidden);
     c.symlinks = j.value("symlinks", c.symlinks);
     c.wait = j.value("wait", c.wait);

@@ -116,7 +116,7 @@ std::optional<int64_t> parse_listing(const std::string& text, bool end_of_day) {
     minute = 59;
     second = 59;
   }
-  if (month < 0 || *day < 1 || *day > 31 || *year < 1970) return std::nullopt;
+  if (month < 0 || *day < 1 || *day > 31 || *year < 1970 || *year > 2200) return std::nullopt;  // int64 ns ends in 2262
   std::tm tm{};
   tm.tm_mday = *day;
   tm.tm_mon = month;

@@ -189,7 +189,16 @@ uint64_t Repository::save_catalog(const catalog::Catalog& catalog) {
   generation_ = next;
   // Only after the new generation is stored do old ones go.
   auto gens = list_generations();
-  for (size_t i = 0; i + kGenerationsKept < gens.size(); ++i) store_->remove(gens[i].name);
+  std::vector<std::string> old;
+  for (size_t i = 0; i + kGenerationsKept < gens.size(); ++i) old.push_back(gens[i].name);
+  if (!old.empty()) {
+    try {
+      store_->remove_many(old);
+    } catch (const Error& e) {
+      // The new generation is safe; an old one left behind only costs space.
+      log::warn("Could not remove old catalog generations: {}", e.what());
+    }
+  }
   return sealed.size();
 }
 

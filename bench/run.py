@@ -199,10 +199,11 @@ class S3Server:
         self.data, self.logpath, self.proc, self.port = data, logpath, None, None
 
     def start(self):
-        server = os.path.join(HERE, os.pardir, "tests", "s3server", "server.js")
+        # bench/s3server.js: tests/s3server's server with relaxed signature checks (restic needs it).
+        server = os.path.join(HERE, "s3server.js")
         if not shutil.which("node"):
             raise BenchError("--s3 needs node (tools/setup.sh with SESHAT_SETUP_TESTS=1 installs it)")
-        if not os.path.isdir(os.path.join(os.path.dirname(server), "node_modules", "@20minutes", "s3rver")):
+        if not os.path.isdir(os.path.join(HERE, os.pardir, "tests", "s3server", "node_modules", "@20minutes", "s3rver")):
             raise BenchError("tests/s3server/node_modules is missing: run `npm ci` in tests/s3server")
         os.makedirs(self.data, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -494,9 +494,16 @@ def main():
                             int(entries * 2.5) + 50000)
             if os.path.ismount(disk_restore):
                 subprocess.run(["umount", disk_restore])
-            loopfs.start()
-            disk_note = (f"restore to disk: ext4 on a loop device with direct I/O backed by {base} (that file system "
-                         f"is mounted with discard, which makes deleting restored trees very slow)")
+            try:
+                loopfs.start()
+                disk_note = (f"restore to disk: ext4 on a loop device with direct I/O backed by {base} (that file "
+                             f"system is mounted with discard, which makes deleting restored trees very slow)")
+            except (OSError, subprocess.CalledProcessError) as e:
+                if a.disk_target == "loop":
+                    raise SystemExit(f"cannot set up the loop file system: {e}")
+                log(f"no loop file system ({e}); restoring to disk directly")
+                loopfs.stop()
+                loopfs, disk_restore = None, os.path.join(base, "restore")
     res = {}  # (row, unit) -> {tool: [values]}
     floors = {"find -printf (metadata walk) s": [], "tar | cat (full read) s": []}
     loads = []
@@ -516,7 +523,7 @@ def main():
     def render(reps_done, ssl):
         lines = []
         partial = "" if reps_done == a.reps else f" (PARTIAL: {reps_done} of {a.reps} done)"
-        lines.append(f"Seshat vs restic — scale {a.scale}{' (S3: s3rver on 127.0.0.1)' if a.s3 else ' (local stores)'}, "
+        lines.append(f"Seshat vs restic — scale {a.scale}{' (S3: bench/s3server.js on 127.0.0.1)' if a.s3 else ' (local stores)'}, "
                      f"{reps_done} repetition(s){partial}, started {started:%Y-%m-%d %H:%M}")
         lines.append(f"data: {info['files']} files, {info['dirs']} dirs, {info['symlinks']} symlinks, "
                      f"{info['bytes'] / 1e6:.0f} MB; mutation: ~1 % changed, 0.5 % added, 0.5 % deleted")

@@ -19,6 +19,7 @@
 #include "seshat/fs/fs.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/fault.h"
 #include "seshat/util/interrupt.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
@@ -151,6 +152,7 @@ class Walker {
   }
 
   void walk_dir(const fs::Dir& dir, uint32_t entry) {
+    fault::point("walk.dir");
     ++r_.dirs_scanned;
     int err = 0;
     std::vector<std::string> names = dir.list(err);
@@ -181,6 +183,7 @@ class Walker {
       }
       auto st = dir.stat_child(name, o_.follow_symlinks, err);
       if (!st && o_.follow_symlinks && err == ENOENT) st = dir.stat_child(name, false, err);  // dangling link
+      fault::point("walk.child");
       if (!st) {
         if (err != ENOENT) {
           log::warn("File not backed up: {} ({})", path_, std::strerror(err));
@@ -364,6 +367,7 @@ class Packer {
       ++r_.not_backed_up;
       return;
     }
+    fault::point("pack.file");
     if (log::detail()) log::info("Backing up {} ({})", it.path, human_size(st.size));
     PendingFile pf;
     pf.entry = it.entry;
@@ -515,6 +519,7 @@ class Packer {
       writer_ = repo_.create_container(name, container::Origin{o_.host, o_.folder, stamp_});
     }
     container::BlobLocation loc = writer_->append(blob, std::move(fi));
+    fault::point("container.append");
     pc.parts.emplace_back(seq_, loc);
     pc.max_seq = seq_;
   }
@@ -523,7 +528,9 @@ class Packer {
   void close_container(bool full) {
     std::string shortname = writer_->name().substr(writer_->name().rfind('/') + 1);
     size_t files = writer_->count();
+    fault::point("container.before_commit");
     uint64_t size = writer_->finish();
+    fault::point("container.committed");
     if (full) log::info("Container is full {} size {} files {}", shortname, size, files);
     log::info("Closed container: {}", shortname);
     seq_to_container_.push_back(cat_.add_container(writer_->name(), size));
@@ -660,6 +667,7 @@ Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& o, cons
     r.found_paths.push_back(std::move(it.path));
   }
   cat.backups[backup].complete = true;
+  fault::point("backup.before_final_save");
   save();
   log::info("Backup of {} complete: {} files stored ({} read, {} new in {} containers), {} unchanged by content, {} deleted, {} not backed up",
             o.folder, r.files_stored, human_size(r.bytes_read), human_size(r.bytes_uploaded), r.containers,

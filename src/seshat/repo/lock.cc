@@ -136,6 +136,19 @@ std::unique_ptr<Lock> Lock::acquire_by_listing(std::shared_ptr<storage::Storage>
     store->put(my_name, mine.to_json());
     // Look for others; as the oldest, give younger contenders a grace period to withdraw.
     std::optional<LockRecord> blocker;
+    // If looking fails, our record must not stay behind as a lock nobody holds.
+    struct Withdraw {
+      storage::Storage& store;
+      const std::string& name;
+      bool armed = true;
+      ~Withdraw() {
+        if (!armed) return;
+        try {
+          store.remove(name);
+        } catch (...) {
+        }
+      }
+    } withdraw{*store, my_name};
     for (int look = 0; look < 3; ++look) {
       blocker.reset();
       bool oldest = true;
@@ -166,8 +179,10 @@ std::unique_ptr<Lock> Lock::acquire_by_listing(std::shared_ptr<storage::Storage>
       if (!blocker || !oldest) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 500));
     }
-    if (!blocker) return std::unique_ptr<Lock>(new Lock(store, mine, my_name));
-    store->remove(my_name);
+    if (!blocker) {
+      withdraw.armed = false;
+      return std::unique_ptr<Lock>(new Lock(store, mine, my_name));
+    }
     if (!wait) throw Error(ErrorKind::kLocked, "the DB is locked by " + blocker->describe() + " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
     if (now_ns() - last_message > 60LL * 1000000000LL) {
       log::info("Waiting for the DB lock held by {}", blocker->describe());

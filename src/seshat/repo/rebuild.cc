@@ -11,6 +11,8 @@
 namespace seshat::repo {
 namespace {
 
+constexpr uint32_t kNone32 = catalog::kNone;
+
 struct Found {
   std::string name;
   uint64_t size;
@@ -167,6 +169,45 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
   }
   r.incomplete_files = partial.size();
   for (const auto& [k, pf] : partial) log::warn("Not recovered (parts missing): {}", pf.info.path);
+  return r;
+}
+
+TidyResult tidy_after_interrupted(Repository& repo, catalog::Catalog& cat) {
+  TidyResult r;
+  storage::Storage& store = repo.store();
+  for (const char* prefix : {kContainerPrefix, kDbPrefix, "seshat/locks/"}) {
+    storage::Leftovers l = store.remove_incomplete(prefix);
+    r.leftovers.objects += l.objects;
+    r.leftovers.bytes += l.bytes;
+  }
+  std::unordered_map<std::string, bool> known;
+  for (const auto& c : cat.containers) known.emplace(c.name, true);
+  for (const auto& o : store.list(kContainerPrefix)) {
+    if (known.count(o.name)) continue;
+    container::Index index;
+    try {
+      if (o.size < container::kHeaderSize + container::kFooterSize) throw Error(ErrorKind::kCorruption, "too short");
+      container::Footer f = container::parse_footer(store.get_range(o.name, o.size - container::kFooterSize, container::kFooterSize), o.size);
+      index = container::parse_index_with_origin(repo.keys(), store.get_range(o.name, f.index_offset, f.index_length));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kCorruption) throw;
+      ++r.unreadable;
+      log::warn("Container {} is not in the catalog and cannot be read ({}); left alone", o.name, e.what());
+      continue;
+    }
+    uint32_t cid = kNone32;
+    for (const auto& ie : index.entries) {
+      if (ie.file.parts > 1 || std::all_of(ie.file.hash.begin(), ie.file.hash.end(), [](auto b) { return b == 0; })) continue;  // parts carry no whole-file hash to find them by
+      catalog::Hash h{};
+      std::copy(ie.file.hash.begin(), ie.file.hash.end(), h.begin());
+      if (cat.find_content(h)) continue;
+      if (cid == kNone32) cid = cat.add_container(o.name, o.size);
+      cat.add_content(h, ie.blob.raw_size, {blob_ref(cid, ie.blob)});
+      ++r.contents;
+    }
+    if (cid == kNone32) cid = cat.add_container(o.name, o.size);  // known from now on, even if nothing was new
+    ++r.containers;
+  }
   return r;
 }
 

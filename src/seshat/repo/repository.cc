@@ -9,6 +9,7 @@
 #include "seshat/crypto/keyfile.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/fault.h"
 #include "seshat/util/json_int.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
@@ -136,6 +137,7 @@ std::unique_ptr<Repository> Repository::open(std::shared_ptr<storage::Storage> s
       return std::unique_ptr<Repository>(new Repository(std::move(store), std::move(master), id));
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::kCorruption) log::warn("Key file {} is damaged: {}", k.name, e.what());
+      else if (e.kind() != ErrorKind::kInvalidInput) throw Error(e.kind(), "cannot read the key file " + k.name + ": " + e.what());
       last = e;
     }
   }
@@ -183,10 +185,12 @@ uint64_t Repository::save_catalog(const catalog::Catalog& catalog) {
   z.resize(n);
   std::string sealed = crypto::seal_packed(keys_, z);
   uint64_t next = generation_ + 1;
+  fault::point("catalog.before_put");
   if (!store_->put_if_absent(generation_name(next), sealed))
     throw Error(ErrorKind::kLocked, "another process saved the catalog at the same time (generation " + std::to_string(next) +
                                         "); run the command again");
   generation_ = next;
+  fault::point("catalog.after_put");
   // Only after the new generation is stored do old ones go.
   auto gens = list_generations();
   std::vector<std::string> old;

@@ -209,6 +209,9 @@ class Restorer {
     } else {
       try {
         data = repo_.store().get_range(cname, range.start, range.end - range.start);
+        if (data.size() != range.end - range.start)
+          problem = fmt::format("the store returned {} of {} bytes of {}", data.size(), range.end - range.start,
+                                cname.substr(cname.rfind('/') + 1));
       } catch (const Error& e) {
         problem = std::string(e.what());
       }

@@ -188,6 +188,7 @@ std::shared_ptr<storage::Storage> Session::make_storage() {
   } else {
     s = std::make_shared<storage::LocalStorage>(config_.local_dir);
   }
+  s = storage::FaultStorage::wrap_from_env(s);  // test hook; a no-op unless SESHAT_FAULTS is set
   if (config_.delay) s = std::make_shared<storage::StagingStorage>(s, config_.staging);
   if (dry_run_) s = std::make_shared<storage::DryRunStorage>(s);
   return s;
@@ -244,11 +245,22 @@ std::unique_ptr<repo::Lock> Session::take_lock() {
   return lock;
 }
 
+// Holding the lock: what a killed backup left (see repo::tidy_after_interrupted).
+void Session::tidy() {
+  repo::TidyResult t = repo::tidy_after_interrupted(*repo_, *catalog_);
+  if (t.leftovers.objects > 0)
+    log::info("Removed {} unfinished uploads of an interrupted backup{}", t.leftovers.objects,
+              t.leftovers.bytes ? " (" + human_size(t.leftovers.bytes) + ")" : std::string());
+  if (t.containers > 0)
+    log::info("Adopted {} containers written by an interrupted backup: {} files in them are not sent again", t.containers, t.contents);
+}
+
 void Session::backup(const std::string& dir) {
   std::string folder = absolute_dir(dir);
   ensure_open();
   auto lock = take_lock();
   reload_if_changed();
+  if (!dry_run_) tidy();
   backup::Options o;
   o.host = host_;
   o.folder = folder;

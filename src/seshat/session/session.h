@@ -162,6 +162,7 @@ class Session {
   void ensure_open();
   void reload_if_changed();
   std::unique_ptr<repo::Lock> take_lock();
+  void tidy();
   uint32_t backup_for(uint32_t folder) const;
   catalog::Catalog& cat();
 

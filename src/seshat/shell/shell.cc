@@ -14,6 +14,7 @@
 #include "seshat/shell/commands.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"
+#include "seshat/util/fault.h"
 #include "seshat/util/interrupt.h"
 #include "seshat/util/log.h"
 
@@ -109,6 +110,7 @@ class LineEditor {
 int seshat_main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   install_interrupt_handler();
+  fault::init_from_env();
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<session::Session> s;
   try {

@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <atomic>
 #include <functional>
 
 #include "seshat/storage/storage.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"
+#include "seshat/util/fault.h"
 
 namespace seshat::storage {
 namespace {
@@ -63,6 +66,7 @@ class LocalWriter : public ObjectWriter {
     if (::fsync(fd_) != 0) throw_errno(ErrorKind::kPermanent, "cannot write " + final_, errno);
     ::close(fd_);
     fd_ = -1;
+    fault::point("local.before_rename");
     if (exclusive_) {
       // link() fails with EEXIST atomically: the conditional create.
       int r = ::link(tmp_.c_str(), final_.c_str());
@@ -229,6 +233,35 @@ std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
 void LocalStorage::remove(const std::string& name) {
   if (::unlink(path_of(name).c_str()) != 0 && errno != ENOENT && errno != ENOTDIR && errno != EISDIR)
     throw_errno(ErrorKind::kPermanent, "cannot remove object " + name, errno);
+}
+
+Leftovers LocalStorage::remove_incomplete(const std::string& prefix) {
+  Leftovers out;
+  std::string dir = prefix;
+  while (!dir.empty() && dir.back() == '/') dir.pop_back();
+  if (!dir.empty()) check_object_name(dir);
+  std::string path = dir.empty() ? root_ : root_ + "/" + dir;
+  DIR* d = ::opendir(path.c_str());
+  if (!d) {
+    if (errno == ENOENT || errno == ENOTDIR) return out;
+    throw_errno(ErrorKind::kPermanent, "cannot list " + path, errno);
+  }
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (!n.starts_with(".seshat-tmp-")) continue;
+    // .seshat-tmp-<pid>-<n>: a process of this machine that still runs is writing it.
+    long pid = std::strtol(n.c_str() + 12, nullptr, 10);
+    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+    std::string p = path + "/" + n;
+    struct stat st;
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::unlink(p.c_str()) == 0) {
+      ++out.objects;
+      out.bytes += static_cast<uint64_t>(st.st_size);
+    }
+  }
+  ::closedir(d);
+  return out;
 }
 
 std::unique_ptr<ObjectWriter> LocalStorage::create(const std::string& name) {

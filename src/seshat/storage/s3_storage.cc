@@ -15,6 +15,7 @@
 
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/fault.h"
 #include "seshat/util/log.h"
 
 namespace seshat::storage {
@@ -177,6 +178,7 @@ class S3Writer : public ObjectWriter {
       body = std::string();
       std::string etag = r.header("etag");
       if (etag.empty()) throw Error(ErrorKind::kTransient, "S3 gave no ETag for a part of " + name_);
+      fault::point("s3.part_uploaded");
       return etag;
     }));
   }
@@ -307,6 +309,7 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
     if (resp.status == 404 && ok_404) return resp;
     S3ErrorInfo e = parse_s3_error(resp.body);
     std::string detail = e.code.empty() ? "HTTP " + std::to_string(resp.status) : e.code + (e.message.empty() ? "" : " (" + e.message + ")");
+    if (e.code == "NotImplemented") throw Error(ErrorKind::kInvalidInput, "the S3 server does not implement " + what);
     if (resp.status >= 500 || resp.status == 429 || e.code == "SlowDown" || e.code == "RequestTimeout" ||
         e.code == "InternalError" || e.code == "RequestTimeTooSkewed") {
       last_problem = "S3 answered " + detail;
@@ -412,6 +415,33 @@ void S3Storage::remove_many(const std::vector<std::string>& names) {
     std::string err = parse_delete_errors(r.body);
     if (!err.empty()) throw Error(ErrorKind::kPermanent, "S3 could not delete " + err);
   }
+}
+
+Leftovers S3Storage::remove_incomplete(const std::string& prefix) {
+  Leftovers out;
+  std::string key_marker, id_marker;
+  for (int page_no = 0; page_no < 1000; ++page_no) {
+    std::vector<std::pair<std::string, std::string>> q = {{"uploads", ""}, {"prefix", prefix}};
+    if (!key_marker.empty()) q.emplace_back("key-marker", key_marker);
+    if (!id_marker.empty()) q.emplace_back("upload-id-marker", id_marker);
+    UploadsPage page;
+    try {
+      page = parse_uploads_result(request("GET", "", q, {}, {}).body);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kInvalidInput) throw;
+      log::debug("Unfinished uploads cannot be listed: {}", e.what());
+      return out;
+    }
+    for (const auto& [key, id] : page.uploads) {
+      if (!key.starts_with(prefix)) continue;
+      request("DELETE", key, {{"uploadId", id}}, {}, {}, true);
+      ++out.objects;
+    }
+    if (!page.truncated || page.next_key_marker.empty()) break;
+    key_marker = page.next_key_marker;
+    id_marker = page.next_upload_id_marker;
+  }
+  return out;
 }
 
 std::unique_ptr<ObjectWriter> S3Storage::create(const std::string& name) {

@@ -44,6 +44,9 @@ class S3Storage : public Storage {
   void remove(const std::string& name) override;
   void remove_many(const std::vector<std::string>& names) override;
   std::unique_ptr<ObjectWriter> create(const std::string& name) override;
+  // Aborts the unfinished multipart uploads under prefix (ListMultipartUploads). A server
+  // without that call (NotImplemented) has nothing removed.
+  Leftovers remove_incomplete(const std::string& prefix) override;
 
   // Checks that the bucket exists and the credentials work (a one-key listing).
   void check_access();

@@ -47,6 +47,22 @@ std::string parse_upload_id(std::string_view body) {
   return doc.child("InitiateMultipartUploadResult").child_value("UploadId");
 }
 
+UploadsPage parse_uploads_result(std::string_view body) {
+  pugi::xml_document doc;
+  if (!load(doc, body)) throw Error(ErrorKind::kTransient, "S3 sent a list of uploads that is not XML");
+  pugi::xml_node root = doc.child("ListMultipartUploadsResult");
+  if (!root) throw Error(ErrorKind::kTransient, "S3 sent something other than a list of uploads");
+  UploadsPage page;
+  for (pugi::xml_node u : root.children("Upload")) {
+    std::string key = u.child_value("Key"), id = u.child_value("UploadId");
+    if (!key.empty() && !id.empty()) page.uploads.emplace_back(std::move(key), std::move(id));
+  }
+  page.truncated = std::string_view(root.child_value("IsTruncated")) == "true";
+  page.next_key_marker = root.child_value("NextKeyMarker");
+  page.next_upload_id_marker = root.child_value("NextUploadIdMarker");
+  return page;
+}
+
 std::string parse_delete_errors(std::string_view body) {
   pugi::xml_document doc;
   if (!load(doc, body)) return "";

@@ -24,6 +24,14 @@ ListPage parse_list_result(std::string_view body);
 
 // <InitiateMultipartUploadResult><UploadId>; empty if absent.
 std::string parse_upload_id(std::string_view body);
+struct UploadsPage {
+  std::vector<std::pair<std::string, std::string>> uploads;  // (key, upload id)
+  bool truncated = false;
+  std::string next_key_marker, next_upload_id_marker;
+};
+// A ListMultipartUploads page. Throws Error(kTransient) if it is not such a document.
+UploadsPage parse_uploads_result(std::string_view body);
+
 // The first <Error> of a DeleteObjects result as "key: code", or empty.
 std::string parse_delete_errors(std::string_view body);
 

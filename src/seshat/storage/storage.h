@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,12 @@ class ObjectWriter {
   virtual uint64_t size() const = 0;
   virtual void commit() = 0;
   virtual void abort() = 0;
+};
+
+// What remove_incomplete() found and removed.
+struct Leftovers {
+  size_t objects = 0;
+  uint64_t bytes = 0;  // where the store tells (0 for unfinished multipart uploads)
 };
 
 struct Capabilities {
@@ -57,6 +64,10 @@ class Storage {
     for (const auto& n : names) remove(n);
   }
   virtual std::unique_ptr<ObjectWriter> create(const std::string& name) = 0;
+  // Removes what uploads under `prefix` (a directory: "containers/") left when their process
+  // died: temporary files of a local store, unfinished multipart uploads on S3. Call it only
+  // while holding the DB lock, when no other writer can be uploading there.
+  virtual Leftovers remove_incomplete(const std::string& prefix) { return {}; }
 };
 
 // Forwards every call to an inner storage; wrappers override just what they change.
@@ -74,6 +85,7 @@ class StorageWrapper : public Storage {
   void remove(const std::string& n) override { inner_->remove(n); }
   void remove_many(const std::vector<std::string>& n) override { inner_->remove_many(n); }
   std::unique_ptr<ObjectWriter> create(const std::string& n) override { return inner_->create(n); }
+  Leftovers remove_incomplete(const std::string& p) override { return inner_->remove_incomplete(p); }
 
  protected:
   std::shared_ptr<Storage> inner_;
@@ -88,6 +100,7 @@ class DryRunStorage : public StorageWrapper {
   void remove(const std::string&) override {}
   void remove_many(const std::vector<std::string>&) override {}
   std::unique_ptr<ObjectWriter> create(const std::string& name) override;
+  Leftovers remove_incomplete(const std::string&) override { return {}; }
 };
 
 // SET DELAY YES: each object written through create() is first staged whole in a local
@@ -101,6 +114,50 @@ class StagingStorage : public StorageWrapper {
 
  private:
   std::string dir_;
+};
+
+// Test hook of the fault campaigns (tests/integration/test_faults.py, doc/testing.md): fails,
+// damages, slows or kills chosen operations. Configured by SESHAT_FAULTS, a comma-separated
+// list of rules <op>[:<name part>]@<n>[+]=<action>[:<arg>]:
+//   op      put (put, put_if_absent), get (get, get_range), head, list, remove, create (open
+//           a streaming upload), write (a chunk of one), commit (of one), any
+//   n       the n-th matching call (counted from 1); "n+" that one and every later one; "*" all
+//   action  fail, transient, enospc, erofs (throw), short, corrupt (damage what a get
+//           returns), slow:<ms> (delay), kill (SIGKILL the process)
+// SESHAT_IO_LOG=<file> appends "<op> <name> <bytes>" for every put and upload chunk: the
+// bytes sent to the store, kept even when the process is killed.
+class FaultStorage : public StorageWrapper {
+ public:
+  struct Rule {
+    std::string op, name_part, action;
+    long nth = 1, arg = 0, seen = 0;
+    bool and_after = false;
+  };
+  static std::optional<std::vector<Rule>> parse(const std::string& spec);
+  // Returns s itself unless SESHAT_FAULTS or SESHAT_IO_LOG is set.
+  static std::shared_ptr<Storage> wrap_from_env(std::shared_ptr<Storage> s);
+
+  FaultStorage(std::shared_ptr<Storage> inner, std::vector<Rule> rules, const std::string& io_log);
+  ~FaultStorage() override;
+  void put(const std::string& n, std::string_view d) override;
+  bool put_if_absent(const std::string& n, std::string_view d) override;
+  std::string get(const std::string& n) override;
+  std::string get_range(const std::string& n, uint64_t o, uint64_t l) override;
+  std::optional<uint64_t> head(const std::string& n) override;
+  std::vector<ObjectInfo> list(const std::string& p) override;
+  void remove(const std::string& n) override;
+  void remove_many(const std::vector<std::string>& n) override;
+  std::unique_ptr<ObjectWriter> create(const std::string& n) override;
+
+  // For FaultWriter: applies the rules to one call; returns "short"/"corrupt" for reads.
+  std::string before(const char* op, const std::string& name);
+  void log_io(const char* op, const std::string& name, uint64_t bytes);
+
+ private:
+  static std::string damage(std::string data, const std::string& action);
+  std::mutex mu_;
+  std::vector<Rule> rules_;
+  int log_fd_ = -1;
 };
 
 // A directory on a local file system. Objects are files under root; writes go to a
@@ -118,6 +175,7 @@ class LocalStorage : public Storage {
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   void remove(const std::string& name) override;
   std::unique_ptr<ObjectWriter> create(const std::string& name) override;
+  Leftovers remove_incomplete(const std::string& prefix) override;
 
   const std::string& root() const { return root_; }
 

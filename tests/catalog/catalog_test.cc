@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -282,6 +284,29 @@ TEST(Catalog, Lookup) {
   EXPECT_EQ(c.lookup(s.etc, "/etc"), s.etc_dir);
   EXPECT_EQ(c.lookup(s.etc, "/etc/passwd"), s.passwd);
   EXPECT_EQ(c.lookup(s.etc, "/etc/shadow"), std::nullopt);
+}
+
+TEST(Catalog, ContentIndexGrowsAndCollides) {
+  // Many contents, added between lookups (the index grows several times), half of them with
+  // the same first 8 bytes of hash (the part the slots are keyed by): all found, none invented.
+  Catalog c;
+  std::vector<Hash> hashes;
+  for (uint32_t i = 0; i < 20000; ++i) {
+    Hash h{};
+    uint32_t lead = i % 2 ? 7u : i;  // odd ones collide in the key
+    std::memcpy(h.data(), &lead, 4);
+    std::memcpy(h.data() + 20, &i, 4);
+    hashes.push_back(h);
+    EXPECT_EQ(c.add_content(h, i, {}), i);
+    if (i % 997 == 0)
+      for (uint32_t j = 0; j <= i; j += 101) ASSERT_EQ(c.find_content(hashes[j]), j) << i << " " << j;
+  }
+  for (uint32_t j = 0; j < hashes.size(); ++j) ASSERT_EQ(c.find_content(hashes[j]), j);
+  Hash missing{};
+  missing[0] = 7;
+  missing[20] = 0xff;
+  missing[23] = 0xff;
+  EXPECT_EQ(c.find_content(missing), std::nullopt);
 }
 
 TEST(Catalog, ContentsAreFoundByHash) {

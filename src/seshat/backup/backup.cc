@@ -32,10 +32,11 @@ using catalog::Type;
 
 constexpr size_t kFoundKept = 100000;
 
+// A changed file for the packers: its entry (the path comes from the catalog) and the size
+// the walk saw. 16 bytes a file, however long its path.
 struct WorkItem {
   uint32_t entry;
-  std::string path;
-  fs::Stat st;
+  uint64_t size;
 };
 
 bool same_file(const catalog::Version& v, const fs::Stat& st) {
@@ -206,7 +207,7 @@ class Walker {
           const catalog::Version* v = latest(child);
           if (v && same_file(*v, *st)) break;
           if (v && v->type == Type::kDir) tombstone_children(child);
-          items.push_back({child, path_, *st});
+          items.push_back({child, st->size});
           break;
         }
         case fs::Kind::kSymlink: {
@@ -262,29 +263,16 @@ class Walker {
 };
 
 // ---------------------------------------------------------------- phase 2: packing
-struct PendingContent {
-  crypto::Hash hash{};
-  uint64_t size = 0;
-  std::vector<std::pair<int, container::BlobLocation>> parts;  // (container seq, location)
-  int max_seq = -1;
-  uint32_t committed = kNone;
-};
+//
+// Workers read, hash, compress and encrypt files in parallel and append the blobs to one open
+// container under mu_. A file's version goes into the catalog the moment its last blob is
+// appended (or its content is found already stored): nothing per file waits for the
+// container to close. A checkpoint is saved right after a container is committed, under mu_,
+// when no container is open, so every version in it refers to committed containers only.
 
-struct PendingFile {
-  uint32_t entry;
-  fs::Stat st;
-  std::shared_ptr<PendingContent> content;  // null when `existing` is set
-  uint32_t existing = kNone;               // content already in the catalog
-  bool unstable = false;                    // changed while read: take it again next time
-};
-
-struct HashKey {
-  size_t operator()(const crypto::Hash& h) const {
-    size_t v;
-    std::memcpy(&v, h.data(), sizeof v);
-    return v;
-  }
-};
+// An index keeps at most this many bytes in memory before the container is closed: with
+// ~150 bytes a file, ~100,000 small files a container.
+constexpr size_t kMaxIndexBytes = 16u << 20;
 
 class Packer {
  public:
@@ -306,8 +294,6 @@ class Packer {
     if (failure_) std::rethrow_exception(failure_);
     std::lock_guard<std::mutex> lk(mu_);
     if (writer_) close_container(false);
-    commit_ready(seq_);
-    if (!pending_.empty()) throw Error(ErrorKind::kPermanent, "internal error: files left uncommitted");
     if (interrupted()) {
       // What the closed containers hold is in the catalog: keep it as a checkpoint.
       save_();
@@ -319,12 +305,14 @@ class Packer {
  private:
   void work() {
     std::string buf;
+    std::string path;
     while (!failed_) {
       if (interrupted()) return;
       size_t i = next_++;
       if (i >= items_->size()) return;
       try {
-        process((*items_)[i], buf);
+        path = cat_.path((*items_)[i].entry);  // entries and names do not change while packing
+        process((*items_)[i], path, buf);
       } catch (...) {
         std::lock_guard<std::mutex> lk(mu_);
         if (!failure_) failure_ = std::current_exception();
@@ -339,119 +327,145 @@ class Packer {
       }
       if (decile > prev && decile < 10) log::info("Progress {} - {}%", done, decile * 10);
     }
+    // A worker's buffer can be a whole part: give it back now, not when the backup ends.
+    std::string().swap(buf);
   }
 
-  void not_backed_up(const WorkItem& it, int err) {
+  void not_backed_up(const std::string& path, int err) {
     if (err == ENOENT) {
-      log::warn("File vanished before it was read: {}", it.path);
+      log::warn("File vanished before it was read: {}", path);
     } else {
-      log::warn("File not backed up: {} ({})", it.path, std::strerror(err));
+      log::warn("File not backed up: {} ({})", path, std::strerror(err));
     }
     std::lock_guard<std::mutex> lk(mu_);
     ++r_.not_backed_up;
   }
 
-  void process(const WorkItem& it, std::string& buf) {
-    int fd = fs::open_read(it.path);
-    if (fd < 0) return not_backed_up(it, -fd);
+  void process(const WorkItem& it, const std::string& path, std::string& buf) {
+    int fd = fs::open_read(path);
+    if (fd < 0) return not_backed_up(path, -fd);
     struct FdCloser {
       int fd;
       ~FdCloser() { ::close(fd); }
     } closer{fd};
     struct stat raw;
-    if (::fstat(fd, &raw) != 0) return not_backed_up(it, errno);
+    if (::fstat(fd, &raw) != 0) return not_backed_up(path, errno);
     fs::Stat st = fs::from_stat(raw);
     if (st.kind != fs::Kind::kFile) {
-      log::warn("File not backed up: {} (no longer a regular file)", it.path);
+      log::warn("File not backed up: {} (no longer a regular file)", path);
       std::lock_guard<std::mutex> lk(mu_);
       ++r_.not_backed_up;
       return;
     }
     fault::point("pack.file");
-    if (log::detail()) log::info("Backing up {} ({})", it.path, human_size(st.size));
-    PendingFile pf;
-    pf.entry = it.entry;
-    pf.st = st;
+    if (log::detail()) log::info("Backing up {} ({})", path, human_size(st.size));
 
     if (st.size <= part_size_) {
       buf.resize(st.size);
       ssize_t n = fs::read_full(fd, buf.data(), st.size);
-      if (n < 0) return not_backed_up(it, static_cast<int>(-n));
+      if (n < 0) return not_backed_up(path, static_cast<int>(-n));
       buf.resize(static_cast<size_t>(n));
+      st.size = buf.size();
+      bool unstable = changed_while_read(fd, st, path);
       crypto::Hash h = crypto::sha256(buf);
-      if (!dedup(pf, h, buf.size())) {
-        container::SealedBlob blob = container::seal_blob(repo_.keys(), buf);
-        auto pc = std::make_shared<PendingContent>();
-        pc->hash = h;
-        pc->size = buf.size();
-        container::FileInfo fi = file_info(it.path, st, h, 0, buf.empty() ? 0 : 1);
-        if (!buf.empty()) append(*pc, blob, std::move(fi));
-        publish(pf, pc);
-      }
-      pf.st.size = buf.size();
       r_bytes(buf.size());
-    } else {
-      bool maybe_dup;
       {
         std::lock_guard<std::mutex> lk(mu_);
-        maybe_dup = big_sizes_.count(st.size) > 0;
-      }
-      if (maybe_dup) {
-        // Hash first so that a renamed or copied big file is not stored again.
-        crypto::Sha256 sha;
-        buf.resize(part_size_);
-        for (;;) {
-          ssize_t n = fs::read_full(fd, buf.data(), part_size_);
-          if (n < 0) return not_backed_up(it, static_cast<int>(-n));
-          sha.update(std::string_view(buf.data(), static_cast<size_t>(n)));
-          if (static_cast<size_t>(n) < part_size_) break;
+        if (auto c = cat_.find_content(h)) {
+          ++r_.deduplicated;
+          return commit(it.entry, st, *c, unstable);
         }
-        crypto::Hash h = sha.finish();
-        if (dedup(pf, h, st.size)) {
-          finish_file(it, fd, pf);
-          return;
-        }
-        if (::lseek(fd, 0, SEEK_SET) != 0) return not_backed_up(it, errno);
       }
-      auto pc = std::make_shared<PendingContent>();
+      container::SealedBlob blob;
+      if (!buf.empty()) blob = container::seal_blob(repo_.keys(), buf);
+      std::lock_guard<std::mutex> lk(mu_);
+      if (auto c = cat_.find_content(h)) {  // the same content stored meanwhile by another worker
+        ++r_.deduplicated;
+        return commit(it.entry, st, *c, unstable);
+      }
+      std::vector<catalog::BlobRef> refs;
+      if (!buf.empty()) refs.push_back(append(blob, file_info(path, st, h, 0, 1)));
+      uint32_t content = cat_.add_content(h, buf.size(), refs);
+      cat_.backups[backup_].bytes_stored += buf.size();
+      if (buf.size() > part_size_) big_sizes_.insert(buf.size());
+      return commit(it.entry, st, content, unstable);
+    }
+
+    bool maybe_dup;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      maybe_dup = big_sizes_.count(st.size) > 0;
+    }
+    if (maybe_dup) {
+      // Hash first so that a renamed or copied big file is not stored again.
       crypto::Sha256 sha;
-      uint32_t parts = static_cast<uint32_t>((st.size + part_size_ - 1) / part_size_);
-      uint64_t total = 0;
-      std::vector<container::SealedBlob> blobs;
-      for (uint32_t p = 0;; ++p) {
-        buf.resize(part_size_);
+      buf.resize(part_size_);
+      for (;;) {
         ssize_t n = fs::read_full(fd, buf.data(), part_size_);
-        if (n < 0) return not_backed_up(it, static_cast<int>(-n));
-        if (n == 0) break;
-        buf.resize(static_cast<size_t>(n));
-        sha.update(buf);
-        total += static_cast<uint64_t>(n);
-        container::SealedBlob blob = container::seal_blob(repo_.keys(), buf);
-        append(*pc, blob, file_info(it.path, st, {}, p, std::max(parts, p + 1)));
-        r_bytes(static_cast<uint64_t>(n));
+        if (n < 0) return not_backed_up(path, static_cast<int>(-n));
+        sha.update(std::string_view(buf.data(), static_cast<size_t>(n)));
         if (static_cast<size_t>(n) < part_size_) break;
       }
-      pc->hash = sha.finish();
-      pc->size = total;
-      pf.st.size = total;
+      crypto::Hash h = sha.finish();
       {
         std::lock_guard<std::mutex> lk(mu_);
-        if (auto existing = cat_.find_content(pc->hash)) {
-          // Same content stored meanwhile: reference it; the parts just written are unused.
-          pf.existing = *existing;
-        } else {
-          pf.content = pc;
-          inflight_.emplace(pc->hash, pc);
-          big_sizes_.insert(total);
+        if (auto c = cat_.find_content(h)) {
+          bool unstable = changed_while_read(fd, st, path);
+          ++r_.deduplicated;
+          return commit(it.entry, st, *c, unstable);
         }
       }
+      if (::lseek(fd, 0, SEEK_SET) != 0) return not_backed_up(path, errno);
     }
-    finish_file(it, fd, pf);
+    crypto::Sha256 sha;
+    uint32_t parts = static_cast<uint32_t>((st.size + part_size_ - 1) / part_size_);
+    uint64_t total = 0;
+    std::vector<catalog::BlobRef> refs;
+    for (uint32_t p = 0;; ++p) {
+      buf.resize(part_size_);
+      ssize_t n = fs::read_full(fd, buf.data(), part_size_);
+      if (n < 0) return not_backed_up(path, static_cast<int>(-n));
+      if (n == 0) break;
+      buf.resize(static_cast<size_t>(n));
+      sha.update(buf);
+      total += static_cast<uint64_t>(n);
+      container::SealedBlob blob = container::seal_blob(repo_.keys(), buf);
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        refs.push_back(append(blob, file_info(path, st, {}, p, std::max(parts, p + 1))));
+      }
+      r_bytes(static_cast<uint64_t>(n));
+      if (static_cast<size_t>(n) < part_size_) break;
+    }
+    crypto::Hash h = sha.finish();
+    st.size = total;
+    bool unstable = changed_while_read(fd, st, path);
+    std::lock_guard<std::mutex> lk(mu_);
+    uint32_t content;
+    if (auto existing = cat_.find_content(h)) {
+      content = *existing;  // the same content stored meanwhile: the parts just written are unused
+    } else {
+      content = cat_.add_content(h, total, refs);
+      cat_.backups[backup_].bytes_stored += total;
+      big_sizes_.insert(total);
+    }
+    commit(it.entry, st, content, unstable);
   }
 
   void r_bytes(uint64_t n) {
     std::lock_guard<std::mutex> lk(mu_);
     r_.bytes_read += n;
+  }
+
+  // True (with a WARN) if the file changed while it was read: it is stored as read and taken
+  // again by the next backup (its ctime is not recorded).
+  static bool changed_while_read(int fd, const fs::Stat& st, const std::string& path) {
+    struct stat after;
+    if (::fstat(fd, &after) != 0) return false;
+    fs::Stat a = fs::from_stat(after);
+    if (a.mtime_ns == st.mtime_ns && a.size == st.size && a.ctime_ns == st.ctime_ns) return false;
+    log::warn("File changed while it was read: {} (stored as read; taken again next time)", path);
+    return true;
   }
 
   static container::FileInfo file_info(const std::string& path, const fs::Stat& st, const crypto::Hash& h, uint32_t part, uint32_t parts) {
@@ -468,46 +482,29 @@ class Packer {
     return fi;
   }
 
-  // If content with this hash is stored or in flight, points pf at it and returns true.
-  bool dedup(PendingFile& pf, const crypto::Hash& h, uint64_t size) {
-    std::lock_guard<std::mutex> lk(mu_);
-    if (auto c = cat_.find_content(h)) {
-      pf.existing = *c;
-      ++r_.deduplicated;
-      return true;
-    }
-    auto it = inflight_.find(h);
-    if (it != inflight_.end()) {
-      pf.content = it->second;
-      ++r_.deduplicated;
-      return true;
-    }
-    return false;
+  // Records the file's version. REQUIRES: mu_ held.
+  void commit(uint32_t entry, const fs::Stat& st, uint32_t content, bool unstable) {
+    catalog::Version v;
+    v.backup = backup_;
+    v.type = Type::kFile;
+    v.mode = st.mode;
+    v.uid = st.uid;
+    v.gid = st.gid;
+    v.mtime_ns = st.mtime_ns;
+    v.ctime_ns = unstable ? 0 : st.ctime_ns;
+    v.inode = st.inode;
+    v.size = st.size;
+    v.content = content;
+    cat_.add_version(entry, v);
+    ++cat_.backups[backup_].files_stored;
+    ++r_.files_stored;
   }
 
-  void publish(PendingFile& pf, const std::shared_ptr<PendingContent>& pc) {
-    std::lock_guard<std::mutex> lk(mu_);
-    auto [it, inserted] = inflight_.emplace(pc->hash, pc);
-    pf.content = it->second;  // a twin stored at the same moment wins; ours is unused
-    if (pc->size > part_size_) big_sizes_.insert(pc->size);
-  }
-
-  void finish_file(const WorkItem& it, int fd, PendingFile& pf) {
-    struct stat after;
-    if (::fstat(fd, &after) == 0) {
-      fs::Stat a = fs::from_stat(after);
-      if (a.mtime_ns != pf.st.mtime_ns || a.size != pf.st.size || a.ctime_ns != pf.st.ctime_ns) {
-        log::warn("File changed while it was read: {} (stored as read; taken again next time)", it.path);
-        pf.unstable = true;
-      }
-    }
-    std::lock_guard<std::mutex> lk(mu_);
-    pending_.push_back(std::move(pf));
-  }
-
-  void append(PendingContent& pc, const container::SealedBlob& blob, container::FileInfo fi) {
-    std::lock_guard<std::mutex> lk(mu_);
-    if (writer_ && writer_->count() > 0 && writer_->size() + blob.ciphertext.size() > o_.max_container) close_container(true);
+  // Appends a blob to the open container (opening one if needed). REQUIRES: mu_ held.
+  catalog::BlobRef append(const container::SealedBlob& blob, const container::FileInfo& fi) {
+    if (writer_ && writer_->count() > 0 &&
+        (writer_->size() + blob.ciphertext.size() > o_.max_container || writer_->index_size() > kMaxIndexBytes))
+      close_container(true);
     if (!writer_) {
       // Never reuse a name: a backup in the same second, or a container left by an
       // interrupted one, must not be overwritten.
@@ -517,11 +514,11 @@ class Packer {
       } while (repo_.store().head(name).has_value());
       log::info("Opening container file: {}", name.substr(name.rfind('/') + 1));
       writer_ = repo_.create_container(name, container::Origin{o_.host, o_.folder, stamp_});
+      container_id_ = cat_.add_container(name, 0);  // its size is set when it is committed
     }
-    container::BlobLocation loc = writer_->append(blob, std::move(fi));
+    container::BlobLocation loc = writer_->append(blob, fi);
     fault::point("container.append");
-    pc.parts.emplace_back(seq_, loc);
-    pc.max_seq = seq_;
+    return repo::blob_ref(container_id_, loc);
   }
 
   // REQUIRES: mu_ held.
@@ -533,57 +530,11 @@ class Packer {
     fault::point("container.committed");
     if (full) log::info("Container is full {} size {} files {}", shortname, size, files);
     log::info("Closed container: {}", shortname);
-    seq_to_container_.push_back(cat_.add_container(writer_->name(), size));
+    cat_.containers[container_id_].size = size;
     writer_.reset();
     r_.bytes_uploaded += size;
     ++r_.containers;
-    commit_ready(seq_);
-    ++seq_;
-    if (full) save_();  // checkpoint: what the container holds is now in the catalog
-  }
-
-  // Moves every pending file whose content lies in containers <= closed_seq into the
-  // catalog. REQUIRES: mu_ held.
-  void commit_ready(int closed_seq) {
-    std::vector<PendingFile> keep;
-    for (PendingFile& pf : pending_) {
-      uint32_t content = pf.existing;
-      if (content == kNone) {
-        PendingContent& pc = *pf.content;
-        if (pc.max_seq > closed_seq) {
-          keep.push_back(std::move(pf));
-          continue;
-        }
-        if (pc.committed == kNone) {
-          if (auto c = cat_.find_content(pc.hash)) {
-            pc.committed = *c;
-          } else {
-            std::vector<catalog::BlobRef> refs;
-            for (const auto& [seq, loc] : pc.parts)
-              refs.push_back(repo::blob_ref(seq_to_container_.at(static_cast<size_t>(seq)), loc));
-            pc.committed = cat_.add_content(pc.hash, pc.size, refs);
-            cat_.backups[backup_].bytes_stored += pc.size;
-          }
-          inflight_.erase(pc.hash);
-        }
-        content = pc.committed;
-      }
-      catalog::Version v;
-      v.backup = backup_;
-      v.type = Type::kFile;
-      v.mode = pf.st.mode;
-      v.uid = pf.st.uid;
-      v.gid = pf.st.gid;
-      v.mtime_ns = pf.st.mtime_ns;
-      v.ctime_ns = pf.unstable ? 0 : pf.st.ctime_ns;
-      v.inode = pf.st.inode;
-      v.size = pf.st.size;
-      v.content = content;
-      cat_.add_version(pf.entry, v);
-      ++cat_.backups[backup_].files_stored;
-      ++r_.files_stored;
-    }
-    pending_ = std::move(keep);
+    if (full) save_();  // checkpoint: every version recorded so far refers to committed containers
   }
 
   repo::Repository& repo_;
@@ -604,11 +555,8 @@ class Packer {
 
   std::mutex mu_;  // guards everything below, and the catalog
   std::unique_ptr<repo::ContainerWriter> writer_;
-  int seq_ = 0;       // containers of this backup, in order: index into seq_to_container_
-  int name_seq_ = 0;  // the <seq> part of the next container's name
-  std::vector<uint32_t> seq_to_container_;
-  std::vector<PendingFile> pending_;
-  std::unordered_map<crypto::Hash, std::shared_ptr<PendingContent>, HashKey> inflight_;
+  uint32_t container_id_ = kNone;  // the open container's index in the catalog
+  int name_seq_ = 0;               // the <seq> part of the next container's name
   std::unordered_set<uint64_t> big_sizes_;
 };
 
@@ -643,12 +591,10 @@ Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& o, cons
   if (o.dry_run) {
     uint64_t bytes = 0;
     for (const auto& it : walker.items) {
-      log::info("Would back up {} ({})", it.path, human_size(it.st.size));
-      bytes += it.st.size;
-    }
-    for (auto& it : walker.items) {
-      if (r.found_paths.size() >= kFoundKept) break;
-      r.found_paths.push_back(it.path);
+      std::string path = cat.path(it.entry);
+      log::info("Would back up {} ({})", path, human_size(it.size));
+      bytes += it.size;
+      if (r.found_paths.size() < kFoundKept) r.found_paths.push_back(std::move(path));
     }
     log::info("Dry run: {} files ({}) would be backed up, {} deletions recorded; nothing was written", r.found,
               human_size(bytes), r.deleted);
@@ -662,10 +608,11 @@ Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& o, cons
   Packer packer(repo, cat, o, backup, stamp, save, r);
   packer.run(walker.items);
   // Kept for LIST FOUND; capped so that a huge first backup does not hold every path.
-  for (auto& it : walker.items) {
+  for (const auto& it : walker.items) {
     if (r.found_paths.size() >= kFoundKept) break;
-    r.found_paths.push_back(std::move(it.path));
+    r.found_paths.push_back(cat.path(it.entry));
   }
+  std::vector<WorkItem>().swap(walker.items);
   cat.backups[backup].complete = true;
   fault::point("backup.before_final_save");
   save();

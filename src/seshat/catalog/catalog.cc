@@ -138,14 +138,42 @@ std::string_view Catalog::symlink_target(const Version& v) const {
   return std::string_view(arena).substr(v.content, v.target_len);
 }
 
-std::optional<uint32_t> Catalog::find_content(const Hash& hash) const {
-  while (content_indexed_ < contents.size()) {
-    content_index_.emplace(contents[content_indexed_].hash, static_cast<uint32_t>(content_indexed_));
-    ++content_indexed_;
+namespace {
+uint64_t slot_key(const Hash& h) {
+  uint64_t v;
+  __builtin_memcpy(&v, h.data(), sizeof v);
+  return v;
+}
+}  // namespace
+
+void Catalog::index_content(uint32_t id) const {
+  size_t mask = content_slots_.size() - 1;
+  for (size_t i = slot_key(contents[id].hash) & mask;; i = (i + 1) & mask) {
+    if (content_slots_[i] == kNone) {
+      content_slots_[i] = id;
+      return;
+    }
   }
-  auto it = content_index_.find(hash);
-  if (it == content_index_.end()) return std::nullopt;
-  return it->second;
+}
+
+std::optional<uint32_t> Catalog::find_content(const Hash& hash) const {
+  if (content_indexed_ < contents.size()) {
+    if (contents.size() * 2 > content_slots_.size()) {
+      // Grow to keep the load under 1/2, and index everything again.
+      size_t cap = 1024;
+      while (cap < contents.size() * 4) cap *= 2;
+      content_slots_.assign(cap, kNone);
+      content_indexed_ = 0;
+    }
+    for (; content_indexed_ < contents.size(); ++content_indexed_) index_content(static_cast<uint32_t>(content_indexed_));
+  }
+  if (content_slots_.empty()) return std::nullopt;
+  size_t mask = content_slots_.size() - 1;
+  for (size_t i = slot_key(hash) & mask;; i = (i + 1) & mask) {
+    uint32_t id = content_slots_[i];
+    if (id == kNone) return std::nullopt;
+    if (contents[id].hash == hash) return id;
+  }
 }
 
 uint32_t Catalog::add_content(const Hash& hash, uint64_t size, const std::vector<BlobRef>& refs) {
@@ -178,7 +206,7 @@ size_t Catalog::memory_bytes() const {
   size_t n = arena.capacity() + entries.capacity() * sizeof(Entry) + versions.capacity() * sizeof(Version) +
              contents.capacity() * sizeof(Content) + blobs.capacity() * sizeof(BlobRef) +
              child_order_.capacity() * 4 + child_start_.capacity() * 4 +
-             content_index_.size() * (sizeof(Hash) + 16 + sizeof(void*)) + content_index_.bucket_count() * sizeof(void*);
+             content_slots_.capacity() * sizeof(uint32_t);
   for (const auto& c : containers) n += sizeof(Container) + c.name.capacity();
   n += backups.capacity() * sizeof(Backup) + folders.capacity() * sizeof(Folder);
   return n;

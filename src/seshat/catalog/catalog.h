@@ -139,15 +139,10 @@ class Catalog {
   std::string arena;  // names and symlink targets
 
  private:
-  struct HashHasher {
-    size_t operator()(const Hash& h) const {
-      size_t v;
-      static_assert(sizeof v <= sizeof h);
-      __builtin_memcpy(&v, h.data(), sizeof v);
-      return v;
-    }
-  };
-  mutable std::unordered_map<Hash, uint32_t, HashHasher> content_index_;
+  // Open addressing over content ids (kNone = empty slot), keyed by the first bytes of the
+  // SHA-256 (already uniform): 4-8 bytes a content instead of a hash-map node.
+  void index_content(uint32_t id) const;
+  mutable std::vector<uint32_t> content_slots_;
   mutable size_t content_indexed_ = 0;
   std::vector<uint32_t> child_order_;  // entry ids sorted by (parent, name)
   std::vector<uint32_t> child_start_;  // per entry, first position in child_order_ (size entries+1)

@@ -79,17 +79,20 @@ class Builder {
   std::string header() const;
   // Records the blob at the current end and returns its location; the caller writes
   // blob.ciphertext next.
-  BlobLocation add(const SealedBlob& blob, FileInfo file);
+  BlobLocation add(const SealedBlob& blob, const FileInfo& file);
   // Bytes written so far (header + blobs).
   uint64_t size() const { return offset_; }
-  size_t count() const { return entries_.size(); }
+  size_t count() const { return count_; }
+  // Bytes of the index so far (encoded, before compression): what the builder holds.
+  size_t index_size() const { return entries_.size(); }
   // The trailer (sealed index + footer); the caller writes it last.
   std::string finish(const crypto::Keys& keys) const;
 
  private:
   Origin origin_;
   uint64_t offset_ = kHeaderSize;
-  std::vector<IndexEntry> entries_;
+  size_t count_ = 0;
+  std::string entries_;  // the index entries, encoded as they are added
 };
 
 struct Footer {

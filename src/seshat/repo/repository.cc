@@ -86,8 +86,8 @@ ContainerWriter::~ContainerWriter() {
   }
 }
 
-container::BlobLocation ContainerWriter::append(const container::SealedBlob& blob, container::FileInfo file) {
-  container::BlobLocation loc = builder_.add(blob, std::move(file));
+container::BlobLocation ContainerWriter::append(const container::SealedBlob& blob, const container::FileInfo& file) {
+  container::BlobLocation loc = builder_.add(blob, file);
   out_->write(blob.ciphertext);
   return loc;
 }

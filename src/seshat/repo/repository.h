@@ -28,9 +28,10 @@ class ContainerWriter {
                   container::Origin origin = {});
   ~ContainerWriter();  // aborts unless finished
   // REQUIRES: not finished.
-  container::BlobLocation append(const container::SealedBlob& blob, container::FileInfo file);
+  container::BlobLocation append(const container::SealedBlob& blob, const container::FileInfo& file);
   uint64_t size() const { return builder_.size(); }
   size_t count() const { return builder_.count(); }
+  size_t index_size() const { return builder_.index_size(); }
   const std::string& name() const { return name_; }
   // Writes the index and footer and commits the object; returns its total size.
   uint64_t finish();

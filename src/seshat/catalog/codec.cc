@@ -39,11 +39,19 @@ uint32_t u32_of(uint64_t v) {
 
 }  // namespace
 
-std::string encode(const Catalog& c) {
+void encode_to(const Catalog& c, const std::function<void(std::string_view)>& sink) {
   ByteWriter w;
+  // Hands what is encoded so far to the sink once it passes 1 MB.
+  auto flush = [&](bool always) {
+    if (w.data().size() >= (1u << 20) || (always && !w.data().empty())) {
+      sink(w.data());
+      w.data().clear();
+    }
+  };
   w.bytes(std::string_view(kMagic, 4));
   w.u32(kFormatVersion);
   w.str(c.arena);
+  flush(true);
   w.varint(c.hosts.size());
   for (const auto& h : c.hosts) w.str(h.name);
   w.varint(c.folders.size());
@@ -68,6 +76,7 @@ std::string encode(const Catalog& c) {
   }
   w.varint(c.blobs.size());
   for (const auto& b : c.blobs) {
+    flush(false);
     w.varint(b.container);
     w.varint(b.offset);
     w.varint(b.length);
@@ -78,6 +87,7 @@ std::string encode(const Catalog& c) {
   }
   w.varint(c.contents.size());
   for (const auto& k : c.contents) {
+    flush(false);
     put_array(w, k.hash);
     w.varint(k.size);
     w.varint(k.first_blob);
@@ -85,6 +95,7 @@ std::string encode(const Catalog& c) {
   }
   w.varint(c.entries.size());
   for (const auto& e : c.entries) {
+    flush(false);
     w.varint(opt(e.parent));
     w.varint(e.name_off);
     w.varint(e.name_len);
@@ -92,6 +103,7 @@ std::string encode(const Catalog& c) {
   }
   w.varint(c.versions.size());
   for (const auto& v : c.versions) {
+    flush(false);
     w.varint(v.backup);
     w.varint(opt(v.prev));
     w.u8(static_cast<uint8_t>(v.type));
@@ -105,7 +117,13 @@ std::string encode(const Catalog& c) {
     w.varint(opt(v.content));
     w.varint(v.target_len);
   }
-  return w.take();
+  flush(true);
+}
+
+std::string encode(const Catalog& c) {
+  std::string out;
+  encode_to(c, [&](std::string_view piece) { out.append(piece); });
+  return out;
 }
 
 Catalog decode(std::string_view data) {

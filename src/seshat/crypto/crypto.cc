@@ -123,11 +123,72 @@ std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, co
 }
 
 std::string seal_packed(const Keys& keys, std::string_view plaintext) {
-  Sealed s = seal(keys, plaintext);
-  std::string out(reinterpret_cast<const char*>(s.iv.data()), kIvSize);
-  out += s.ciphertext;
-  out.append(reinterpret_cast<const char*>(s.mac.data()), kMacSize);
-  return out;
+  PackedSealer s(keys);
+  s.reserve(plaintext.size());
+  s.update(plaintext);
+  return s.finish();
+}
+
+PackedSealer::PackedSealer(const Keys& keys) : cipher_(EVP_CIPHER_CTX_new()), mac_(EVP_MAC_fetch(nullptr, "HMAC", nullptr)), mac_ctx_(nullptr) {
+  auto* c = static_cast<EVP_CIPHER_CTX*>(cipher_);
+  auto* m = static_cast<EVP_MAC*>(mac_);
+  if (m) mac_ctx_ = EVP_MAC_CTX_new(m);
+  auto* mc = static_cast<EVP_MAC_CTX*>(mac_ctx_);
+  Iv iv{};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", const_cast<char*>("SHA256"), 0), OSSL_PARAM_construct_end()};
+  if (!c || !mc || RAND_bytes(iv.data(), kIvSize) != 1 ||
+      EVP_EncryptInit_ex(c, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1 ||
+      EVP_MAC_init(mc, keys.mac.data(), keys.mac.size(), params) != 1) {
+    EVP_CIPHER_CTX_free(c);
+    EVP_MAC_CTX_free(mc);
+    EVP_MAC_free(m);
+    fail("sealer init");
+  }
+  out_.assign(reinterpret_cast<const char*>(iv.data()), kIvSize);
+  mac_tail(0);
+}
+
+PackedSealer::~PackedSealer() {
+  EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(cipher_));
+  EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(mac_ctx_));
+  EVP_MAC_free(static_cast<EVP_MAC*>(mac_));
+}
+
+// The MAC covers IV || ciphertext: every byte of out_ from `from` on.
+void PackedSealer::mac_tail(size_t from) {
+  if (EVP_MAC_update(static_cast<EVP_MAC_CTX*>(mac_ctx_), reinterpret_cast<const unsigned char*>(out_.data() + from), out_.size() - from) != 1)
+    fail("HMAC");
+}
+
+void PackedSealer::update(std::string_view plaintext) {
+  constexpr size_t kStep = 1 << 30;  // EVP takes int lengths
+  while (!plaintext.empty()) {
+    size_t n = std::min(plaintext.size(), kStep);
+    size_t at = out_.size();
+    out_.resize(at + n + 16);
+    int got = 0;
+    if (EVP_EncryptUpdate(static_cast<EVP_CIPHER_CTX*>(cipher_), reinterpret_cast<unsigned char*>(out_.data() + at), &got,
+                          reinterpret_cast<const unsigned char*>(plaintext.data()), static_cast<int>(n)) != 1)
+      fail("AES encrypt");
+    out_.resize(at + static_cast<size_t>(got));
+    mac_tail(at);
+    plaintext.remove_prefix(n);
+  }
+}
+
+std::string PackedSealer::finish() {
+  size_t at = out_.size();
+  out_.resize(at + 16);
+  int got = 0;
+  if (EVP_EncryptFinal_ex(static_cast<EVP_CIPHER_CTX*>(cipher_), reinterpret_cast<unsigned char*>(out_.data() + at), &got) != 1)
+    fail("AES encrypt");
+  out_.resize(at + static_cast<size_t>(got));
+  mac_tail(at);
+  Mac m{};
+  size_t outl = 0;
+  if (EVP_MAC_final(static_cast<EVP_MAC_CTX*>(mac_ctx_), m.data(), &outl, m.size()) != 1 || outl != kMacSize) fail("HMAC");
+  out_.append(reinterpret_cast<const char*>(m.data()), kMacSize);
+  return std::move(out_);
 }
 
 std::string open_packed(const Keys& keys, std::string_view packed) {

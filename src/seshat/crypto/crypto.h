@@ -58,6 +58,27 @@ std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, co
 
 // IV || ciphertext || MAC in one string, for whole objects (catalog, container index).
 std::string seal_packed(const Keys& keys, std::string_view plaintext);
+
+// seal_packed() in pieces, for objects too big to hold twice: the plaintext goes in chunk by
+// chunk and only the sealed result is kept.
+class PackedSealer {
+ public:
+  explicit PackedSealer(const Keys& keys);
+  ~PackedSealer();
+  PackedSealer(const PackedSealer&) = delete;
+  PackedSealer& operator=(const PackedSealer&) = delete;
+  void reserve(size_t plaintext_size) { out_.reserve(plaintext_size + 64); }
+  void update(std::string_view plaintext);
+  // IV || ciphertext || MAC.
+  std::string finish();
+
+ private:
+  void mac_tail(size_t from);
+  void* cipher_;
+  void* mac_;
+  void* mac_ctx_;
+  std::string out_;
+};
 std::string open_packed(const Keys& keys, std::string_view packed);
 
 // Argon2id (libsodium crypto_pwhash) to 64 bytes of key material.

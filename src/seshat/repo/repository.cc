@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "seshat/catalog/codec.h"
@@ -178,12 +179,30 @@ catalog::Catalog Repository::load_catalog() {
 }
 
 uint64_t Repository::save_catalog(const catalog::Catalog& catalog) {
-  std::string plain = catalog::encode(catalog);
-  std::string z(ZSTD_compressBound(plain.size()), '\0');
-  size_t n = ZSTD_compress(z.data(), z.size(), plain.data(), plain.size(), 3);
-  if (ZSTD_isError(n)) throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
-  z.resize(n);
-  std::string sealed = crypto::seal_packed(keys_, z);
+  // Encoded, compressed and sealed as a stream: only the sealed object is ever whole in memory.
+  crypto::PackedSealer sealer(keys_);
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> zc(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  if (!zc || ZSTD_isError(ZSTD_CCtx_setParameter(zc.get(), ZSTD_c_compressionLevel, 3)))
+    throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
+  // The frame records its content size (load_catalog checks it): one counting pass first.
+  uint64_t plain_size = 0;
+  catalog::encode_to(catalog, [&](std::string_view piece) { plain_size += piece.size(); });
+  if (ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(zc.get(), plain_size))) throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
+  sealer.reserve(plain_size / 3);
+  std::string zbuf(ZSTD_CStreamOutSize(), '\0');
+  auto pump = [&](std::string_view piece, ZSTD_EndDirective mode) {
+    ZSTD_inBuffer in{piece.data(), piece.size(), 0};
+    for (;;) {
+      ZSTD_outBuffer out{zbuf.data(), zbuf.size(), 0};
+      size_t left = ZSTD_compressStream2(zc.get(), &out, &in, mode);
+      if (ZSTD_isError(left)) throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
+      sealer.update(std::string_view(zbuf.data(), out.pos));
+      if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) break;
+    }
+  };
+  catalog::encode_to(catalog, [&](std::string_view piece) { pump(piece, ZSTD_e_continue); });
+  pump({}, ZSTD_e_end);
+  std::string sealed = sealer.finish();
   uint64_t next = generation_ + 1;
   fault::point("catalog.before_put");
   if (!store_->put_if_absent(generation_name(next), sealed))

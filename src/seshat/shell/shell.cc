@@ -1,6 +1,7 @@
 #include "seshat/shell/shell.h"
 
 #include <histedit.h>
+#include <malloc.h>
 #include <csignal>
 #include <unistd.h>
 
@@ -111,6 +112,11 @@ int seshat_main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   install_interrupt_handler();
   fault::init_from_env();
+  // Two malloc arenas are enough for our few busy threads and keep fragmentation (and the
+  // peak RSS) down; a fixed mmap threshold returns big buffers (catalog encoding, parts) to
+  // the system when freed instead of letting glibc raise the threshold and keep them.
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<session::Session> s;
   try {

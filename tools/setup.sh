@@ -14,7 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [ "${SESHAT_SETUP_TESTS:-0}" = 1 ]; then
-  packages+=(awscli clang-14 libclang-rt-14-dev llvm-14 time)
+  packages+=(awscli clang-14 libclang-rt-14-dev llvm-14 time restic openssl)
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 missing=()

@@ -298,8 +298,9 @@ TEST(Catalog, ContentIndexGrowsAndCollides) {
     std::memcpy(h.data() + 20, &i, 4);
     hashes.push_back(h);
     EXPECT_EQ(c.add_content(h, i, {}), i);
-    if (i % 997 == 0)
+    if (i % 997 == 0) {
       for (uint32_t j = 0; j <= i; j += 101) ASSERT_EQ(c.find_content(hashes[j]), j) << i << " " << j;
+    }
   }
   for (uint32_t j = 0; j < hashes.size(); ++j) ASSERT_EQ(c.find_content(hashes[j]), j);
   Hash missing{};

@@ -1,5 +1,7 @@
 #include "seshat/catalog/codec.h"
 
+#include <sys/mman.h>
+
 #include <cstring>
 
 #include "seshat/util/bytes.h"
@@ -35,6 +37,17 @@ uint32_t unopt(uint64_t v) {
 uint32_t u32_of(uint64_t v) {
   if (v > 0xffffffffull) corrupt("number too large");
   return static_cast<uint32_t>(v);
+}
+
+// Big arrays filled right after they are reserved: on this kind of machine most of a
+// decode's time is page faults on fresh memory, and 2 MB pages take 512 times fewer. Only
+// a hint (transparent huge pages in "madvise" mode); ignored where unsupported.
+void advise_huge_pages(const void* p, size_t bytes) {
+  constexpr uintptr_t kPage = 4096;
+  if (bytes < (8u << 20)) return;
+  uintptr_t start = (reinterpret_cast<uintptr_t>(p) + kPage - 1) & ~(kPage - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kPage - 1);
+  if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
 }
 
 }  // namespace
@@ -159,6 +172,7 @@ Catalog decode(std::string_view data) {
   }
   uint64_t nblobs = r.count(53);
   c.blobs.reserve(nblobs);
+  advise_huge_pages(c.blobs.data(), c.blobs.capacity() * sizeof(c.blobs[0]));
   for (uint64_t n = nblobs; n; --n) {
     BlobRef b;
     b.container = u32_of(r.varint());
@@ -172,6 +186,7 @@ Catalog decode(std::string_view data) {
   }
   uint64_t ncontents = r.count(35);
   c.contents.reserve(ncontents);
+  advise_huge_pages(c.contents.data(), c.contents.capacity() * sizeof(c.contents[0]));
   for (uint64_t n = ncontents; n; --n) {
     Content k;
     get_array(r, k.hash);
@@ -182,6 +197,7 @@ Catalog decode(std::string_view data) {
   }
   uint64_t nentries = r.count(4);
   c.entries.reserve(nentries);
+  advise_huge_pages(c.entries.data(), c.entries.capacity() * sizeof(c.entries[0]));
   for (uint64_t n = nentries; n; --n) {
     Entry e;
     e.parent = unopt(r.varint());
@@ -192,6 +208,7 @@ Catalog decode(std::string_view data) {
   }
   uint64_t nversions = r.count(12);
   c.versions.reserve(nversions);
+  advise_huge_pages(c.versions.data(), c.versions.capacity() * sizeof(c.versions[0]));
   for (uint64_t n = nversions; n; --n) {
     Version v;
     v.backup = u32_of(r.varint());

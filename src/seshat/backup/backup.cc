@@ -376,8 +376,9 @@ class Packer {
           return commit(it.entry, st, *c, unstable);
         }
       }
-      container::SealedBlob blob;
-      if (!buf.empty()) blob = container::seal_blob(repo_.keys(), buf);
+      container::SealedBlob& blob = sealed_buffer();
+      blob.ciphertext.clear();
+      if (!buf.empty()) container::seal_blob_into(repo_.keys(), buf, blob);
       std::lock_guard<std::mutex> lk(mu_);
       if (auto c = cat_.find_content(h)) {  // the same content stored meanwhile by another worker
         ++r_.deduplicated;
@@ -429,7 +430,8 @@ class Packer {
       buf.resize(static_cast<size_t>(n));
       sha.update(buf);
       total += static_cast<uint64_t>(n);
-      container::SealedBlob blob = container::seal_blob(repo_.keys(), buf);
+      container::SealedBlob& blob = sealed_buffer();
+      container::seal_blob_into(repo_.keys(), buf, blob);
       {
         std::lock_guard<std::mutex> lk(mu_);
         refs.push_back(append(blob, file_info(path, st, {}, p, std::max(parts, p + 1))));
@@ -450,6 +452,12 @@ class Packer {
       big_sizes_.insert(total);
     }
     commit(it.entry, st, content, unstable);
+  }
+
+  // Each worker seals into its own buffer, reused blob after blob.
+  static container::SealedBlob& sealed_buffer() {
+    thread_local container::SealedBlob blob;
+    return blob;
   }
 
   void r_bytes(uint64_t n) {

@@ -56,24 +56,30 @@ bool worth_compressing(std::string_view plain, int level) {
 
 SealedBlob seal_blob(const crypto::Keys& keys, std::string_view plaintext, int zstd_level) {
   SealedBlob b;
+  seal_blob_into(keys, plaintext, b, zstd_level);
+  return b;
+}
+
+void seal_blob_into(const crypto::Keys& keys, std::string_view plaintext, SealedBlob& b, int zstd_level) {
   b.raw_size = plaintext.size();
-  std::unique_ptr<char[]> compressed;  // not zero-filled: zstd writes it
+  b.compressed = false;
+  thread_local std::string compressed;  // kept per thread: no fresh pages for every blob
   size_t compressed_size = 0;
   if (plaintext.size() >= 64 && worth_compressing(plaintext, zstd_level)) {
     size_t bound = ZSTD_compressBound(plaintext.size());
-    compressed.reset(new char[bound]);
-    size_t n = ZSTD_compress(compressed.get(), bound, plaintext.data(), plaintext.size(), zstd_level);
+    if (compressed.size() < bound) compressed.resize(bound);
+    size_t n = ZSTD_compress(compressed.data(), bound, plaintext.data(), plaintext.size(), zstd_level);
     if (!ZSTD_isError(n) && n < plaintext.size()) {
       compressed_size = n;
       b.compressed = true;
     }
   }
-  crypto::Sealed s = crypto::seal(keys, b.compressed ? std::string_view(compressed.get(), compressed_size) : plaintext);
-  compressed.reset();
+  crypto::Sealed s;
+  s.ciphertext = std::move(b.ciphertext);
+  crypto::seal_into(keys, b.compressed ? std::string_view(compressed.data(), compressed_size) : plaintext, s);
   b.ciphertext = std::move(s.ciphertext);
   b.iv = s.iv;
   b.mac = s.mac;
-  return b;
 }
 
 std::string open_blob(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored) {

@@ -67,6 +67,8 @@ struct SealedBlob {
 
 // zstd (kept only if smaller) then seal. Thread-safe.
 SealedBlob seal_blob(const crypto::Keys& keys, std::string_view plaintext, int zstd_level = 1);
+// The same into `out`, reusing its buffer: a worker sealing many blobs allocates once.
+void seal_blob_into(const crypto::Keys& keys, std::string_view plaintext, SealedBlob& out, int zstd_level = 1);
 // Authenticates, decrypts and decompresses; throws Error(kCorruption) on any mismatch.
 std::string open_blob(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored);
 

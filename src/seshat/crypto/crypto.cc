@@ -90,6 +90,11 @@ Hash Sha256::finish() {
 
 Sealed seal(const Keys& keys, std::string_view plaintext) {
   Sealed s;
+  seal_into(keys, plaintext, s);
+  return s;
+}
+
+void seal_into(const Keys& keys, std::string_view plaintext, Sealed& s) {
   if (RAND_bytes(s.iv.data(), kIvSize) != 1) fail("RAND_bytes");
   CipherCtx c;
   if (!c.ctx || EVP_EncryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), s.iv.data()) != 1) fail("AES init");
@@ -102,7 +107,6 @@ Sealed seal(const Keys& keys, std::string_view plaintext) {
     fail("AES encrypt");
   s.ciphertext.resize(static_cast<size_t>(out1 + out2));
   s.mac = hmac(keys, s.iv, s.ciphertext);
-  return s;
 }
 
 std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac) {

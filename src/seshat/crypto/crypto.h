@@ -52,6 +52,8 @@ class Sha256 {
 };
 
 Sealed seal(const Keys& keys, std::string_view plaintext);
+// The same into `out`, reusing the capacity of out.ciphertext (no allocation per blob).
+void seal_into(const Keys& keys, std::string_view plaintext, Sealed& out);
 // Checks the MAC first (constant time); throws Error(kCorruption, "authentication failed")
 // if it does not match or the padding is bad.
 std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac);

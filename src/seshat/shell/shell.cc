@@ -113,8 +113,9 @@ int seshat_main(int argc, char** argv) {
   install_interrupt_handler();
   fault::init_from_env();
   // Two malloc arenas are enough for our few busy threads and keep fragmentation (and the
-  // peak RSS) down; a fixed mmap threshold returns big buffers (catalog encoding, parts) to
-  // the system when freed instead of letting glibc raise the threshold and keep them.
+  // peak RSS) down. A fixed mmap threshold returns big buffers (a catalog being sealed or
+  // loaded) to the system when freed instead of letting glibc raise the threshold and keep
+  // them; the per-blob buffers of the packers are reused per thread, not reallocated.
   mallopt(M_ARENA_MAX, 2);
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);

@@ -109,7 +109,29 @@ TEST_F(KeyfileTest, DamagedWrappedDataIsRejected) {
 
 TEST_F(KeyfileTest, ChangedKdfParametersDoNotOpen) {
   // The parameters are part of the derivation: tampering with them must not yield other keys.
-  EXPECT_THROW_KIND(kInvalidInput, open_keyfile(edited([](auto& j) { j["ops"] = 2; }), "correct horse"));
+  // The checksum names it as damage; without a checksum (files of 0.7) it cannot be told
+  // from a wrong passphrase.
+  EXPECT_THROW_KIND(kCorruption, open_keyfile(edited([](auto& j) { j["ops"] = 2; }), "correct horse"));
+  EXPECT_THROW_KIND(kInvalidInput, open_keyfile(edited([](auto& j) {
+                                                  j["ops"] = 2;
+                                                  j.erase("check");
+                                                }),
+                                                "correct horse"));
+}
+
+TEST_F(KeyfileTest, DamagedDataIsToldFromAWrongPassphrase) {
+  auto flip_data = [](auto& j) {
+    std::string d = j["data"].template get<std::string>();
+    d[d.size() / 2] = d[d.size() / 2] == 'A' ? 'B' : 'A';
+    j["data"] = d;
+  };
+  EXPECT_THROW_KIND(kCorruption, open_keyfile(edited(flip_data), "correct horse"));
+  EXPECT_THROW_KIND(kCorruption, open_keyfile(edited([](auto& j) { j["check"] = std::string(64, '0'); }), "correct horse"));
+  // Intact file, wrong passphrase: still that.
+  EXPECT_THROW_KIND(kInvalidInput, open_keyfile(edited([](auto&) {}), "wrong horse"));
+  // A file without a checksum opens as before.
+  Keys k = open_keyfile(edited([](auto& j) { j.erase("check"); }), "correct horse");
+  EXPECT_EQ(k.to_bytes().size(), 64u);
 }
 
 }  // namespace

@@ -288,6 +288,49 @@ def kill_between_container_and_catalog_adopts(env):
     check("0 problems" in v.out and "not referenced" not in v.out, f"VERIFY DATA after adoption\n{v.summary()}")
 
 
+def wait_stopped(p, rd, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{p.pid}/stat") as f:
+                if f.read().split(") ", 1)[1].startswith("T"):
+                    return
+        except OSError:
+            break
+        time.sleep(0.05)
+    raise TestFailure(f"seshat did not stop at its crash point\n{clip(rd.text())}")
+
+
+@test
+def lock_removed_under_a_running_backup(env):
+    """DB UNLOCK from another machine removes the lock of a backup that still runs (here: one
+    stopped right before committing a container). The backup must notice before it commits
+    anything more and stop with one clear line; the next backup completes and restores."""
+    src = small_tree(env, n=20)
+    env.run(*env.store_tokens(), "SET", "MAX", str(MAX_MB), "MB", "INITIALIZE")
+    p = env.popen(["BACKUP", src], extra_env=backup_env(env, {"SESHAT_CRASH_AT": "container.before_commit:2=stop"}))
+    rd = tc.Reader(p)
+    wait_stopped(p, rd)
+    containers_before = set(env.store.containers())
+    r = env.run("DB", "UNLOCK", extra_env={"SESHAT_HOSTNAME": "another-machine"}, check_lock=False)
+    check("DB Lock removed" in r.out, f"DB UNLOCK from another host did not remove the lock\n{r.summary()}")
+    os.kill(p.pid, signal.SIGCONT)
+    rc = rd.finish(60)
+    out = rd.text()
+    check(rc not in (0, None), f"the backup whose lock was removed went on (exit {rc})\n{clip(out)}")
+    errs = [l for l in out.splitlines() if " ERROR - " in l]
+    check(errs and "lock" in errs[0] and "removed" in errs[0], f"no clear line about the lost lock\n{clip(out)}")
+    new = set(env.store.containers()) - containers_before
+    check(not new, f"containers committed after the lock was lost: {sorted(new)}")
+    snap = snapshot(src)
+    env.backup(src, timeout=120)
+    t = env.new_target("restore")
+    env.restore(t, folder=src, timeout=120)
+    compare_trees(snap, snapshot(tc.restored(t, src)), "restore after a backup lost its lock")
+    v = env.run("VERIFY", timeout=120)
+    check("0 problems" in v.out, f"VERIFY after a lost lock\n{v.summary()}")
+
+
 # ---------------------------------------------------------------------------- fault injection
 
 def small_tree(env, name="src", n=24):

@@ -534,6 +534,8 @@ class Packer {
     std::string shortname = writer_->name().substr(writer_->name().rfind('/') + 1);
     size_t files = writer_->count();
     fault::point("container.before_commit");
+    if (o_.lock_held && !o_.lock_held())
+      throw Error(ErrorKind::kLocked, "the DB lock of this backup was removed by another process (DB UNLOCK) or taken over; stopped without writing more");
     uint64_t size = writer_->finish();
     fault::point("container.committed");
     if (full) log::info("Container is full {} size {} files {}", shortname, size, files);

@@ -17,6 +17,9 @@ struct Options {
   std::string folder;                  // absolute path, no trailing slash (except "/")
   uint64_t max_container = 8ull << 30;  // split containers before they pass this size
   uint64_t part_size = 8ull << 20;      // files larger than this are stored in parts
+  // Asked before each container is committed: false when the DB lock was lost (the backup
+  // then stops without committing it). Unset: always held.
+  std::function<bool()> lock_held;
   bool hidden = true;                   // back up names starting with '.'
   bool follow_symlinks = false;
   bool dry_run = false;                 // walk and report; store nothing

@@ -179,10 +179,9 @@ std::unique_ptr<Lock> Lock::acquire_by_listing(std::shared_ptr<storage::Storage>
       if (!blocker || !oldest) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 500));
     }
-    if (!blocker) {
-      withdraw.armed = false;
-      return std::unique_ptr<Lock>(new Lock(store, mine, my_name));
-    }
+    withdraw.armed = false;
+    if (!blocker) return std::unique_ptr<Lock>(new Lock(store, mine, my_name));
+    store->remove(my_name);  // withdraw before waiting: a waiter's record must not block others
     if (!wait) throw Error(ErrorKind::kLocked, "the DB is locked by " + blocker->describe() + " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
     if (now_ns() - last_message > 60LL * 1000000000LL) {
       log::info("Waiting for the DB lock held by {}", blocker->describe());
@@ -190,6 +189,17 @@ std::unique_ptr<Lock> Lock::acquire_by_listing(std::shared_ptr<storage::Storage>
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1000 + rng() % 2000));
   }
+}
+
+bool Lock::still_held() {
+  if (lost_.load()) return false;
+  try {
+    if (LockRecord::from_json(store_->get(name_)).id == record_.id) return true;
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kNotFound && e.kind() != ErrorKind::kCorruption) throw;
+  }
+  lost_ = true;
+  return false;
 }
 
 void Lock::renew_loop() {
@@ -201,8 +211,17 @@ void Lock::renew_loop() {
     lk.unlock();
     try {
       std::string current = store_->get(name_);
-      if (LockRecord::from_json(current).id == r.id) store_->put(name_, r.to_json());
-      else log::error("The DB lock was taken by another process while this one held it");
+      if (LockRecord::from_json(current).id == r.id) {
+        store_->put(name_, r.to_json());
+      } else if (!lost_.exchange(true)) {
+        log::error("The DB lock was taken by another process while this one held it");
+      }
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kNotFound) {
+        if (!lost_.exchange(true)) log::error("The DB lock of this process was removed (DB UNLOCK?) while it held it");
+      } else {
+        log::warn("Could not renew the DB lock: {}", e.what());
+      }
     } catch (const std::exception& e) {
       log::warn("Could not renew the DB lock: {}", e.what());
     }
@@ -230,7 +249,18 @@ void Lock::release() {
 
 Lock::~Lock() { release(); }
 
-std::optional<LockRecord> Lock::force_unlock(storage::Storage& store) {
+std::optional<LockRecord> Lock::force_unlock(storage::Storage& store, const std::string& my_host) {
+  // A holder that runs on this machine, within its lease, is no crash leftover.
+  for (const auto& o : store.list(kLockPrefix)) {
+    try {
+      LockRecord r = LockRecord::from_json(store.get(o.name));
+      if (!is_stale(r, my_host) && r.host == my_host)
+        throw Error(ErrorKind::kLocked, "the DB lock is held by " + r.describe() +
+                                            ", which is running on this machine; stop it first (DB UNLOCK removes locks left by crashes)");
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kLocked) throw;
+    }
+  }
   std::optional<LockRecord> holder;
   for (const auto& o : store.list(kLockPrefix)) {
     try {

@@ -46,7 +46,12 @@ class Lock {
   const LockRecord& record() const { return record_; }
 
   // Removes whatever lock is in the store (DB UNLOCK). Returns the removed holder, if any.
-  static std::optional<LockRecord> force_unlock(storage::Storage& store);
+  // Refuses (Error kLocked) while the holder is a live process of this host.
+  static std::optional<LockRecord> force_unlock(storage::Storage& store, const std::string& my_host);
+
+  // False once our record is gone or replaced (DB UNLOCK elsewhere, a takeover): the holder
+  // must stop writing. Reads the record from the store.
+  bool still_held();
 
   static int64_t lease_ns();
 
@@ -61,6 +66,7 @@ class Lock {
   std::condition_variable cv_;
   bool stop_ = false;
   bool released_ = false;
+  std::atomic<bool> lost_{false};
   std::thread renewer_;
 };
 

@@ -166,7 +166,9 @@ catalog::Catalog Repository::load_catalog() {
       size_t r = ZSTD_decompress(plain.data(), plain.size(), z.data(), z.size());
       if (ZSTD_isError(r) || r != n) throw Error(ErrorKind::kCorruption, "bad compressed data");
       catalog::Catalog c = catalog::decode(plain);
-      generation_ = *parse_generation(it->name);
+      // After falling back past a damaged generation, the next save goes after the newest
+      // one that exists (the damaged name is taken).
+      generation_ = *parse_generation(gens.back().name);
       return c;
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kCorruption && e.kind() != ErrorKind::kNotFound) throw;

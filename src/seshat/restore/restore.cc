@@ -217,15 +217,33 @@ class Restorer {
       }
     }
     if (problem.empty() && interrupted()) problem = "interrupted";
+    // A read of several neighbouring blobs that failed (a truncated or partly unreadable
+    // container): each blob on its own, so that those that are intact still come back.
+    bool one_by_one = !problem.empty() && problem != "interrupted" && range.pieces.size() > 1;
     for (const Piece& p : range.pieces) {
-      if (!problem.empty()) {
+      std::string own;
+      std::string_view stored;
+      if (one_by_one && interrupted()) {
+        part_failed(p.file, "interrupted");
+        continue;
+      }
+      if (one_by_one) {
+        try {
+          own = repo_.store().get_range(cname, p.ref->offset, p.ref->length);
+          stored = own;
+        } catch (const Error& e) {
+          part_failed(p.file, "damaged: " + std::string(e.what()));
+          continue;
+        }
+      } else if (!problem.empty()) {
         part_failed(p.file, problem == "interrupted" ? problem : "damaged: " + problem);
         continue;
+      } else {
+        stored = std::string_view(data).substr(p.ref->offset - range.start, p.ref->length);
       }
       std::string plain;
       try {
-        plain = container::open_blob(repo_.keys(), repo::blob_location(*p.ref),
-                                     std::string_view(data).substr(p.ref->offset - range.start, p.ref->length));
+        plain = container::open_blob(repo_.keys(), repo::blob_location(*p.ref), stored);
       } catch (const Error& e) {
         part_failed(p.file, "damaged: " + std::string(e.what()) + " in " + cname.substr(cname.rfind('/') + 1));
         continue;

@@ -245,6 +245,9 @@ std::unique_ptr<repo::Lock> Session::take_lock() {
   return lock;
 }
 
+constexpr const char* kLockLost =
+    "the DB lock of this backup was removed by another process (DB UNLOCK) or taken over; stopped without writing more";
+
 // Holding the lock: what a killed backup left (see repo::tidy_after_interrupted).
 void Session::tidy() {
   repo::TidyResult t = repo::tidy_after_interrupted(*repo_, *catalog_);
@@ -271,10 +274,15 @@ void Session::backup(const std::string& dir) {
   o.excludes = config_.excludes;
   o.includes = config_.includes;
   if (const char* t = std::getenv("SESHAT_THREADS")) o.threads = std::atoi(t);
+  repo::Lock* held = lock ? lock.get() : held_lock_.get();
+  o.lock_held = [held] { return !held || held->still_held(); };
   catalog::Catalog& c = *catalog_;
   backup::Result r;
   try {
-    r = backup::run(*repo_, c, o, [&] { repo_->save_catalog(c); });
+    r = backup::run(*repo_, c, o, [&] {
+      if (!o.lock_held()) throw Error(ErrorKind::kLocked, kLockLost);
+      repo_->save_catalog(c);
+    });
   } catch (...) {
     // The in-memory catalog may hold half a backup; the store has the last checkpoint.
     catalog_.reset();
@@ -327,7 +335,7 @@ void Session::db_unlock() {
     log::info("DB Lock released");
     return;
   }
-  auto holder = repo::Lock::force_unlock(*store);
+  auto holder = repo::Lock::force_unlock(*store, host_);
   if (!holder) log::info("The DB was not locked");
   else log::info("DB Lock removed ({})", holder->host.empty() ? "damaged record" : holder->describe());
 }

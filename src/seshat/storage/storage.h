@@ -111,6 +111,8 @@ class StagingStorage : public StorageWrapper {
   StagingStorage(std::shared_ptr<Storage> inner, std::string staging_dir)
       : StorageWrapper(std::move(inner)), dir_(std::move(staging_dir)) {}
   std::unique_ptr<ObjectWriter> create(const std::string& name) override;
+  // Also removes staging files of processes of this machine that are gone.
+  Leftovers remove_incomplete(const std::string& prefix) override;
 
  private:
   std::string dir_;

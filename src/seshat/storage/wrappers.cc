@@ -1,9 +1,13 @@
 // Storage wrappers whose code does not fit in the header.
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <chrono>
 
 #include "seshat/storage/storage.h"
@@ -100,6 +104,29 @@ class StagedWriter : public ObjectWriter {
 
 std::unique_ptr<ObjectWriter> StagingStorage::create(const std::string& name) {
   return std::make_unique<StagedWriter>(*inner_, name, dir_);
+}
+
+Leftovers StagingStorage::remove_incomplete(const std::string& prefix) {
+  Leftovers out = inner_->remove_incomplete(prefix);
+  if (prefix != "containers/") return out;  // staging holds containers only: look once
+  DIR* d = ::opendir(dir_.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    size_t at = n.find(".seshat-staging-");
+    if (at == std::string::npos) continue;
+    long pid = std::strtol(n.c_str() + at + 16, nullptr, 10);
+    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // still being written
+    std::string p = dir_ + "/" + n;
+    struct stat st;
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::unlink(p.c_str()) == 0) {
+      ++out.objects;
+      out.bytes += static_cast<uint64_t>(st.st_size);
+    }
+  }
+  ::closedir(d);
+  return out;
 }
 
 std::unique_ptr<ObjectWriter> DryRunStorage::create(const std::string&) { return std::make_unique<NullWriter>(); }

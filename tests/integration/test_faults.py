@@ -559,6 +559,29 @@ def staging_disk_full(env):
 
 
 @test
+def staging_leftover_removed(env):
+    """SET DELAY YES: a backup killed while a container is staged leaves the staging file; the
+    next backup removes it (its process is gone) and completes."""
+    src = small_tree(env, n=12)
+    staging = mkdirs(env.base, "staging")
+    env.run(*env.store_tokens(), "SET", "MAX", str(MAX_MB), "MB", "SET", "DELAY", "YES", "SET", "STAGING", staging,
+            "INITIALIZE")
+    r = env.run("BACKUP", src, rc=None, check_lock=False,
+                extra_env=backup_env(env, {"SESHAT_CRASH_AT": "container.append:3"}), timeout=120)
+    check(r.rc == -signal.SIGKILL, f"the backup was not killed\n{r.summary()}")
+    left = os.listdir(staging)
+    check(left, "the killed backup left no staging file (the test needs one)")
+    r = env.backup(src, timeout=120)
+    check(any("Removed" in l and "unfinished uploads" in l for l in r.out.splitlines()),
+          f"the next backup did not say it removed the leftovers\n{r.summary()}")
+    check(not os.listdir(staging), f"staging files left after the next backup: {os.listdir(staging)}")
+    snap = snapshot(src)
+    t = env.new_target("restore")
+    env.restore(t, folder=src, timeout=120)
+    compare_trees(snap, snapshot(tc.restored(t, src)), "restore after a staged backup was killed")
+
+
+@test
 def file_changing_while_read(env):
     """A file appended to while the backup reads it is stored as read with a WARN, and taken
     again by the next backup."""

@@ -82,6 +82,23 @@ void seal_blob_into(const crypto::Keys& keys, std::string_view plaintext, Sealed
   b.mac = s.mac;
 }
 
+std::string_view open_blob_into(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored, OpenBuffers& bufs) {
+  if (stored.size() != loc.length) corrupt("blob has the wrong length");
+  size_t n = crypto::open_into(keys, loc.iv, stored, loc.mac, bufs.decrypted);
+  std::string_view dec(bufs.decrypted.data(), n);
+  if (!loc.compressed) {
+    if (n != loc.raw_size) corrupt("blob has the wrong size");
+    return dec;
+  }
+  unsigned long long size = ZSTD_getFrameContentSize(dec.data(), dec.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size != loc.raw_size || size > dec.size() * 32768ull)
+    corrupt("bad compressed frame");
+  if (bufs.plain.size() < size) bufs.plain.resize(size);
+  size_t r = ZSTD_decompress(bufs.plain.data(), size, dec.data(), dec.size());
+  if (ZSTD_isError(r) || r != size) corrupt("bad compressed data");
+  return std::string_view(bufs.plain.data(), size);
+}
+
 std::string open_blob(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored) {
   if (stored.size() != loc.length) corrupt("blob has the wrong length");
   std::string plain = crypto::open(keys, loc.iv, stored, loc.mac);

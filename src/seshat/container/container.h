@@ -71,6 +71,11 @@ SealedBlob seal_blob(const crypto::Keys& keys, std::string_view plaintext, int z
 void seal_blob_into(const crypto::Keys& keys, std::string_view plaintext, SealedBlob& out, int zstd_level = 1);
 // Authenticates, decrypts and decompresses; throws Error(kCorruption) on any mismatch.
 std::string open_blob(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored);
+// The same with buffers the caller keeps between blobs; the result views one of them.
+struct OpenBuffers {
+  std::string decrypted, plain;
+};
+std::string_view open_blob_into(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored, OpenBuffers& bufs);
 
 // Builds a container's bytes incrementally. Not thread-safe.
 class Builder {

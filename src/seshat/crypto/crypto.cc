@@ -110,20 +110,25 @@ void seal_into(const Keys& keys, std::string_view plaintext, Sealed& s) {
 }
 
 std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac) {
+  std::string out;
+  out.resize(open_into(keys, iv, ciphertext, mac, out));
+  return out;
+}
+
+size_t open_into(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac, std::string& out) {
   Mac expect = hmac(keys, iv, ciphertext);
   if (CRYPTO_memcmp(expect.data(), mac.data(), kMacSize) != 0 || ciphertext.size() % 16 != 0 || ciphertext.empty())
     throw Error(ErrorKind::kCorruption, "authentication failed");
   CipherCtx c;
   if (!c.ctx || EVP_DecryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1) fail("AES init");
-  std::string out(ciphertext.size(), '\0');
+  if (out.size() < ciphertext.size()) out.resize(ciphertext.size());
   int out1 = 0, out2 = 0;
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   if (EVP_DecryptUpdate(c.ctx, o, &out1, reinterpret_cast<const unsigned char*>(ciphertext.data()),
                         static_cast<int>(ciphertext.size())) != 1 ||
       EVP_DecryptFinal_ex(c.ctx, o + out1, &out2) != 1)
     throw Error(ErrorKind::kCorruption, "authentication failed (bad padding)");
-  out.resize(static_cast<size_t>(out1 + out2));
-  return out;
+  return static_cast<size_t>(out1 + out2);
 }
 
 std::string seal_packed(const Keys& keys, std::string_view plaintext) {

@@ -57,6 +57,8 @@ void seal_into(const Keys& keys, std::string_view plaintext, Sealed& out);
 // Checks the MAC first (constant time); throws Error(kCorruption, "authentication failed")
 // if it does not match or the padding is bad.
 std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac);
+// The same into a buffer the caller keeps (grown, never shrunk); returns the plaintext length.
+size_t open_into(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac, std::string& buf);
 
 // IV || ciphertext || MAC in one string, for whole objects (catalog, container index).
 std::string seal_packed(const Keys& keys, std::string_view plaintext);

@@ -202,16 +202,17 @@ class Restorer {
 
   void fetch(const Range& range, size_t total) {
     const std::string& cname = cat_.containers[range.container].name;
-    std::string data;
+    // Each fetching thread keeps its buffers from range to range: no fresh pages, no zero-fill.
+    thread_local struct {
+      std::string range;
+      container::OpenBuffers open;
+    } bufs;
     std::string problem;
     if (interrupted()) {
       problem = "interrupted";
     } else {
       try {
-        data = repo_.store().get_range(cname, range.start, range.end - range.start);
-        if (data.size() != range.end - range.start)
-          problem = fmt::format("the store returned {} of {} bytes of {}", data.size(), range.end - range.start,
-                                cname.substr(cname.rfind('/') + 1));
+        repo_.store().read_range(cname, range.start, range.end - range.start, bufs.range);
       } catch (const Error& e) {
         problem = std::string(e.what());
       }
@@ -230,6 +231,7 @@ class Restorer {
       if (one_by_one) {
         try {
           own = repo_.store().get_range(cname, p.ref->offset, p.ref->length);
+          if (own.size() != p.ref->length) throw Error(ErrorKind::kCorruption, "the store returned a short read");
           stored = own;
         } catch (const Error& e) {
           part_failed(p.file, "damaged: " + std::string(e.what()));
@@ -239,11 +241,11 @@ class Restorer {
         part_failed(p.file, problem == "interrupted" ? problem : "damaged: " + problem);
         continue;
       } else {
-        stored = std::string_view(data).substr(p.ref->offset - range.start, p.ref->length);
+        stored = std::string_view(bufs.range).substr(p.ref->offset - range.start, p.ref->length);
       }
-      std::string plain;
+      std::string_view plain;
       try {
-        plain = container::open_blob(repo_.keys(), repo::blob_location(*p.ref), stored);
+        plain = container::open_blob_into(repo_.keys(), repo::blob_location(*p.ref), stored, bufs.open);
       } catch (const Error& e) {
         part_failed(p.file, "damaged: " + std::string(e.what()) + " in " + cname.substr(cname.rfind('/') + 1));
         continue;
@@ -284,7 +286,7 @@ class Restorer {
     if (--s.remaining == 0) finish_locked(i, s);
   }
 
-  void write_part(uint32_t i, uint64_t offset, const std::string& data, size_t total) {
+  void write_part(uint32_t i, uint64_t offset, std::string_view data, size_t total) {
     FileState& s = states_[i];
     std::lock_guard<std::mutex> lk(s.mu);
     if (!s.failed && open_temp(i, s)) {

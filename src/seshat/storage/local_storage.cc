@@ -152,7 +152,7 @@ std::string LocalStorage::get(const std::string& name) {
   }
 }
 
-std::string LocalStorage::get_range(const std::string& name, uint64_t offset, uint64_t length) {
+void LocalStorage::read_range(const std::string& name, uint64_t offset, uint64_t length, std::string& out) {
   std::string path = path_of(name);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -164,7 +164,7 @@ std::string LocalStorage::get_range(const std::string& name, uint64_t offset, ui
     ::close(fd);
     throw Error(ErrorKind::kNotFound, "object not found: " + name);
   }
-  std::string out(length, '\0');
+  if (out.size() < length) out.resize(length);
   size_t got = 0;
   while (got < length) {
     ssize_t n = ::pread(fd, out.data() + got, length - got, static_cast<off_t>(offset + got));
@@ -179,6 +179,11 @@ std::string LocalStorage::get_range(const std::string& name, uint64_t offset, ui
   }
   ::close(fd);
   if (got != length) throw Error(ErrorKind::kCorruption, "object " + name + " is shorter than expected");
+}
+
+std::string LocalStorage::get_range(const std::string& name, uint64_t offset, uint64_t length) {
+  std::string out;
+  read_range(name, offset, length, out);
   return out;
 }
 

@@ -5,6 +5,7 @@
 // Errors are thrown as seshat::Error: kNotFound for a missing object, kTransient for what a
 // retry may cure, kPermanent otherwise.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -12,6 +13,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "seshat/util/error.h"
 
 namespace seshat::storage {
 
@@ -55,6 +58,15 @@ class Storage {
   // Bytes [offset, offset+length); throws kCorruption if the object is shorter.
   virtual std::string get_range(const std::string& name, uint64_t offset, uint64_t length) = 0;
   virtual std::optional<uint64_t> head(const std::string& name) = 0;
+  // get_range() into a buffer the caller keeps: buf grows to at least `length` bytes (it never
+  // shrinks, so a reused buffer costs no allocation and no zero-fill); the bytes are
+  // buf[0, length). Same errors as get_range().
+  virtual void read_range(const std::string& name, uint64_t offset, uint64_t length, std::string& buf) {
+    std::string got = get_range(name, offset, length);
+    if (got.size() != length) throw Error(ErrorKind::kCorruption, "object " + name + " is shorter than expected");
+    if (buf.size() < got.size()) buf = std::move(got);
+    else std::copy(got.begin(), got.end(), buf.begin());
+  }
   // Every object whose name starts with prefix, sorted by name.
   virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
   // Removing a missing object is not an error.
@@ -80,6 +92,7 @@ class StorageWrapper : public Storage {
   bool put_if_absent(const std::string& n, std::string_view d) override { return inner_->put_if_absent(n, d); }
   std::string get(const std::string& n) override { return inner_->get(n); }
   std::string get_range(const std::string& n, uint64_t o, uint64_t l) override { return inner_->get_range(n, o, l); }
+  void read_range(const std::string& n, uint64_t o, uint64_t l, std::string& b) override { inner_->read_range(n, o, l, b); }
   std::optional<uint64_t> head(const std::string& n) override { return inner_->head(n); }
   std::vector<ObjectInfo> list(const std::string& p) override { return inner_->list(p); }
   void remove(const std::string& n) override { inner_->remove(n); }
@@ -145,6 +158,8 @@ class FaultStorage : public StorageWrapper {
   bool put_if_absent(const std::string& n, std::string_view d) override;
   std::string get(const std::string& n) override;
   std::string get_range(const std::string& n, uint64_t o, uint64_t l) override;
+  // Through get_range(), so that its faults apply.
+  void read_range(const std::string& n, uint64_t o, uint64_t l, std::string& b) override { Storage::read_range(n, o, l, b); }
   std::optional<uint64_t> head(const std::string& n) override;
   std::vector<ObjectInfo> list(const std::string& p) override;
   void remove(const std::string& n) override;
@@ -173,6 +188,7 @@ class LocalStorage : public Storage {
   bool put_if_absent(const std::string& name, std::string_view data) override;
   std::string get(const std::string& name) override;
   std::string get_range(const std::string& name, uint64_t offset, uint64_t length) override;
+  void read_range(const std::string& name, uint64_t offset, uint64_t length, std::string& buf) override;
   std::optional<uint64_t> head(const std::string& name) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   void remove(const std::string& name) override;

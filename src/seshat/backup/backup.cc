@@ -277,7 +277,7 @@ constexpr size_t kMaxIndexBytes = 16u << 20;
 class Packer {
  public:
   Packer(repo::Repository& repo, catalog::Catalog& cat, const Options& o, uint32_t backup, int64_t stamp,
-         const std::function<void()>& save, Result& r)
+         const std::function<uint64_t()>& save, Result& r)
       : repo_(repo), cat_(cat), o_(o), backup_(backup), stamp_(stamp), save_(save), r_(r) {
     part_size_ = std::min<uint64_t>(o.part_size, std::max<uint64_t>(64 << 10, o.max_container / 4));
     for (const auto& c : cat.contents)
@@ -544,7 +544,16 @@ class Packer {
     writer_.reset();
     r_.bytes_uploaded += size;
     ++r_.containers;
-    if (full) save_();  // checkpoint: every version recorded so far refers to committed containers
+    since_checkpoint_ += size;
+    // Checkpoint: every version recorded so far refers to committed containers. Each one
+    // rewrites the whole catalog, so with many tiny files (a big catalog, small containers)
+    // not after every container: once the data since the last one is 4 times the catalog's
+    // size (at most a fifth of what is sent is catalog), or every 10 minutes.
+    if (full && (since_checkpoint_ >= 4 * catalog_size_ || now_ns() - checkpoint_ns_ > 600LL * 1000000000LL)) {
+      catalog_size_ = save_();
+      since_checkpoint_ = 0;
+      checkpoint_ns_ = now_ns();
+    }
   }
 
   repo::Repository& repo_;
@@ -552,7 +561,10 @@ class Packer {
   const Options& o_;
   uint32_t backup_;
   int64_t stamp_;
-  const std::function<void()>& save_;
+  const std::function<uint64_t()>& save_;
+  uint64_t since_checkpoint_ = 0;  // container bytes committed since the last checkpoint
+  uint64_t catalog_size_ = 0;      // of the last generation saved
+  int64_t checkpoint_ns_ = now_ns();
   Result& r_;
   uint64_t part_size_;
 
@@ -572,7 +584,7 @@ class Packer {
 
 }  // namespace
 
-Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& o, const std::function<void()>& save) {
+Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& o, const std::function<uint64_t()>& save) {
   Result r;
   uint32_t host = cat.find_or_add_host(o.host);
   bool is_new = !cat.find_folder(host, o.folder).has_value();

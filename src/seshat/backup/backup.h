@@ -43,10 +43,11 @@ struct Result {
 };
 
 // Runs the backup. `save` is called to store a catalog generation (checkpoints and the
-// final save); it must be safe to call with the catalog mutated only by this function.
+// final save) and returns its size; it must be safe to call with the catalog mutated only
+// by this function.
 // REQUIRES: the caller holds the repository lock. Throws Error on fatal failures (the store
 // failing, the folder missing); per-file problems are WARNed and counted.
 Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& options,
-           const std::function<void()>& save);
+           const std::function<uint64_t()>& save);
 
 }  // namespace seshat::backup

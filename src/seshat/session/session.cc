@@ -279,9 +279,9 @@ void Session::backup(const std::string& dir) {
   catalog::Catalog& c = *catalog_;
   backup::Result r;
   try {
-    r = backup::run(*repo_, c, o, [&] {
+    r = backup::run(*repo_, c, o, [&]() -> uint64_t {
       if (!o.lock_held()) throw Error(ErrorKind::kLocked, kLockLost);
-      repo_->save_catalog(c);
+      return repo_->save_catalog(c);
     });
   } catch (...) {
     // The in-memory catalog may hold half a backup; the store has the last checkpoint.

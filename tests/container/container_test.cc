@@ -135,6 +135,11 @@ TEST_F(ContainerTest, CheckHeaderRejectsDamage) {
   bad = h;
   bad[4] = 2;  // version 2
   EXPECT_THROW_KIND(kCorruption, check_header(bad));
+  for (size_t i = 8; i < kHeaderSize; ++i) {  // the reserved bytes are zeros
+    bad = h;
+    bad[i] = 1;
+    EXPECT_THROW_KIND(kCorruption, check_header(bad)) << i;
+  }
 }
 
 TEST_F(ContainerTest, BuildParseAndOpenEveryBlob) {

@@ -615,21 +615,10 @@ def check_container_case(c, case, problems):
         problems.append(f"VERIFY DATA calls intact catalog generations damaged: {sorted(gens)}")
     if must - files:
         problems.append(f"VERIFY DATA does not name damaged files: {[show(p) for p in sorted(must - files)[:6]]}")
-    if case["how"] == "flip" and files - must:
-        # One changed byte: exactly the file(s) whose blob holds it are damaged...
-        if lo >= lay["index_offset"] or lo < 16:
-            # ...or, when the index or header is hit, no file at all: the blobs are intact
-            # (the catalog has their IVs and MACs). Naming every file of the container
-            # damaged is what VERIFY does today; it is noted, not failed.
-            case.setdefault("notes", []).append(f"VERIFY names {len(files)} files of the container damaged although "
-                                                f"no blob is")
-            if files - may:
-                problems.append(f"VERIFY DATA names files outside the damaged container: "
-                                f"{[show(p) for p in sorted(files - may)[:6]]}")
-        else:
-            problems.append(f"VERIFY DATA names intact files as damaged: {[show(p) for p in sorted(files - must)[:6]]}")
-    elif files - may:
-        problems.append(f"VERIFY DATA names files outside the damaged container: {[show(p) for p in sorted(files - may)[:6]]}")
+    if files - must:
+        # VERIFY DATA names exactly the files whose blobs are damaged or lost: damage to the
+        # index or the header leaves every blob intact (the catalog has their IVs and MACs).
+        problems.append(f"VERIFY DATA names intact files as damaged: {[show(p) for p in sorted(files - must)[:6]]}")
     case["verify_named"] = len(files)
     for n in (1, 2):
         damaged = {p for p in c.paths_with(hit, backup=n)}

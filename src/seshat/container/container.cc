@@ -175,6 +175,9 @@ void check_header(std::string_view header) {
   if (header.size() < kHeaderSize || std::memcmp(header.data(), kMagic, 4) != 0) corrupt("not a Seshat container");
   ByteReader r(header.substr(4, 4));
   if (r.u32() != kVersion) corrupt("unsupported container version");
+  // Bytes 8-15 are reserved and written as zeros: anything else is damage.
+  for (size_t i = 8; i < kHeaderSize; ++i)
+    if (header[i] != 0) corrupt("container header is damaged");
 }
 
 Footer parse_footer(std::string_view footer, uint64_t object_size) {

@@ -602,18 +602,7 @@ def file_changing_while_read(env):
     # Stop the backup right after it opened and stat'ed growing.log, append, continue.
     p = env.popen(["BACKUP", src], extra_env={"SESHAT_CRASH_AT": "pack.file:1=stop", "SESHAT_THREADS": "1"})
     rd = tc.Reader(p)
-    deadline = time.monotonic() + 60
-    stopped = False
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{p.pid}/stat") as f:
-                if f.read().split(") ", 1)[1].startswith("T"):
-                    stopped = True
-                    break
-        except OSError:
-            break
-        time.sleep(0.05)
-    check(stopped, f"the backup did not stop at its first file\n{clip(rd.text())}")
+    wait_stopped(p, rd)
     # The first file packed: which one is unknown (walk order), so change them all.
     for name in os.listdir(src):
         with open(f"{src}/{name}", "ab") as f:
@@ -647,14 +636,7 @@ def directory_replaced_mid_walk(env):
     # walk.child passes: a_dir (1), then a_dir/x.txt (2), b_dir (3): stop right after b_dir's stat.
     p = env.popen(["BACKUP", src], extra_env={"SESHAT_CRASH_AT": "walk.child:3=stop"})
     rd = tc.Reader(p)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with open(f"/proc/{p.pid}/stat") as f:
-            if f.read().split(") ", 1)[1].startswith("T"):
-                break
-        time.sleep(0.05)
-    else:
-        raise TestFailure(f"the backup did not stop in the walk\n{clip(rd.text())}")
+    wait_stopped(p, rd)
     shutil.rmtree(f"{src}/b_dir")
     write(f"{src}/b_dir", "now a file\n")
     os.unlink(f"{src}/c_file")

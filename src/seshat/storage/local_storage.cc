@@ -240,24 +240,21 @@ void LocalStorage::remove(const std::string& name) {
     throw_errno(ErrorKind::kPermanent, "cannot remove object " + name, errno);
 }
 
-Leftovers LocalStorage::remove_incomplete(const std::string& prefix) {
+Leftovers remove_files_of_gone_processes(const std::string& dir, std::string_view marker) {
   Leftovers out;
-  std::string dir = prefix;
-  while (!dir.empty() && dir.back() == '/') dir.pop_back();
-  if (!dir.empty()) check_object_name(dir);
-  std::string path = dir.empty() ? root_ : root_ + "/" + dir;
-  DIR* d = ::opendir(path.c_str());
+  DIR* d = ::opendir(dir.c_str());
   if (!d) {
     if (errno == ENOENT || errno == ENOTDIR) return out;
-    throw_errno(ErrorKind::kPermanent, "cannot list " + path, errno);
+    throw_errno(ErrorKind::kPermanent, "cannot list " + dir, errno);
   }
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
-    if (!n.starts_with(".seshat-tmp-")) continue;
-    // .seshat-tmp-<pid>-<n>: a process of this machine that still runs is writing it.
-    long pid = std::strtol(n.c_str() + 12, nullptr, 10);
-    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
-    std::string p = path + "/" + n;
+    size_t at = n.find(marker);
+    if (at == std::string::npos) continue;
+    // <marker><pid>-<n>: a process of this machine that still runs is writing it.
+    long pid = std::strtol(n.c_str() + at + marker.size(), nullptr, 10);
+    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;
+    std::string p = dir + "/" + n;
     struct stat st;
     if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (::unlink(p.c_str()) == 0) {
@@ -267,6 +264,13 @@ Leftovers LocalStorage::remove_incomplete(const std::string& prefix) {
   }
   ::closedir(d);
   return out;
+}
+
+Leftovers LocalStorage::remove_incomplete(const std::string& prefix) {
+  std::string dir = prefix;
+  while (!dir.empty() && dir.back() == '/') dir.pop_back();
+  if (!dir.empty()) check_object_name(dir);
+  return remove_files_of_gone_processes(dir.empty() ? root_ : root_ + "/" + dir, ".seshat-tmp-");
 }
 
 std::unique_ptr<ObjectWriter> LocalStorage::create(const std::string& name) {

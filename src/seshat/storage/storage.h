@@ -202,6 +202,10 @@ class LocalStorage : public Storage {
   std::string root_;
 };
 
+// Removes the regular files in `dir` whose names hold `marker` followed by the pid of a
+// process of this machine that is gone (temporary and staging files of killed runs).
+Leftovers remove_files_of_gone_processes(const std::string& dir, std::string_view marker);
+
 // Throws Error(kInvalidInput) unless name is a valid object name.
 void check_object_name(const std::string& name);
 

@@ -109,23 +109,9 @@ std::unique_ptr<ObjectWriter> StagingStorage::create(const std::string& name) {
 Leftovers StagingStorage::remove_incomplete(const std::string& prefix) {
   Leftovers out = inner_->remove_incomplete(prefix);
   if (prefix != "containers/") return out;  // staging holds containers only: look once
-  DIR* d = ::opendir(dir_.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    size_t at = n.find(".seshat-staging-");
-    if (at == std::string::npos) continue;
-    long pid = std::strtol(n.c_str() + at + 16, nullptr, 10);
-    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // still being written
-    std::string p = dir_ + "/" + n;
-    struct stat st;
-    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (::unlink(p.c_str()) == 0) {
-      ++out.objects;
-      out.bytes += static_cast<uint64_t>(st.st_size);
-    }
-  }
-  ::closedir(d);
+  Leftovers staged = remove_files_of_gone_processes(dir_, ".seshat-staging-");
+  out.objects += staged.objects;
+  out.bytes += staged.bytes;
   return out;
 }
 

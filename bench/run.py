@@ -199,8 +199,8 @@ class S3Server:
         self.data, self.logpath, self.proc, self.port = data, logpath, None, None
 
     def start(self):
-        # bench/s3server.js: tests/s3server's server with relaxed signature checks (restic needs it).
-        server = os.path.join(HERE, "s3server.js")
+        # The tests' S3 server, with relaxed signature checks (restic needs them).
+        server = os.path.join(HERE, os.pardir, "tests", "s3server", "server.js")
         if not shutil.which("node"):
             raise BenchError("--s3 needs node (tools/setup.sh with SESHAT_SETUP_TESTS=1 installs it)")
         if not os.path.isdir(os.path.join(HERE, os.pardir, "tests", "s3server", "node_modules", "@20minutes", "s3rver")):
@@ -208,6 +208,7 @@ class S3Server:
         os.makedirs(self.data, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env["NODE_OPTIONS"] = "--openssl-legacy-provider"
+        env["S3RVER_RELAXED_SIGNATURES"] = "1"
         wrap = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
         with open(self.logpath, "ab") as lf:
             self.proc = subprocess.Popen(wrap + ["node", server, self.data, "0", SESHAT_BUCKET, RESTIC_BUCKET], env=env,
@@ -523,7 +524,7 @@ def main():
     def render(reps_done, ssl):
         lines = []
         partial = "" if reps_done == a.reps else f" (PARTIAL: {reps_done} of {a.reps} done)"
-        lines.append(f"Seshat vs restic — scale {a.scale}{' (S3: bench/s3server.js on 127.0.0.1)' if a.s3 else ' (local stores)'}, "
+        lines.append(f"Seshat vs restic — scale {a.scale}{' (S3: tests/s3server on 127.0.0.1)' if a.s3 else ' (local stores)'}, "
                      f"{reps_done} repetition(s){partial}, started {started:%Y-%m-%d %H:%M}")
         lines.append(f"data: {info['files']} files, {info['dirs']} dirs, {info['symlinks']} symlinks, "
                      f"{info['bytes'] / 1e6:.0f} MB; mutation: ~1 % changed, 0.5 % added, 0.5 % deleted")

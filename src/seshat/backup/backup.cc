@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -264,10 +265,12 @@ class Walker {
 
 // ---------------------------------------------------------------- phase 2: packing
 //
-// Workers read, hash, compress and encrypt files in parallel and append the blobs to one open
-// container under mu_. A file's version goes into the catalog the moment its last blob is
-// appended (or its content is found already stored): nothing per file waits for the
-// container to close. A checkpoint is saved right after a container is committed, under mu_,
+// Workers read, hash, compress and encrypt files in parallel. Under mu_ a blob gets its place
+// in the open container and a ticket; outside mu_ each worker writes its blob's bytes when
+// its ticket's turn comes, so that one worker copies into the container while the other
+// compresses and encrypts. A file's version goes into the catalog the moment its last blob
+// is placed (or its content is found already stored): nothing per file waits for the
+// container to close, which waits for every ticket. A checkpoint is saved right after a container is committed, under mu_,
 // when no container is open, so every version in it refers to committed containers only.
 
 // An index keeps at most this many bytes in memory before the container is closed: with
@@ -379,17 +382,22 @@ class Packer {
       container::SealedBlob& blob = sealed_buffer();
       blob.ciphertext.clear();
       if (!buf.empty()) container::seal_blob_into(repo_.keys(), buf, blob);
-      std::lock_guard<std::mutex> lk(mu_);
-      if (auto c = cat_.find_content(h)) {  // the same content stored meanwhile by another worker
-        ++r_.deduplicated;
-        return commit(it.entry, st, *c, unstable);
+      Ticket ticket;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (auto c = cat_.find_content(h)) {  // the same content stored meanwhile by another worker
+          ++r_.deduplicated;
+          return commit(it.entry, st, *c, unstable);
+        }
+        std::vector<catalog::BlobRef> refs;
+        if (!buf.empty()) refs.push_back(append(blob, file_info(path, st, h, 0, 1), ticket));
+        uint32_t content = cat_.add_content(h, buf.size(), refs);
+        cat_.backups[backup_].bytes_stored += buf.size();
+        if (buf.size() > part_size_) big_sizes_.insert(buf.size());
+        commit(it.entry, st, content, unstable);
       }
-      std::vector<catalog::BlobRef> refs;
-      if (!buf.empty()) refs.push_back(append(blob, file_info(path, st, h, 0, 1)));
-      uint32_t content = cat_.add_content(h, buf.size(), refs);
-      cat_.backups[backup_].bytes_stored += buf.size();
-      if (buf.size() > part_size_) big_sizes_.insert(buf.size());
-      return commit(it.entry, st, content, unstable);
+      if (ticket.writer) write_in_turn(ticket, blob.ciphertext);
+      return;
     }
 
     bool maybe_dup;
@@ -432,10 +440,12 @@ class Packer {
       total += static_cast<uint64_t>(n);
       container::SealedBlob& blob = sealed_buffer();
       container::seal_blob_into(repo_.keys(), buf, blob);
+      Ticket ticket;
       {
         std::lock_guard<std::mutex> lk(mu_);
-        refs.push_back(append(blob, file_info(path, st, {}, p, std::max(parts, p + 1))));
+        refs.push_back(append(blob, file_info(path, st, {}, p, std::max(parts, p + 1)), ticket));
       }
+      write_in_turn(ticket, blob.ciphertext);
       r_bytes(static_cast<uint64_t>(n));
       if (static_cast<size_t>(n) < part_size_) break;
     }
@@ -508,8 +518,43 @@ class Packer {
     ++r_.files_stored;
   }
 
-  // Appends a blob to the open container (opening one if needed). REQUIRES: mu_ held.
-  catalog::BlobRef append(const container::SealedBlob& blob, const container::FileInfo& fi) {
+  // A blob placed in a container whose bytes are still to be written, by write_in_turn().
+  struct Ticket {
+    repo::ContainerWriter* writer = nullptr;
+    uint64_t number = 0;
+  };
+
+  // Writes a placed blob's bytes once every blob placed before it is written. Does not need
+  // mu_: the container cannot be closed before this ticket is written.
+  void write_in_turn(const Ticket& t, std::string_view ciphertext) {
+    std::unique_lock<std::mutex> lk(write_mu_);
+    write_cv_.wait(lk, [&] { return written_ == t.number || write_failure_; });
+    if (write_failure_) std::rethrow_exception(write_failure_);
+    lk.unlock();
+    try {
+      t.writer->write_reserved(ciphertext);
+      fault::point("container.append");
+    } catch (...) {
+      lk.lock();
+      write_failure_ = std::current_exception();
+      write_cv_.notify_all();
+      throw;
+    }
+    lk.lock();
+    ++written_;
+    write_cv_.notify_all();
+  }
+
+  // Waits until every placed blob is written. REQUIRES: mu_ held (no new tickets).
+  void wait_written() {
+    std::unique_lock<std::mutex> lk(write_mu_);
+    write_cv_.wait(lk, [&] { return written_ == tickets_ || write_failure_; });
+    if (write_failure_) std::rethrow_exception(write_failure_);
+  }
+
+  // Places a blob in the open container (opening one if needed); the caller writes its bytes
+  // with write_in_turn(ticket) after releasing mu_. REQUIRES: mu_ held.
+  catalog::BlobRef append(const container::SealedBlob& blob, const container::FileInfo& fi, Ticket& ticket) {
     if (writer_ && writer_->count() > 0 &&
         (writer_->size() + blob.ciphertext.size() > o_.max_container || writer_->index_size() > kMaxIndexBytes))
       close_container(true);
@@ -524,8 +569,8 @@ class Packer {
       writer_ = repo_.create_container(name, container::Origin{o_.host, o_.folder, stamp_});
       container_id_ = cat_.add_container(name, 0);  // its size is set when it is committed
     }
-    container::BlobLocation loc = writer_->append(blob, fi);
-    fault::point("container.append");
+    container::BlobLocation loc = writer_->reserve(blob, fi);
+    ticket = Ticket{writer_.get(), tickets_++};
     return repo::blob_ref(container_id_, loc);
   }
 
@@ -533,6 +578,7 @@ class Packer {
   void close_container(bool full) {
     std::string shortname = writer_->name().substr(writer_->name().rfind('/') + 1);
     size_t files = writer_->count();
+    wait_written();
     fault::point("container.before_commit");
     if (o_.lock_held && !o_.lock_held())
       throw Error(ErrorKind::kLocked, "the DB lock of this backup was removed by another process (DB UNLOCK) or taken over; stopped without writing more");
@@ -579,6 +625,12 @@ class Packer {
   std::unique_ptr<repo::ContainerWriter> writer_;
   uint32_t container_id_ = kNone;  // the open container's index in the catalog
   int name_seq_ = 0;               // the <seq> part of the next container's name
+  uint64_t tickets_ = 0;           // tickets handed out
+
+  std::mutex write_mu_;  // guards the two below; never held while taking mu_
+  std::condition_variable write_cv_;
+  uint64_t written_ = 0;  // tickets whose bytes are written
+  std::exception_ptr write_failure_;
   std::unordered_set<uint64_t> big_sizes_;
 };
 

@@ -19,6 +19,20 @@ constexpr char kEndMagic[8] = {'S', 'E', 'S', 'H', 'A', 'T', 'F', 'T'};
 
 [[noreturn]] void corrupt(const std::string& what) { throw Error(ErrorKind::kCorruption, what); }
 
+// One zstd context per thread, reused blob after blob: a fresh context per call costs an
+// allocation of up to a few MB, its page faults, and the heap trims after it is freed.
+ZSTD_CCtx* cctx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> c(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  if (!c) throw Error(ErrorKind::kPermanent, "out of memory (zstd context)");
+  return c.get();
+}
+
+ZSTD_DCtx* dctx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> d(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!d) throw Error(ErrorKind::kPermanent, "out of memory (zstd context)");
+  return d.get();
+}
+
 std::string decompress(std::string_view in, uint64_t expect) {
   unsigned long long n = ZSTD_getFrameContentSize(in.data(), in.size());
   // zstd cannot expand more than 128 KiB per 4-byte block: a larger claim is a lie, refused
@@ -26,7 +40,7 @@ std::string decompress(std::string_view in, uint64_t expect) {
   if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n != expect || n > in.size() * 32768ull)
     corrupt("bad compressed frame");
   std::string out(n, '\0');
-  size_t r = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
+  size_t r = ZSTD_decompressDCtx(dctx(), out.data(), out.size(), in.data(), in.size());
   if (ZSTD_isError(r) || r != n) corrupt("bad compressed data");
   return out;
 }
@@ -44,7 +58,7 @@ bool worth_compressing(std::string_view plain, int level) {
   char out[ZSTD_COMPRESSBOUND(kPiece)];
   size_t in = 0, total = 0;
   for (size_t at : {size_t{0}, plain.size() / 2, plain.size() - kPiece}) {
-    size_t n = ZSTD_compress(out, sizeof out, plain.data() + at, kPiece, level);
+    size_t n = ZSTD_compressCCtx(cctx(), out, sizeof out, plain.data() + at, kPiece, level);
     if (ZSTD_isError(n)) return true;
     in += kPiece;
     total += n;
@@ -68,7 +82,7 @@ void seal_blob_into(const crypto::Keys& keys, std::string_view plaintext, Sealed
   if (plaintext.size() >= 64 && worth_compressing(plaintext, zstd_level)) {
     size_t bound = ZSTD_compressBound(plaintext.size());
     if (compressed.size() < bound) compressed.resize(bound);
-    size_t n = ZSTD_compress(compressed.data(), bound, plaintext.data(), plaintext.size(), zstd_level);
+    size_t n = ZSTD_compressCCtx(cctx(), compressed.data(), bound, plaintext.data(), plaintext.size(), zstd_level);
     if (!ZSTD_isError(n) && n < plaintext.size()) {
       compressed_size = n;
       b.compressed = true;
@@ -94,7 +108,7 @@ std::string_view open_blob_into(const crypto::Keys& keys, const BlobLocation& lo
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size != loc.raw_size || size > dec.size() * 32768ull)
     corrupt("bad compressed frame");
   if (bufs.plain.size() < size) bufs.plain.resize(size);
-  size_t r = ZSTD_decompress(bufs.plain.data(), size, dec.data(), dec.size());
+  size_t r = ZSTD_decompressDCtx(dctx(), bufs.plain.data(), size, dec.data(), dec.size());
   if (ZSTD_isError(r) || r != size) corrupt("bad compressed data");
   return std::string_view(bufs.plain.data(), size);
 }

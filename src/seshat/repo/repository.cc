@@ -93,6 +93,8 @@ container::BlobLocation ContainerWriter::append(const container::SealedBlob& blo
   return loc;
 }
 
+void ContainerWriter::write_reserved(std::string_view ciphertext) { out_->write(ciphertext); }
+
 uint64_t ContainerWriter::finish() {
   out_->write(builder_.finish(keys_));
   out_->commit();

@@ -29,6 +29,13 @@ class ContainerWriter {
   ~ContainerWriter();  // aborts unless finished
   // REQUIRES: not finished.
   container::BlobLocation append(const container::SealedBlob& blob, const container::FileInfo& file);
+  // append() in two steps, so that the bytes can be written outside a lock: reserve() places
+  // the blob and adds it to the index; write_reserved() must then be called with the blobs'
+  // ciphertexts in the order they were reserved, before finish().
+  container::BlobLocation reserve(const container::SealedBlob& blob, const container::FileInfo& file) {
+    return builder_.add(blob, file);
+  }
+  void write_reserved(std::string_view ciphertext);
   uint64_t size() const { return builder_.size(); }
   size_t count() const { return builder_.count(); }
   size_t index_size() const { return builder_.index_size(); }

@@ -55,8 +55,17 @@ class LocalWriter : public ObjectWriter {
   ~LocalWriter() override { abort(); }
   void write(std::string_view data) override {
     if (fd_ < 0) throw Error(ErrorKind::kPermanent, "write after commit/abort");
-    buffer_.append(data);
     size_ += data.size();
+    if (data.size() >= (1u << 20)) {
+      // A big piece goes to the file as it is: copying it into the buffer first would only
+      // cost a memmove.
+      flush();
+      write_all(fd_, data, final_);
+      written_ += data.size();
+      start_writeback();
+      return;
+    }
+    buffer_.append(data);
     if (buffer_.size() >= (4u << 20)) flush();
   }
   uint64_t size() const override { return size_; }
@@ -96,12 +105,25 @@ class LocalWriter : public ObjectWriter {
  private:
   void flush() {
     write_all(fd_, buffer_, final_);
+    written_ += buffer_.size();
     buffer_.clear();
+    start_writeback();
+  }
+  // Starts the disk writes of every 32 MB as it is written, so that the fsync at the end
+  // (which the whole backup waits for) finds little left to do and the disk works while
+  // the CPU packs. Only a hint: errors show at the fsync.
+  void start_writeback() {
+    constexpr uint64_t kChunk = 32 << 20;
+    if (written_ - synced_ < kChunk) return;
+    ::sync_file_range(fd_, static_cast<off_t>(synced_), static_cast<off_t>(written_ - synced_), SYNC_FILE_RANGE_WRITE);
+    synced_ = written_;
   }
   std::string final_, tmp_;
   bool exclusive_;
   int fd_ = -1;
   uint64_t size_ = 0;
+  uint64_t written_ = 0;  // bytes handed to the file
+  uint64_t synced_ = 0;   // bytes whose writeback was started
   std::string buffer_;
 };
 

@@ -19,8 +19,14 @@ void run_again_with_huge_pages(char** argv) {
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   if (tunables && std::strstr(tunables, "glibc.malloc.hugetlb")) return;
   std::string value = tunables && *tunables ? std::string(tunables) + ":glibc.malloc.hugetlb=1" : "glibc.malloc.hugetlb=1";
+  // The binary's own path, not /proc/self/exe, so that the process keeps its name for ps,
+  // pgrep and killall.
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return;
+  self[n] = '\0';
   if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
-  ::execv("/proc/self/exe", argv);
+  ::execv(self, argv);
   // Not reached unless the exec failed (no /proc): run as we are.
 }
 

@@ -80,7 +80,46 @@ TEST_P(SealRoundTrip, OpensToThePlaintext) {
   EXPECT_EQ(open(k, s.iv, s.ciphertext, s.mac), plain);
 }
 
+TEST_P(SealRoundTrip, InPlaceOpensToThePlaintext) {
+  Keys k = Keys::random();
+  std::string plain;
+  for (size_t i = 0; i < GetParam(); ++i) plain.push_back(static_cast<char>((i * 131 + 7) & 0xff));
+  Sealed s;
+  s.ciphertext = plain + std::string(40, '#');  // room for the padding, and bytes past it
+  seal_in_place(k, plain.size(), s);
+  EXPECT_EQ(s.ciphertext.size(), (plain.size() / 16 + 1) * 16);
+  if (plain.size() >= 16) {
+    EXPECT_EQ(s.ciphertext.find(plain.substr(0, 16)), std::string::npos);
+  }
+  EXPECT_EQ(open(k, s.iv, s.ciphertext, s.mac), plain);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sizes, SealRoundTrip, ::testing::Values(0, 1, 15, 16, 17, 4096, 1u << 20));
+
+TEST(PackedSealer, StreamToASinkEqualsTheOneShotLayout) {
+  Keys k = Keys::random();
+  std::string plain;
+  for (size_t i = 0; i < (9u << 20) + 5; ++i) plain.push_back(static_cast<char>((i * 31) >> 3));
+  // Kept in pieces and joined (over 4 MB), and handed to a sink in pieces: both open.
+  PackedSealer kept(k);
+  std::string sunk;
+  size_t calls = 0;
+  PackedSealer streamed(k, [&](std::string_view piece) {
+    sunk.append(piece);
+    ++calls;
+  });
+  for (size_t at = 0; at < plain.size(); at += 100000) {
+    kept.update(std::string_view(plain).substr(at, 100000));
+    streamed.update(std::string_view(plain).substr(at, 100000));
+  }
+  std::string whole = kept.finish();
+  EXPECT_EQ(streamed.finish(), "");
+  EXPECT_GT(calls, 2u);
+  EXPECT_EQ(whole.size(), sunk.size());
+  EXPECT_EQ(whole.size(), kIvSize + (plain.size() / 16 + 1) * 16 + kMacSize);
+  EXPECT_EQ(open_packed(k, whole), plain);
+  EXPECT_EQ(open_packed(k, sunk), plain);
+}
 
 TEST(Seal, FreshIvEachTime) {
   Keys k = Keys::random();

@@ -226,6 +226,28 @@ TEST_P(StorageContract, PutIfAbsent) {
   EXPECT_EQ(s->get("deep/new/name"), "n");
 }
 
+TEST_P(StorageContract, PutIfAbsentStream) {
+  std::string big(5u << 20, 'b');
+  auto pieces = [&](const std::string& text) {
+    return [&, text](const Storage::Sink& sink) {
+      sink(text);
+      sink(big);
+      sink("end");
+    };
+  };
+  EXPECT_TRUE(s->put_if_absent_stream("db/1", pieces("first")));
+  EXPECT_FALSE(s->put_if_absent_stream("db/1", pieces("second")));
+  EXPECT_EQ(s->get("db/1"), "first" + big + "end");
+  // A producer that fails leaves nothing under the name, and the name stays free.
+  EXPECT_THROW(s->put_if_absent_stream("db/2", [&](const Storage::Sink& sink) {
+    sink(big);
+    throw Error(ErrorKind::kPermanent, "producer failed");
+  }), Error);
+  EXPECT_EQ(names(""), std::vector<std::string>{"db/1"});
+  EXPECT_TRUE(s->put_if_absent_stream("db/2", pieces("again")));
+  EXPECT_EQ(s->head("db/2"), std::optional<uint64_t>(5 + big.size() + 3));
+}
+
 TEST_P(StorageContract, PutIfAbsentRaceHasOneWinner) {
   if (!s->capabilities().conditional_create) GTEST_SKIP() << "put_if_absent is not atomic here";
   for (int round = 0; round < 10; ++round) {

@@ -307,7 +307,10 @@ class Packer {
 
  private:
   void work() {
+    // Sized once for a whole part: grown step by step, each would end up to twice that.
     std::string buf;
+    buf.reserve(part_size_);
+    sealed_buffer().ciphertext.reserve(container::blob_buffer_size(part_size_));
     std::string path;
     while (!failed_) {
       if (interrupted()) return;
@@ -330,8 +333,10 @@ class Packer {
       }
       if (decile > prev && decile < 10) log::info("Progress {} - {}%", done, decile * 10);
     }
-    // A worker's buffer can be a whole part: give it back now, not when the backup ends.
+    // A worker's buffers can be a whole part each: give them back now, not when the thread
+    // ends (the main thread is one of the workers, and goes on to save the catalog).
     std::string().swap(buf);
+    container::SealedBlob().ciphertext.swap(sealed_buffer().ciphertext);
   }
 
   void not_backed_up(const std::string& path, int err) {
@@ -567,6 +572,7 @@ class Packer {
       } while (repo_.store().head(name).has_value());
       log::info("Opening container file: {}", name.substr(name.rfind('/') + 1));
       writer_ = repo_.create_container(name, container::Origin{o_.host, o_.folder, stamp_});
+      writer_->reserve_index(kMaxIndexBytes + (64 << 10));  // the most it holds: never moved
       container_id_ = cat_.add_container(name, 0);  // its size is set when it is committed
     }
     container::BlobLocation loc = writer_->reserve(blob, fi);
@@ -681,15 +687,16 @@ Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& o, cons
   if (walker.items.empty()) log::info("No changed files: no container written");
   Packer packer(repo, cat, o, backup, stamp, save, r);
   packer.run(walker.items);
-  // Kept for LIST FOUND; capped so that a huge first backup does not hold every path.
+  cat.backups[backup].complete = true;
+  fault::point("backup.before_final_save");
+  save();
+  // Kept for LIST FOUND; capped so that a huge first backup does not hold every path. Taken
+  // after the save, whose buffers are then free again.
   for (const auto& it : walker.items) {
     if (r.found_paths.size() >= kFoundKept) break;
     r.found_paths.push_back(cat.path(it.entry));
   }
   std::vector<WorkItem>().swap(walker.items);
-  cat.backups[backup].complete = true;
-  fault::point("backup.before_final_save");
-  save();
   log::info("Backup of {} complete: {} files stored ({} read, {} new in {} containers), {} unchanged by content, {} deleted, {} not backed up",
             o.folder, r.files_stored, human_size(r.bytes_read), human_size(r.bytes_uploaded), r.containers,
             r.deduplicated, r.deleted, r.not_backed_up);

@@ -74,23 +74,25 @@ SealedBlob seal_blob(const crypto::Keys& keys, std::string_view plaintext, int z
   return b;
 }
 
+size_t blob_buffer_size(size_t max_blob) { return ZSTD_compressBound(max_blob) + 32; }
+
 void seal_blob_into(const crypto::Keys& keys, std::string_view plaintext, SealedBlob& b, int zstd_level) {
   b.raw_size = plaintext.size();
   b.compressed = false;
-  thread_local std::string compressed;  // kept per thread: no fresh pages for every blob
-  size_t compressed_size = 0;
-  if (plaintext.size() >= 64 && worth_compressing(plaintext, zstd_level)) {
-    size_t bound = ZSTD_compressBound(plaintext.size());
-    if (compressed.size() < bound) compressed.resize(bound);
-    size_t n = ZSTD_compressCCtx(cctx(), compressed.data(), bound, plaintext.data(), plaintext.size(), zstd_level);
-    if (!ZSTD_isError(n) && n < plaintext.size()) {
-      compressed_size = n;
-      b.compressed = true;
-    }
-  }
   crypto::Sealed s;
   s.ciphertext = std::move(b.ciphertext);
-  crypto::seal_into(keys, b.compressed ? std::string_view(compressed.data(), compressed_size) : plaintext, s);
+  if (plaintext.size() >= 64 && worth_compressing(plaintext, zstd_level)) {
+    // Compressed straight into the output buffer, then encrypted where it is: one buffer
+    // per worker instead of two.
+    size_t bound = ZSTD_compressBound(plaintext.size());
+    if (s.ciphertext.size() < bound + 16) s.ciphertext.resize(bound + 16);
+    size_t n = ZSTD_compressCCtx(cctx(), s.ciphertext.data(), bound, plaintext.data(), plaintext.size(), zstd_level);
+    if (!ZSTD_isError(n) && n < plaintext.size()) {
+      b.compressed = true;
+      crypto::seal_in_place(keys, n, s);
+    }
+  }
+  if (!b.compressed) crypto::seal_into(keys, plaintext, s);
   b.ciphertext = std::move(s.ciphertext);
   b.iv = s.iv;
   b.mac = s.mac;
@@ -162,25 +164,43 @@ BlobLocation Builder::add(const SealedBlob& blob, const FileInfo& file) {
 }
 
 std::string Builder::finish(const crypto::Keys& keys) const {
+  // The index (up to 16 MB) is compressed and sealed as a stream, without a plain copy of it.
   ByteWriter w;
   w.u32(kIndexVersion);
   w.str(origin_.host);
   w.str(origin_.folder);
   w.svarint(origin_.backup_ns);
   w.varint(count_);
-  w.bytes(entries_);
-  std::string plain = w.take();
-  std::string z(ZSTD_compressBound(plain.size()), '\0');
-  size_t n = ZSTD_compress(z.data(), z.size(), plain.data(), plain.size(), 3);
-  if (ZSTD_isError(n)) throw Error(ErrorKind::kPermanent, "cannot compress container index");
-  z.resize(n);
-  std::string sealed = crypto::seal_packed(keys, z);
+  const std::string& head = w.data();
+  ZSTD_CCtx* z = cctx();
+  ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
+  if (ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3)) ||
+      ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(z, head.size() + entries_.size())))
+    throw Error(ErrorKind::kPermanent, "cannot compress container index");
+  crypto::PackedSealer sealer(keys);
+  char out[64 << 10];
+  auto pump = [&](std::string_view piece, ZSTD_EndDirective mode) {
+    ZSTD_inBuffer in{piece.data(), piece.size(), 0};
+    for (;;) {
+      ZSTD_outBuffer o{out, sizeof out, 0};
+      size_t left = ZSTD_compressStream2(z, &o, &in, mode);
+      if (ZSTD_isError(left)) throw Error(ErrorKind::kPermanent, "cannot compress container index");
+      sealer.update(std::string_view(out, o.pos));
+      if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) break;
+    }
+  };
+  pump(head, ZSTD_e_continue);
+  pump(entries_, ZSTD_e_end);
+  // The thread's context goes back to one-shot use with its own parameters.
+  ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
+  std::string sealed = sealer.finish();
+  uint64_t sealed_size = sealed.size();
   ByteWriter f;
-  f.bytes(sealed);
+  std::swap(f.data(), sealed);
   f.bytes(std::string_view(kFooterMagic, 4));
   f.u32(kVersion);
   f.u64(offset_);
-  f.u64(sealed.size());
+  f.u64(sealed_size);
   f.bytes(std::string_view(kEndMagic, 8));
   return f.take();
 }

@@ -67,6 +67,9 @@ struct SealedBlob {
 
 // zstd (kept only if smaller) then seal. Thread-safe.
 SealedBlob seal_blob(const crypto::Keys& keys, std::string_view plaintext, int zstd_level = 1);
+// The capacity a SealedBlob's buffer needs for blobs of up to `max_blob` bytes: reserved
+// once, it is never grown (a string growing step by step ends up to twice its size).
+size_t blob_buffer_size(size_t max_blob);
 // The same into `out`, reusing its buffer: a worker sealing many blobs allocates once.
 void seal_blob_into(const crypto::Keys& keys, std::string_view plaintext, SealedBlob& out, int zstd_level = 1);
 // Authenticates, decrypts and decompresses; throws Error(kCorruption) on any mismatch.
@@ -92,6 +95,7 @@ class Builder {
   size_t count() const { return count_; }
   // Bytes of the index so far (encoded, before compression): what the builder holds.
   size_t index_size() const { return entries_.size(); }
+  void reserve_index(size_t bytes) { entries_.reserve(bytes); }
   // The trailer (sealed index + footer); the caller writes it last.
   std::string finish(const crypto::Keys& keys) const;
 

@@ -109,6 +109,20 @@ void seal_into(const Keys& keys, std::string_view plaintext, Sealed& s) {
   s.mac = hmac(keys, s.iv, s.ciphertext);
 }
 
+void seal_in_place(const Keys& keys, size_t n, Sealed& s) {
+  if (RAND_bytes(s.iv.data(), kIvSize) != 1) fail("RAND_bytes");
+  CipherCtx c;
+  if (!c.ctx || EVP_EncryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), s.iv.data()) != 1) fail("AES init");
+  s.ciphertext.resize(n + 16);
+  int out1 = 0, out2 = 0;
+  auto* buf = reinterpret_cast<unsigned char*>(s.ciphertext.data());
+  // EVP allows in == out: CBC encrypts each block after reading it.
+  if (EVP_EncryptUpdate(c.ctx, buf, &out1, buf, static_cast<int>(n)) != 1 || EVP_EncryptFinal_ex(c.ctx, buf + out1, &out2) != 1)
+    fail("AES encrypt");
+  s.ciphertext.resize(static_cast<size_t>(out1 + out2));
+  s.mac = hmac(keys, s.iv, s.ciphertext);
+}
+
 std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac) {
   std::string out;
   out.resize(open_into(keys, iv, ciphertext, mac, out));
@@ -157,6 +171,10 @@ PackedSealer::PackedSealer(const Keys& keys) : cipher_(EVP_CIPHER_CTX_new()), ma
   mac_tail(0);
 }
 
+PackedSealer::PackedSealer(const Keys& keys, std::function<void(std::string_view)> sink) : PackedSealer(keys) {
+  sink_ = std::move(sink);
+}
+
 PackedSealer::~PackedSealer() {
   EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(cipher_));
   EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(mac_ctx_));
@@ -182,6 +200,16 @@ void PackedSealer::update(std::string_view plaintext) {
     out_.resize(at + static_cast<size_t>(got));
     mac_tail(at);
     plaintext.remove_prefix(n);
+    if (out_.size() >= kChunk && sink_) {
+      sink_(out_);
+      out_.clear();
+    } else if (out_.size() >= kChunk) {
+      // A long stream is kept in pieces: a string doubling its capacity would hold up to
+      // twice the output, and both copies while it moves.
+      done_.push_back(std::move(out_));
+      out_ = std::string();
+      out_.reserve(kChunk + (64 << 10));
+    }
   }
 }
 
@@ -197,7 +225,24 @@ std::string PackedSealer::finish() {
   size_t outl = 0;
   if (EVP_MAC_final(static_cast<EVP_MAC_CTX*>(mac_ctx_), m.data(), &outl, m.size()) != 1 || outl != kMacSize) fail("HMAC");
   out_.append(reinterpret_cast<const char*>(m.data()), kMacSize);
-  return std::move(out_);
+  if (sink_) {
+    sink_(out_);
+    std::string().swap(out_);
+    return {};
+  }
+  if (done_.empty()) return std::move(out_);
+  size_t total = out_.size();
+  for (const auto& piece : done_) total += piece.size();
+  std::string whole;
+  whole.reserve(total);
+  for (auto& piece : done_) {
+    whole.append(piece);
+    std::string().swap(piece);
+  }
+  whole.append(out_);
+  done_.clear();
+  std::string().swap(out_);
+  return whole;
 }
 
 std::string open_packed(const Keys& keys, std::string_view packed) {

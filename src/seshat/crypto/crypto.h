@@ -5,8 +5,10 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace seshat::crypto {
 
@@ -54,6 +56,9 @@ class Sha256 {
 Sealed seal(const Keys& keys, std::string_view plaintext);
 // The same into `out`, reusing the capacity of out.ciphertext (no allocation per blob).
 void seal_into(const Keys& keys, std::string_view plaintext, Sealed& out);
+// The same with the plaintext already in out.ciphertext[0, n): encrypted where it is, so
+// that no second buffer is needed.
+void seal_in_place(const Keys& keys, size_t n, Sealed& out);
 // Checks the MAC first (constant time); throws Error(kCorruption, "authentication failed")
 // if it does not match or the padding is bad.
 std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac);
@@ -68,9 +73,13 @@ std::string seal_packed(const Keys& keys, std::string_view plaintext);
 class PackedSealer {
  public:
   explicit PackedSealer(const Keys& keys);
+  // Hands the output to `sink` in pieces of about kChunk as it is made, instead of keeping
+  // it; finish() then returns an empty string.
+  PackedSealer(const Keys& keys, std::function<void(std::string_view)> sink);
   ~PackedSealer();
   PackedSealer(const PackedSealer&) = delete;
   PackedSealer& operator=(const PackedSealer&) = delete;
+  // For a one-shot seal of a known size; a stream is kept in pieces of kChunk and joined once.
   void reserve(size_t plaintext_size) { out_.reserve(plaintext_size + 64); }
   void update(std::string_view plaintext);
   // IV || ciphertext || MAC.
@@ -81,7 +90,10 @@ class PackedSealer {
   void* cipher_;
   void* mac_;
   void* mac_ctx_;
-  std::string out_;
+  static constexpr size_t kChunk = 4 << 20;
+  std::vector<std::string> done_;  // full pieces of the output, in order
+  std::function<void(std::string_view)> sink_;
+  std::string out_;                // the piece being filled
 };
 std::string open_packed(const Keys& keys, std::string_view packed);
 

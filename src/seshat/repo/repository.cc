@@ -183,33 +183,40 @@ catalog::Catalog Repository::load_catalog() {
 }
 
 uint64_t Repository::save_catalog(const catalog::Catalog& catalog) {
-  // Encoded, compressed and sealed as a stream: only the sealed object is ever whole in memory.
-  crypto::PackedSealer sealer(keys_);
-  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> zc(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  if (!zc || ZSTD_isError(ZSTD_CCtx_setParameter(zc.get(), ZSTD_c_compressionLevel, 3)))
-    throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
-  // The frame records its content size (load_catalog checks it): one counting pass first.
-  uint64_t plain_size = 0;
-  catalog::encode_to(catalog, [&](std::string_view piece) { plain_size += piece.size(); });
-  if (ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(zc.get(), plain_size))) throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
-  sealer.reserve(plain_size / 3);
-  std::string zbuf(ZSTD_CStreamOutSize(), '\0');
-  auto pump = [&](std::string_view piece, ZSTD_EndDirective mode) {
-    ZSTD_inBuffer in{piece.data(), piece.size(), 0};
-    for (;;) {
-      ZSTD_outBuffer out{zbuf.data(), zbuf.size(), 0};
-      size_t left = ZSTD_compressStream2(zc.get(), &out, &in, mode);
-      if (ZSTD_isError(left)) throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
-      sealer.update(std::string_view(zbuf.data(), out.pos));
-      if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) break;
-    }
-  };
-  catalog::encode_to(catalog, [&](std::string_view piece) { pump(piece, ZSTD_e_continue); });
-  pump({}, ZSTD_e_end);
-  std::string sealed = sealer.finish();
   uint64_t next = generation_ + 1;
+  uint64_t sealed_size = 0;
+  // Encoded, compressed and sealed as a stream into the store: a local store never holds
+  // the sealed catalog whole (S3 collects it for its one conditional PUT).
+  auto produce = [&](const storage::Storage::Sink& sink) {
+    sealed_size = 0;
+    crypto::PackedSealer sealer(keys_, [&](std::string_view piece) {
+      sealed_size += piece.size();
+      sink(piece);
+    });
+    std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> zc(ZSTD_createCCtx(), ZSTD_freeCCtx);
+    if (!zc || ZSTD_isError(ZSTD_CCtx_setParameter(zc.get(), ZSTD_c_compressionLevel, 3)))
+      throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
+    // The frame records its content size (load_catalog checks it): one counting pass first.
+    uint64_t plain_size = 0;
+    catalog::encode_to(catalog, [&](std::string_view piece) { plain_size += piece.size(); });
+    if (ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(zc.get(), plain_size))) throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
+    std::string zbuf(ZSTD_CStreamOutSize(), '\0');
+    auto pump = [&](std::string_view piece, ZSTD_EndDirective mode) {
+      ZSTD_inBuffer in{piece.data(), piece.size(), 0};
+      for (;;) {
+        ZSTD_outBuffer out{zbuf.data(), zbuf.size(), 0};
+        size_t left = ZSTD_compressStream2(zc.get(), &out, &in, mode);
+        if (ZSTD_isError(left)) throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
+        sealer.update(std::string_view(zbuf.data(), out.pos));
+        if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) break;
+      }
+    };
+    catalog::encode_to(catalog, [&](std::string_view piece) { pump(piece, ZSTD_e_continue); });
+    pump({}, ZSTD_e_end);
+    sealer.finish();
+  };
   fault::point("catalog.before_put");
-  if (!store_->put_if_absent(generation_name(next), sealed))
+  if (!store_->put_if_absent_stream(generation_name(next), produce))
     throw Error(ErrorKind::kLocked, "another process saved the catalog at the same time (generation " + std::to_string(next) +
                                         "); run the command again");
   generation_ = next;
@@ -226,7 +233,7 @@ uint64_t Repository::save_catalog(const catalog::Catalog& catalog) {
       log::warn("Could not remove old catalog generations: {}", e.what());
     }
   }
-  return sealed.size();
+  return sealed_size;
 }
 
 std::unique_ptr<ContainerWriter> Repository::create_container(const std::string& name, container::Origin origin) {

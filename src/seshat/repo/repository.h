@@ -39,6 +39,7 @@ class ContainerWriter {
   uint64_t size() const { return builder_.size(); }
   size_t count() const { return builder_.count(); }
   size_t index_size() const { return builder_.index_size(); }
+  void reserve_index(size_t bytes) { builder_.reserve_index(bytes); }
   const std::string& name() const { return name_; }
   // Writes the index and footer and commits the object; returns its total size.
   uint64_t finish();

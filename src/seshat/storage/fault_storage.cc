@@ -156,6 +156,19 @@ bool FaultStorage::put_if_absent(const std::string& n, std::string_view d) {
   return inner_->put_if_absent(n, d);
 }
 
+bool FaultStorage::put_if_absent_stream(const std::string& n, const std::function<void(const Sink&)>& produce) {
+  before("put", n);
+  uint64_t bytes = 0;
+  bool created = inner_->put_if_absent_stream(n, [&](const Sink& sink) {
+    produce([&](std::string_view piece) {
+      bytes += piece.size();
+      sink(piece);
+    });
+  });
+  log_io("put", n, bytes);
+  return created;
+}
+
 std::string FaultStorage::get(const std::string& n) {
   std::string a = before("get", n);
   return damage(inner_->get(n), a);

@@ -164,6 +164,12 @@ bool LocalStorage::put_if_absent(const std::string& name, std::string_view data)
   return w.finish();
 }
 
+bool LocalStorage::put_if_absent_stream(const std::string& name, const std::function<void(const Sink&)>& produce) {
+  LocalWriter w(path_of(name), true);
+  produce([&](std::string_view piece) { w.write(piece); });
+  return w.finish();
+}
+
 std::string LocalStorage::get(const std::string& name) {
   if (!head(name)) throw Error(ErrorKind::kNotFound, "object not found: " + name);
   try {

@@ -7,6 +7,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,6 +55,26 @@ class Storage {
   virtual void put(const std::string& name, std::string_view data) = 0;
   // Creates the object only if no object of that name exists; returns false if one did.
   virtual bool put_if_absent(const std::string& name, std::string_view data) = 0;
+  // put_if_absent() of an object made in pieces: `produce` is called once and feeds the sink
+  // it is given the object's bytes in order. A store that can write a stream exclusively (a
+  // local one) never holds the whole object; by default it is collected, then put.
+  using Sink = std::function<void(std::string_view)>;
+  virtual bool put_if_absent_stream(const std::string& name, const std::function<void(const Sink&)>& produce) {
+    // Kept in pieces and joined once: a string doubling as it grows would hold up to twice it.
+    std::vector<std::string> pieces;
+    size_t total = 0;
+    produce([&](std::string_view piece) {
+      pieces.emplace_back(piece);
+      total += piece.size();
+    });
+    std::string whole;
+    whole.reserve(total);
+    for (auto& p : pieces) {
+      whole.append(p);
+      std::string().swap(p);
+    }
+    return put_if_absent(name, whole);
+  }
   virtual std::string get(const std::string& name) = 0;
   // Bytes [offset, offset+length); throws kCorruption if the object is shorter.
   virtual std::string get_range(const std::string& name, uint64_t offset, uint64_t length) = 0;
@@ -90,6 +111,9 @@ class StorageWrapper : public Storage {
   Capabilities capabilities() const override { return inner_->capabilities(); }
   void put(const std::string& n, std::string_view d) override { inner_->put(n, d); }
   bool put_if_absent(const std::string& n, std::string_view d) override { return inner_->put_if_absent(n, d); }
+  bool put_if_absent_stream(const std::string& n, const std::function<void(const Sink&)>& p) override {
+    return inner_->put_if_absent_stream(n, p);
+  }
   std::string get(const std::string& n) override { return inner_->get(n); }
   std::string get_range(const std::string& n, uint64_t o, uint64_t l) override { return inner_->get_range(n, o, l); }
   void read_range(const std::string& n, uint64_t o, uint64_t l, std::string& b) override { inner_->read_range(n, o, l, b); }
@@ -110,6 +134,10 @@ class DryRunStorage : public StorageWrapper {
   using StorageWrapper::StorageWrapper;
   void put(const std::string&, std::string_view) override {}
   bool put_if_absent(const std::string& n, std::string_view) override { return !inner_->head(n).has_value(); }
+  bool put_if_absent_stream(const std::string& n, const std::function<void(const Sink&)>& p) override {
+    p([](std::string_view) {});
+    return !inner_->head(n).has_value();
+  }
   void remove(const std::string&) override {}
   void remove_many(const std::vector<std::string>&) override {}
   std::unique_ptr<ObjectWriter> create(const std::string& name) override;
@@ -156,6 +184,7 @@ class FaultStorage : public StorageWrapper {
   ~FaultStorage() override;
   void put(const std::string& n, std::string_view d) override;
   bool put_if_absent(const std::string& n, std::string_view d) override;
+  bool put_if_absent_stream(const std::string& n, const std::function<void(const Sink&)>& p) override;
   std::string get(const std::string& n) override;
   std::string get_range(const std::string& n, uint64_t o, uint64_t l) override;
   // Through get_range(), so that its faults apply.
@@ -186,6 +215,7 @@ class LocalStorage : public Storage {
   Capabilities capabilities() const override { return {.conditional_create = true}; }
   void put(const std::string& name, std::string_view data) override;
   bool put_if_absent(const std::string& name, std::string_view data) override;
+  bool put_if_absent_stream(const std::string& name, const std::function<void(const Sink&)>& produce) override;
   std::string get(const std::string& name) override;
   std::string get_range(const std::string& name, uint64_t offset, uint64_t length) override;
   void read_range(const std::string& name, uint64_t offset, uint64_t length, std::string& buf) override;

@@ -120,7 +120,6 @@ struct Sample {
     lv.type = Type::kSymlink;
     lv.mode = 0777;
     lv.content = c.add_string("docs/a.txt");
-    lv.target_len = 10;
     lv.size = 10;
     c.add_version(link, lv);
     zeta_v0 = c.add_version(zeta, file_version(b0, c0, 10));

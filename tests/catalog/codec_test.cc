@@ -81,7 +81,6 @@ void expect_equal(const Catalog& a, const Catalog& b) {
     EXPECT_EQ(x.inode, y.inode);
     EXPECT_EQ(x.size, y.size);
     EXPECT_EQ(x.content, y.content);
-    EXPECT_EQ(x.target_len, y.target_len);
   }
 }
 
@@ -201,8 +200,8 @@ TEST(Codec, RejectsOutOfRangeReferences) {
       {"file content", [](Catalog& c) { c.versions[2].content = 3; }},
       {"file content none", [](Catalog& c) { c.versions[2].content = kNone; }},
       {"symlink target none", [](Catalog& c) { c.versions[3].content = kNone; }},
-      {"symlink target past arena", [](Catalog& c) { c.versions[3].target_len = static_cast<uint32_t>(c.arena.size()); }},
-      {"symlink target overflow", [](Catalog& c) { c.versions[3].content = 0xfffffff0u; c.versions[3].target_len = 0x20; }},
+      {"symlink target past arena", [](Catalog& c) { c.versions[3].size = c.arena.size(); }},
+      {"symlink target overflow", [](Catalog& c) { c.versions[3].content = 0xfffffff0u; c.versions[3].size = 0x20; }},
       {"version type 0", [](Catalog& c) { c.versions[1].type = static_cast<Type>(0); }},
       {"version type 5", [](Catalog& c) { c.versions[1].type = static_cast<Type>(5); }},
   };

@@ -206,6 +206,21 @@ TEST(SealPacked, RoundTripAndLayout) {
   }
 }
 
+TEST(SealPacked, OpensInPlace) {
+  Keys k = Keys::random();
+  for (size_t n : {0u, 1u, 16u, 1000u, 70000u}) {
+    std::string plain(n, 'q');
+    for (size_t i = 0; i < n; ++i) plain[i] = static_cast<char>(i * 7);
+    std::string packed = seal_packed(k, plain);
+    EXPECT_EQ(open_packed_in_place(k, packed), plain);
+    std::string bad = seal_packed(k, plain);
+    bad[bad.size() / 2] ^= 1;
+    EXPECT_THROW_KIND(kCorruption, open_packed_in_place(k, bad));
+    std::string cut = seal_packed(k, plain).substr(0, 40);
+    EXPECT_THROW_KIND(kCorruption, open_packed_in_place(k, cut));
+  }
+}
+
 TEST(SealPacked, LayoutIsIvCiphertextMac) {
   Keys k = Keys::random();
   std::string packed = seal_packed(k, "layout");

@@ -123,7 +123,7 @@ class Walker {
     catalog::Version n;
     n.backup = backup_;
     n.type = Type::kDir;
-    n.mode = st.mode;
+    n.mode = static_cast<uint16_t>(st.mode & 07777);
     n.uid = st.uid;
     n.gid = st.gid;
     n.mtime_ns = st.mtime_ns;
@@ -141,7 +141,7 @@ class Walker {
     catalog::Version n;
     n.backup = backup_;
     n.type = Type::kSymlink;
-    n.mode = st.mode;
+    n.mode = static_cast<uint16_t>(st.mode & 07777);
     n.uid = st.uid;
     n.gid = st.gid;
     n.mtime_ns = st.mtime_ns;
@@ -149,7 +149,6 @@ class Walker {
     n.inode = st.inode;
     n.size = target.size();
     n.content = cat_.add_string(target);
-    n.target_len = static_cast<uint32_t>(target.size());
     cat_.add_version(entry, n);
   }
 
@@ -510,7 +509,7 @@ class Packer {
     catalog::Version v;
     v.backup = backup_;
     v.type = Type::kFile;
-    v.mode = st.mode;
+    v.mode = static_cast<uint16_t>(st.mode & 07777);
     v.uid = st.uid;
     v.gid = st.gid;
     v.mtime_ns = st.mtime_ns;

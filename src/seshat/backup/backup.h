@@ -16,7 +16,9 @@ struct Options {
   std::string host;
   std::string folder;                  // absolute path, no trailing slash (except "/")
   uint64_t max_container = 8ull << 30;  // split containers before they pass this size
-  uint64_t part_size = 8ull << 20;      // files larger than this are stored in parts
+  // Files larger than this are stored in parts. Each packing thread holds two buffers of a
+  // part's size, so this is also most of the memory packing takes.
+  uint64_t part_size = 4ull << 20;
   // Asked before each container is committed: false when the DB lock was lost (the backup
   // then stops without committing it). Unset: always held.
   std::function<bool()> lock_held;

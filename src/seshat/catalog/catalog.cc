@@ -135,7 +135,7 @@ uint32_t Catalog::version_at(uint32_t entry, uint32_t backup) const {
 }
 
 std::string_view Catalog::symlink_target(const Version& v) const {
-  return std::string_view(arena).substr(v.content, v.target_len);
+  return std::string_view(arena).substr(v.content, v.size);
 }
 
 namespace {

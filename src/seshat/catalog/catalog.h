@@ -64,19 +64,21 @@ struct Content {
   uint32_t blob_count = 0;
 };
 
+// 56 bytes: a catalog holds one per file per change, so every byte counts a million times.
 struct Version {
   uint32_t backup = 0;
   uint32_t prev = kNone;       // the previous version of the same entry
-  Type type = Type::kFile;
-  uint32_t mode = 0;           // permission bits (07777)
   uint32_t uid = 0, gid = 0;
+  uint32_t content = kNone;    // file: index into contents; symlink: target in the name arena
+  uint16_t mode = 0;           // permission bits (07777)
+  Type type = Type::kFile;
+  uint8_t reserved = 0;
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
   uint64_t inode = 0;
-  uint64_t size = 0;
-  uint32_t content = kNone;    // file: index into contents; symlink: target in the name arena
-  uint32_t target_len = 0;     // symlink: target length
+  uint64_t size = 0;           // symlink: the target's length
 };
+static_assert(sizeof(Version) == 56);
 
 struct Entry {
   uint32_t parent = kNone;

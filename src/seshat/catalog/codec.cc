@@ -128,7 +128,7 @@ void encode_to(const Catalog& c, const std::function<void(std::string_view)>& si
     w.varint(v.inode);
     w.varint(v.size);
     w.varint(opt(v.content));
-    w.varint(v.target_len);
+    w.varint(v.type == Type::kSymlink ? v.size : 0);  // the target's length
   }
   flush(true);
 }
@@ -216,7 +216,9 @@ Catalog decode(std::string_view data) {
     uint8_t t = r.u8();
     if (t < 1 || t > 4) corrupt("bad version type");
     v.type = static_cast<Type>(t);
-    v.mode = u32_of(r.varint());
+    uint64_t mode = r.varint();
+    if (mode > 0xffff) corrupt("bad mode");
+    v.mode = static_cast<uint16_t>(mode);
     v.uid = u32_of(r.varint());
     v.gid = u32_of(r.varint());
     v.mtime_ns = r.svarint();
@@ -224,7 +226,8 @@ Catalog decode(std::string_view data) {
     v.inode = r.varint();
     v.size = r.varint();
     v.content = unopt(r.varint());
-    v.target_len = u32_of(r.varint());
+    uint64_t target_len = r.varint();
+    if (v.type == Type::kSymlink) v.size = target_len;  // in memory, size is the target's length
     c.versions.push_back(v);
   }
   if (!r.done()) corrupt("trailing bytes");
@@ -250,7 +253,7 @@ Catalog decode(std::string_view data) {
     check_ref(v.backup, c.backups.size(), "backup");
     if (v.prev != kNone && v.prev >= i) corrupt("bad version chain");
     if (v.type == Type::kFile) check_ref(v.content, c.contents.size(), "content");
-    if (v.type == Type::kSymlink && (v.content == kNone || uint64_t{v.content} + v.target_len > c.arena.size()))
+    if (v.type == Type::kSymlink && (v.content == kNone || v.size > c.arena.size() || uint64_t{v.content} + v.size > c.arena.size()))
       corrupt("bad symlink target");
   }
   return c;

@@ -164,7 +164,14 @@ BlobLocation Builder::add(const SealedBlob& blob, const FileInfo& file) {
 }
 
 std::string Builder::finish(const crypto::Keys& keys) const {
-  // The index (up to 16 MB) is compressed and sealed as a stream, without a plain copy of it.
+  std::string out;
+  finish_to(keys, [&](std::string_view piece) { out.append(piece); });
+  return out;
+}
+
+void Builder::finish_to(const crypto::Keys& keys, const std::function<void(std::string_view)>& sink) const {
+  // The index (up to 16 MB) is compressed and sealed as a stream, without a plain copy of it,
+  // and handed on in pieces.
   ByteWriter w;
   w.u32(kIndexVersion);
   w.str(origin_.host);
@@ -177,7 +184,11 @@ std::string Builder::finish(const crypto::Keys& keys) const {
   if (ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3)) ||
       ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(z, head.size() + entries_.size())))
     throw Error(ErrorKind::kPermanent, "cannot compress container index");
-  crypto::PackedSealer sealer(keys);
+  uint64_t sealed_size = 0;
+  crypto::PackedSealer sealer(keys, [&](std::string_view piece) {
+    sealed_size += piece.size();
+    sink(piece);
+  });
   char out[64 << 10];
   auto pump = [&](std::string_view piece, ZSTD_EndDirective mode) {
     ZSTD_inBuffer in{piece.data(), piece.size(), 0};
@@ -193,16 +204,14 @@ std::string Builder::finish(const crypto::Keys& keys) const {
   pump(entries_, ZSTD_e_end);
   // The thread's context goes back to one-shot use with its own parameters.
   ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
-  std::string sealed = sealer.finish();
-  uint64_t sealed_size = sealed.size();
+  sealer.finish();
   ByteWriter f;
-  std::swap(f.data(), sealed);
   f.bytes(std::string_view(kFooterMagic, 4));
   f.u32(kVersion);
   f.u64(offset_);
   f.u64(sealed_size);
   f.bytes(std::string_view(kEndMagic, 8));
-  return f.take();
+  sink(f.data());
 }
 
 void check_header(std::string_view header) {

@@ -3,6 +3,7 @@
 // container bytes; it does no I/O (the repo module moves the bytes).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,6 +99,8 @@ class Builder {
   void reserve_index(size_t bytes) { entries_.reserve(bytes); }
   // The trailer (sealed index + footer); the caller writes it last.
   std::string finish(const crypto::Keys& keys) const;
+  // The same handed to `sink` in pieces as it is made (the sealed index can be megabytes).
+  void finish_to(const crypto::Keys& keys, const std::function<void(std::string_view)>& sink) const;
 
  private:
   Origin origin_;

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "seshat/util/error.h"
@@ -252,6 +253,28 @@ std::string open_packed(const Keys& keys, std::string_view packed) {
   std::memcpy(iv.data(), packed.data(), kIvSize);
   std::memcpy(mac.data(), packed.data() + packed.size() - kMacSize, kMacSize);
   return open(keys, iv, packed.substr(kIvSize, packed.size() - kIvSize - kMacSize), mac);
+}
+
+std::string_view open_packed_in_place(const Keys& keys, std::string& packed) {
+  if (packed.size() < kIvSize + kMacSize + 16) throw Error(ErrorKind::kCorruption, "sealed object too short");
+  Iv iv;
+  Mac mac;
+  std::memcpy(iv.data(), packed.data(), kIvSize);
+  std::memcpy(mac.data(), packed.data() + packed.size() - kMacSize, kMacSize);
+  std::string_view ciphertext(packed.data() + kIvSize, packed.size() - kIvSize - kMacSize);
+  Mac expect = hmac(keys, iv, ciphertext);
+  if (CRYPTO_memcmp(expect.data(), mac.data(), kMacSize) != 0 || ciphertext.size() % 16 != 0)
+    throw Error(ErrorKind::kCorruption, "authentication failed");
+  CipherCtx c;
+  if (!c.ctx || EVP_DecryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1) fail("AES init");
+  // EVP allows out == in exactly (not a partial overlap), in one update call.
+  auto* buf = reinterpret_cast<unsigned char*>(packed.data() + kIvSize);
+  int out1 = 0, out2 = 0;
+  if (ciphertext.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      EVP_DecryptUpdate(c.ctx, buf, &out1, buf, static_cast<int>(ciphertext.size())) != 1 ||
+      EVP_DecryptFinal_ex(c.ctx, buf + out1, &out2) != 1)
+    throw Error(ErrorKind::kCorruption, "authentication failed (bad padding)");
+  return std::string_view(packed.data() + kIvSize, static_cast<size_t>(out1 + out2));
 }
 
 Keys derive_keys(std::string_view passphrase, std::string_view salt, const KdfParams& params) {

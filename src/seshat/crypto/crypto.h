@@ -96,6 +96,9 @@ class PackedSealer {
   std::string out_;                // the piece being filled
 };
 std::string open_packed(const Keys& keys, std::string_view packed);
+// The same, decrypting inside `packed` itself (no second buffer): returns the plaintext, a
+// view into `packed`. Throws like open_packed (and leaves `packed` undefined).
+std::string_view open_packed_in_place(const Keys& keys, std::string& packed);
 
 // Argon2id (libsodium crypto_pwhash) to 64 bytes of key material.
 // Throws Error(kPermanent) if the parameters are out of range or memory is short.

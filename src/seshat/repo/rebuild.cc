@@ -113,7 +113,7 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
     catalog::Version v;
     v.backup = backup;
     v.type = catalog::Type::kFile;
-    v.mode = info.mode;
+    v.mode = static_cast<uint16_t>(info.mode & 07777);
     v.uid = info.uid;
     v.gid = info.gid;
     v.mtime_ns = info.mtime_ns;

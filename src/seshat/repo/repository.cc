@@ -96,7 +96,7 @@ container::BlobLocation ContainerWriter::append(const container::SealedBlob& blo
 void ContainerWriter::write_reserved(std::string_view ciphertext) { out_->write(ciphertext); }
 
 uint64_t ContainerWriter::finish() {
-  out_->write(builder_.finish(keys_));
+  builder_.finish_to(keys_, [&](std::string_view piece) { out_->write(piece); });
   out_->commit();
   finished_ = true;
   return out_->size();
@@ -160,13 +160,19 @@ catalog::Catalog Repository::load_catalog() {
   auto gens = list_generations();
   for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
     try {
-      std::string z = crypto::open_packed(keys_, store_->get(it->name));
-      unsigned long long n = ZSTD_getFrameContentSize(z.data(), z.size());
-      if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (16ull << 30) || n > z.size() * 32768ull)
-        throw Error(ErrorKind::kCorruption, "bad compressed frame");
-      std::string plain(n, '\0');
-      size_t r = ZSTD_decompress(plain.data(), plain.size(), z.data(), z.size());
-      if (ZSTD_isError(r) || r != n) throw Error(ErrorKind::kCorruption, "bad compressed data");
+      std::string plain;
+      {
+        // Decrypted where it was read, and freed before decoding: at most the compressed and
+        // the plain catalog are in memory at once, then the plain one and the decoded one.
+        std::string sealed = store_->get(it->name);
+        std::string_view z = crypto::open_packed_in_place(keys_, sealed);
+        unsigned long long n = ZSTD_getFrameContentSize(z.data(), z.size());
+        if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (16ull << 30) || n > z.size() * 32768ull)
+          throw Error(ErrorKind::kCorruption, "bad compressed frame");
+        plain.resize(n);
+        size_t r = ZSTD_decompress(plain.data(), plain.size(), z.data(), z.size());
+        if (ZSTD_isError(r) || r != n) throw Error(ErrorKind::kCorruption, "bad compressed data");
+      }
       catalog::Catalog c = catalog::decode(plain);
       // After falling back past a damaged generation, the next save goes after the newest
       // one that exists (the damaged name is taken).

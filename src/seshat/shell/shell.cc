@@ -120,7 +120,7 @@ int seshat_main(int argc, char** argv) {
   // heap gave pages back only to fault them in again: keep up to 64 MB of free top instead.
   mallopt(M_ARENA_MAX, 2);
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 16 << 20);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::unique_ptr<session::Session> s;
   try {

@@ -65,8 +65,11 @@ class LocalWriter : public ObjectWriter {
       start_writeback();
       return;
     }
+    // A big object's buffer is sized once for the most it holds before a flush (doubling
+    // would end at twice that); a small object's grows as usual.
+    if (buffer_.size() + data.size() > (64u << 10) && buffer_.capacity() < kBuffer + (1u << 20)) buffer_.reserve(kBuffer + (1u << 20));
     buffer_.append(data);
-    if (buffer_.size() >= (4u << 20)) flush();
+    if (buffer_.size() >= kBuffer) flush();
   }
   uint64_t size() const override { return size_; }
   // Returns false if exclusive and the final name already existed.
@@ -122,6 +125,7 @@ class LocalWriter : public ObjectWriter {
   bool exclusive_;
   int fd_ = -1;
   uint64_t size_ = 0;
+  static constexpr size_t kBuffer = 4 << 20;
   uint64_t written_ = 0;  // bytes handed to the file
   uint64_t synced_ = 0;   // bytes whose writeback was started
   std::string buffer_;

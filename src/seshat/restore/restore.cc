@@ -35,19 +35,22 @@ namespace {
 
 // Neighbouring blobs of one container are fetched with one ranged read when the gap between
 // them is small, up to this many bytes a read.
-constexpr uint64_t kMaxRange = 8ull << 20;
+constexpr uint64_t kMaxRange = 4ull << 20;
 constexpr uint64_t kMaxGap = 256ull << 10;
 
+// Per item to restore: the original path is not kept (cat.path(entry) gives it again for a
+// message), and a file's temporary name is derived when needed: with 200,000 files each
+// string kept costs ~25 MB.
 struct Planned {
   uint32_t version;
+  uint32_t entry;
   std::string dest;
-  std::string original;
 };
 
 // A file being written: parts arrive in any order, from any thread.
 struct FileState {
   std::mutex mu;
-  std::string temp;
+  bool opened = false;  // its temporary file was created
   int fd = -1;
   uint32_t remaining = 0;
   bool failed = false;
@@ -74,7 +77,7 @@ class Restorer {
     std::vector<Planned> dirs, links;
     for (const Item& it : items) {
       std::string original = cat_.path(it.entry);
-      Planned p{it.version, destination(original, o_.target), original};
+      Planned p{it.version, it.entry, destination(original, o_.target)};
       switch (cat_.versions[it.version].type) {
         case Type::kDir: dirs.push_back(std::move(p)); break;
         case Type::kFile: files_.push_back(std::move(p)); break;
@@ -263,9 +266,8 @@ class Restorer {
       s.problem = std::strerror(e);
       return false;
     }
-    size_t slash = dest.rfind('/');
-    s.temp = dest.substr(0, slash + 1) + ".seshat-restore-" + std::to_string(::getpid()) + "-" + std::to_string(i);
-    s.fd = ::open(s.temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    s.opened = true;
+    s.fd = ::open(temp_path(i).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (s.fd < 0) {
       s.failed = true;
       s.problem = std::strerror(errno);
@@ -274,6 +276,12 @@ class Restorer {
     uint64_t size = cat_.versions[files_[i].version].size;
     if (size > (1u << 20)) ::posix_fallocate(s.fd, 0, static_cast<off_t>(size));  // best effort
     return true;
+  }
+
+  // Beside the destination, so that the final rename stays in one file system.
+  std::string temp_path(uint32_t i) const {
+    const std::string& dest = files_[i].dest;
+    return dest.substr(0, dest.rfind('/') + 1) + ".seshat-restore-" + std::to_string(::getpid()) + "-" + std::to_string(i);
   }
 
   void part_failed(uint32_t i, const std::string& why) {
@@ -335,13 +343,13 @@ class Restorer {
       s.problem = std::strerror(errno);
     }
     s.fd = -1;
-    if (!s.failed && ::rename(s.temp.c_str(), f.dest.c_str()) != 0) {
+    if (!s.failed && ::rename(temp_path(i).c_str(), f.dest.c_str()) != 0) {
       s.failed = true;
       s.problem = std::strerror(errno);
     }
     if (s.failed) {
-      if (!s.temp.empty()) ::unlink(s.temp.c_str());
-      fail_path(f.original, s.problem);
+      if (s.opened) ::unlink(temp_path(i).c_str());
+      fail_path(cat_.path(f.entry), s.problem);
       return;
     }
     size_t done;

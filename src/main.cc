@@ -1,3 +1,6 @@
+#include <dlfcn.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -12,22 +15,35 @@ namespace {
 // decompressing a 25 MB catalog spent a third of a second faulting fresh pages in. glibc backs
 // its big blocks with transparent huge pages when the tunable glibc.malloc.hugetlb=1 is set
 // (unchanged backup of 200 k files: 2.8 -> 1.8 s), but tunables are read only when a program
-// starts. So the program sets it and runs itself again, once, keeping its pid and arguments.
-// SESHAT_NO_HUGEPAGES=1 turns this off; if the exec fails it just goes on.
+// starts. So the program sets it and runs itself again, once, keeping its pid and arguments
+// (valgrind does not follow the exec: run it with SESHAT_NO_HUGEPAGES=1, which turns this
+// off). If the exec fails it just goes on.
 void run_again_with_huge_pages(char** argv) {
   if (const char* off = std::getenv("SESHAT_NO_HUGEPAGES"); off && *off && std::strcmp(off, "0") != 0) return;
+  // Once only: the marker is ours, since glibc may drop tunables it does not like.
+  if (std::getenv("SESHAT_REEXECUTED")) {
+    ::unsetenv("SESHAT_REEXECUTED");
+    return;
+  }
+  // Not with elevated privileges (setuid, file capabilities): glibc ignores tunables there.
+  if (::getauxval(AT_SECURE)) return;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   if (tunables && std::strstr(tunables, "glibc.malloc.hugetlb")) return;
-  std::string value = tunables && *tunables ? std::string(tunables) + ":glibc.malloc.hugetlb=1" : "glibc.malloc.hugetlb=1";
-  // The binary's own path, not /proc/self/exe, so that the process keeps its name for ps,
-  // pgrep and killall.
   char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return;
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self);
+  if (n <= 0 || n >= static_cast<ssize_t>(sizeof self)) return;
   self[n] = '\0';
-  if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
+  // Only if /proc/self/exe is this program: started as "ld.so ./seshat" it is the loader.
+  Dl_info info;
+  struct stat a, b;
+  if (::dladdr(reinterpret_cast<void*>(&run_again_with_huge_pages), &info) == 0 || !info.dli_fname ||
+      ::stat(info.dli_fname, &a) != 0 || ::stat(self, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+    return;
+  std::string value = tunables && *tunables ? std::string(tunables) + ":glibc.malloc.hugetlb=1" : "glibc.malloc.hugetlb=1";
+  if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0 || ::setenv("SESHAT_REEXECUTED", "1", 1) != 0) return;
   ::execv(self, argv);
-  // Not reached unless the exec failed (no /proc): run as we are.
+  // Not reached unless the exec failed: run as we are.
+  ::unsetenv("SESHAT_REEXECUTED");
 }
 
 }  // namespace

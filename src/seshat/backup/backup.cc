@@ -310,6 +310,15 @@ class Packer {
     std::string buf;
     buf.reserve(part_size_);
     sealed_buffer().ciphertext.reserve(container::blob_buffer_size(part_size_));
+    // Given back however this returns, not when the thread ends (the main thread is one of
+    // the workers, and goes on to save the catalog).
+    struct Release {
+      std::string& buf;
+      ~Release() {
+        std::string().swap(buf);
+        container::SealedBlob().ciphertext.swap(sealed_buffer().ciphertext);
+      }
+    } release{buf};
     std::string path;
     while (!failed_) {
       if (interrupted()) return;
@@ -332,10 +341,6 @@ class Packer {
       }
       if (decile > prev && decile < 10) log::info("Progress {} - {}%", done, decile * 10);
     }
-    // A worker's buffers can be a whole part each: give them back now, not when the thread
-    // ends (the main thread is one of the workers, and goes on to save the catalog).
-    std::string().swap(buf);
-    container::SealedBlob().ciphertext.swap(sealed_buffer().ciphertext);
   }
 
   void not_backed_up(const std::string& path, int err) {
@@ -523,14 +528,32 @@ class Packer {
   }
 
   // A blob placed in a container whose bytes are still to be written, by write_in_turn().
+  // One that goes out of scope unwritten (an exception between placing and writing) fails
+  // the writes after it, which would otherwise wait for its turn forever.
   struct Ticket {
+    Packer* packer = nullptr;
     repo::ContainerWriter* writer = nullptr;
     uint64_t number = 0;
+    bool written = false;
+    Ticket() = default;
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+    ~Ticket() {
+      if (writer && !written) packer->abandon();
+    }
   };
+
+  void abandon() {
+    std::lock_guard<std::mutex> lk(write_mu_);
+    if (!write_failure_)
+      write_failure_ = std::make_exception_ptr(Error(ErrorKind::kPermanent, "a blob was placed in the container but not written"));
+    write_cv_.notify_all();
+  }
 
   // Writes a placed blob's bytes once every blob placed before it is written. Does not need
   // mu_: the container cannot be closed before this ticket is written.
-  void write_in_turn(const Ticket& t, std::string_view ciphertext) {
+  void write_in_turn(Ticket& t, std::string_view ciphertext) {
+    t.written = true;  // from here on a failure is reported below
     std::unique_lock<std::mutex> lk(write_mu_);
     write_cv_.wait(lk, [&] { return written_ == t.number || write_failure_; });
     if (write_failure_) std::rethrow_exception(write_failure_);
@@ -540,7 +563,7 @@ class Packer {
       fault::point("container.append");
     } catch (...) {
       lk.lock();
-      write_failure_ = std::current_exception();
+      if (!write_failure_) write_failure_ = std::current_exception();
       write_cv_.notify_all();
       throw;
     }
@@ -575,7 +598,9 @@ class Packer {
       container_id_ = cat_.add_container(name, 0);  // its size is set when it is committed
     }
     container::BlobLocation loc = writer_->reserve(blob, fi);
-    ticket = Ticket{writer_.get(), tickets_++};
+    ticket.packer = this;
+    ticket.writer = writer_.get();
+    ticket.number = tickets_++;
     return repo::blob_ref(container_id_, loc);
   }
 

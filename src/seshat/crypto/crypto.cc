@@ -174,6 +174,7 @@ PackedSealer::PackedSealer(const Keys& keys) : cipher_(EVP_CIPHER_CTX_new()), ma
 
 PackedSealer::PackedSealer(const Keys& keys, std::function<void(std::string_view)> sink) : PackedSealer(keys) {
   sink_ = std::move(sink);
+  out_.reserve(kChunk + (64 << 10));  // handed on at kChunk: never grown past this
 }
 
 PackedSealer::~PackedSealer() {

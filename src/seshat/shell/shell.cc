@@ -117,7 +117,7 @@ int seshat_main(int argc, char** argv) {
   // loaded) to the system when freed instead of letting glibc raise the threshold and keep
   // them; the per-blob buffers of the packers are reused per thread, not reallocated. A fixed
   // mmap threshold also leaves the trim threshold at 128 KB, so every free at the top of a
-  // heap gave pages back only to fault them in again: keep up to 64 MB of free top instead.
+  // heap gave pages back only to fault them in again: keep up to 16 MB of free top instead.
   mallopt(M_ARENA_MAX, 2);
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   mallopt(M_TRIM_THRESHOLD, 16 << 20);

@@ -159,12 +159,18 @@ bool FaultStorage::put_if_absent(const std::string& n, std::string_view d) {
 bool FaultStorage::put_if_absent_stream(const std::string& n, const std::function<void(const Sink&)>& produce) {
   before("put", n);
   uint64_t bytes = 0;
-  bool created = inner_->put_if_absent_stream(n, [&](const Sink& sink) {
-    produce([&](std::string_view piece) {
-      bytes += piece.size();
-      sink(piece);
+  bool created;
+  try {
+    created = inner_->put_if_absent_stream(n, [&](const Sink& sink) {
+      produce([&](std::string_view piece) {
+        bytes += piece.size();
+        sink(piece);
+      });
     });
-  });
+  } catch (...) {
+    log_io("put", n, bytes);  // what was sent before it failed
+    throw;
+  }
   log_io("put", n, bytes);
   return created;
 }

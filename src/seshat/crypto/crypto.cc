@@ -205,12 +205,6 @@ void PackedSealer::update(std::string_view plaintext) {
     if (out_.size() >= kChunk && sink_) {
       sink_(out_);
       out_.clear();
-    } else if (out_.size() >= kChunk) {
-      // A long stream is kept in pieces: a string doubling its capacity would hold up to
-      // twice the output, and both copies while it moves.
-      done_.push_back(std::move(out_));
-      out_ = std::string();
-      out_.reserve(kChunk + (64 << 10));
     }
   }
 }
@@ -232,19 +226,7 @@ std::string PackedSealer::finish() {
     std::string().swap(out_);
     return {};
   }
-  if (done_.empty()) return std::move(out_);
-  size_t total = out_.size();
-  for (const auto& piece : done_) total += piece.size();
-  std::string whole;
-  whole.reserve(total);
-  for (auto& piece : done_) {
-    whole.append(piece);
-    std::string().swap(piece);
-  }
-  whole.append(out_);
-  done_.clear();
-  std::string().swap(out_);
-  return whole;
+  return std::move(out_);
 }
 
 std::string open_packed(const Keys& keys, std::string_view packed) {

@@ -79,7 +79,7 @@ class PackedSealer {
   ~PackedSealer();
   PackedSealer(const PackedSealer&) = delete;
   PackedSealer& operator=(const PackedSealer&) = delete;
-  // For a one-shot seal of a known size; a stream is kept in pieces of kChunk and joined once.
+  // For a one-shot seal of a known size; without a sink the output is kept whole.
   void reserve(size_t plaintext_size) { out_.reserve(plaintext_size + 64); }
   void update(std::string_view plaintext);
   // IV || ciphertext || MAC.
@@ -91,7 +91,6 @@ class PackedSealer {
   void* mac_;
   void* mac_ctx_;
   static constexpr size_t kChunk = 4 << 20;
-  std::vector<std::string> done_;  // full pieces of the output, in order
   std::function<void(std::string_view)> sink_;
   std::string out_;                // the piece being filled
 };

@@ -87,12 +87,6 @@ ContainerWriter::~ContainerWriter() {
   }
 }
 
-container::BlobLocation ContainerWriter::append(const container::SealedBlob& blob, const container::FileInfo& file) {
-  container::BlobLocation loc = builder_.add(blob, file);
-  out_->write(blob.ciphertext);
-  return loc;
-}
-
 void ContainerWriter::write_reserved(std::string_view ciphertext) { out_->write(ciphertext); }
 
 uint64_t ContainerWriter::finish() {

@@ -27,11 +27,9 @@ class ContainerWriter {
   ContainerWriter(std::unique_ptr<storage::ObjectWriter> out, std::string name, const crypto::Keys& keys,
                   container::Origin origin = {});
   ~ContainerWriter();  // aborts unless finished
-  // REQUIRES: not finished.
-  container::BlobLocation append(const container::SealedBlob& blob, const container::FileInfo& file);
-  // append() in two steps, so that the bytes can be written outside a lock: reserve() places
-  // the blob and adds it to the index; write_reserved() must then be called with the blobs'
-  // ciphertexts in the order they were reserved, before finish().
+  // A blob is added in two steps, so that its bytes can be written outside a lock: reserve()
+  // places it and adds it to the index; write_reserved() must then be called with the blobs'
+  // ciphertexts in the order they were reserved, before finish(). REQUIRES: not finished.
   container::BlobLocation reserve(const container::SealedBlob& blob, const container::FileInfo& file) {
     return builder_.add(blob, file);
   }

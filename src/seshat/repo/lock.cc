@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -36,7 +37,8 @@ bool is_stale(const LockRecord& r, const std::string& my_host) {
 }  // namespace
 
 int64_t Lock::lease_ns() {
-  if (const char* s = std::getenv("SESHAT_LOCK_LEASE_SECONDS")) return std::atoll(s) * 1000000000LL;
+  // A test hook (doc/testing.md); at least a second, so that the renewal period is not zero.
+  if (const char* s = std::getenv("SESHAT_LOCK_LEASE_SECONDS")) return std::max(1LL, std::atoll(s)) * 1000000000LL;
   return 300LL * 1000000000LL;
 }
 
@@ -202,17 +204,32 @@ bool Lock::still_held() {
   return false;
 }
 
+// Renewal runs on a schedule anchored to the start of the last successful write, so that a
+// slow store delays the next renewal only when one write takes longer than the period. The
+// record is valid until its lease_until_ns; a renewal is only safe while it lands before the
+// lease it replaces runs out, so the margin (what was left of the old lease when the new
+// record was written) is measured: a renewal that lands with less than half the lease left
+// is a WARN, and the smallest margin is reported (DEBUG) when the lock is released. A failed
+// renewal is retried soon, not a whole period later.
 void Lock::renew_loop() {
+  using Clock = std::chrono::steady_clock;
+  const int64_t lease = lease_ns();
+  const auto period = std::chrono::nanoseconds(lease / 4);
+  const auto retry = std::chrono::nanoseconds(std::min<int64_t>(lease / 16, 2000000000LL));
   std::unique_lock<std::mutex> lk(mu_);
-  auto period = std::chrono::nanoseconds(lease_ns() / 4);
-  while (!cv_.wait_for(lk, period, [this] { return stop_; })) {
+  Clock::time_point next = Clock::now() + period;
+  while (!cv_.wait_until(lk, next, [this] { return stop_; })) {
+    const Clock::time_point start = Clock::now();
     LockRecord r = record_;
-    r.lease_until_ns = now_ns() + lease_ns();
+    const int64_t old_until = record_.lease_until_ns;
+    r.lease_until_ns = now_ns() + lease;
     lk.unlock();
+    bool renewed = false;
     try {
       std::string current = store_->get(name_);
       if (LockRecord::from_json(current).id == r.id) {
         store_->put(name_, r.to_json());
+        renewed = true;
       } else if (!lost_.exchange(true)) {
         log::error("The DB lock was taken by another process while this one held it");
       }
@@ -226,7 +243,18 @@ void Lock::renew_loop() {
       log::warn("Could not renew the DB lock: {}", e.what());
     }
     lk.lock();
+    if (!renewed) {
+      next = Clock::now() + retry;
+      continue;
+    }
+    const int64_t margin = old_until - now_ns();
+    if (renewals_ == 0 || margin < min_margin_ns_) min_margin_ns_ = margin;
+    ++renewals_;
+    if (margin < lease / 2)
+      log::warn("The DB lock was renewed with only {:.1f} s of its {:.0f} s lease left: the store answers slowly",
+                static_cast<double>(margin) / 1e9, static_cast<double>(lease) / 1e9);
     record_.lease_until_ns = r.lease_until_ns;
+    next = start + period;
   }
 }
 
@@ -239,6 +267,9 @@ void Lock::release() {
   }
   cv_.notify_all();
   if (renewer_.joinable()) renewer_.join();
+  if (renewals_ > 0)
+    log::debug("The DB lock was renewed {} times; the smallest margin was {:.2f} s of a {:.0f} s lease", renewals_,
+               static_cast<double>(min_margin_ns_) / 1e9, static_cast<double>(lease_ns()) / 1e9);
   try {
     std::string current = store_->get(name_);
     if (LockRecord::from_json(current).id == record_.id) store_->remove(name_);

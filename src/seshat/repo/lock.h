@@ -66,6 +66,8 @@ class Lock {
   std::condition_variable cv_;
   bool stop_ = false;
   bool released_ = false;
+  int64_t renewals_ = 0;       // successful renewals (guarded by mu_)
+  int64_t min_margin_ns_ = 0;  // the least lease left when a renewal landed (guarded by mu_)
   std::atomic<bool> lost_{false};
   std::thread renewer_;
 };

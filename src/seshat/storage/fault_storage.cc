@@ -59,7 +59,7 @@ std::optional<std::vector<FaultStorage::Rule>> FaultStorage::parse(const std::st
       r.name_part = op.substr(c + 1);
       op.resize(c);
     }
-    static const char* kOps[] = {"put", "get", "head", "list", "remove", "create", "write", "commit", "any"};
+    static const char* kOps[] = {"put", "get", "range", "head", "list", "remove", "create", "write", "commit", "any"};
     bool known = false;
     for (const char* k : kOps) known |= op == k;
     if (!known) return std::nullopt;
@@ -181,7 +181,7 @@ std::string FaultStorage::get(const std::string& n) {
 }
 
 std::string FaultStorage::get_range(const std::string& n, uint64_t o, uint64_t l) {
-  std::string a = before("get", n);
+  std::string a = before("range", n);
   return damage(inner_->get_range(n, o, l), a);
 }
 

@@ -162,8 +162,9 @@ class StagingStorage : public StorageWrapper {
 // Test hook of the fault campaigns (tests/integration/test_faults.py, doc/testing.md): fails,
 // damages, slows or kills chosen operations. Configured by SESHAT_FAULTS, a comma-separated
 // list of rules <op>[:<name part>]@<n>[+]=<action>[:<arg>]:
-//   op      put (put, put_if_absent), get (get, get_range), head, list, remove, create (open
-//           a streaming upload), write (a chunk of one), commit (of one), any
+//   op      put (put, put_if_absent), get (a whole object), range (a ranged read), head, list,
+//           remove, create (open a streaming upload), write (a chunk of one), commit (of one),
+//           any
 //   n       the n-th matching call (counted from 1); "n+" that one and every later one; "*" all
 //   action  fail, transient, enospc, erofs (throw), short, corrupt (damage what a get
 //           returns), slow:<ms> (delay), kill (SIGKILL the process)

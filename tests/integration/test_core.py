@@ -1609,6 +1609,46 @@ def s3_test_server_refuses_incomplete_bodies(env):
 
 
 @test(stores=S3_ONLY)
+def s3_test_server_puts_are_atomic(env):
+    """As on S3, a reader of an object that is being replaced gets the old object or the new
+    one, never a mix or a part (s3rver rewrites files in place: the test server's front keeps
+    writes of a key apart from its reads)."""
+    port = env.server.port
+    versions = [bytes([65 + i]) * (3 << 20) for i in range(2)]
+    key = f"/{BUCKET}/probe/atomic"
+
+    def put(data):
+        head = (f"PUT {key} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(data)}\r\n"
+                f"x-amz-content-sha256: {hashlib.sha256(data).hexdigest()}\r\n\r\n")
+        out = raw_http(port, head, data, timeout=60)
+        check(b" 200 " in out.split(b"\r\n", 1)[0], f"a PUT failed: {out[:200]!r}")
+
+    put(versions[0])
+    stop = threading.Event()
+
+    def writer():
+        i = 1
+        while not stop.is_set():
+            put(versions[i % 2])
+            i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    seen = set()
+    try:
+        for _ in range(40):
+            out = raw_http(port, f"GET {key} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n", b"", timeout=60)
+            body = out.split(b"\r\n\r\n", 1)[1]
+            check(body in versions, f"a GET during PUTs got {len(body)} bytes that are neither version "
+                                    f"(starting {body[:8]!r})")
+            seen.add(body[:1])
+    finally:
+        stop.set()
+        t.join(60)
+    note(f"40 GETs during PUTs of a 3 MB object; versions seen: {sorted(seen)}")
+
+
+@test(stores=S3_ONLY)
 def s3_bad_credentials_and_bucket(env):
     """A wrong secret, an unknown access key, no credentials at all, a bucket that does not
     exist: one clear ERROR line each, a non-zero exit, nothing written to the server."""

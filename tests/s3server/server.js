@@ -14,6 +14,12 @@
 //   - does not match its Content-MD5 (BadDigest).
 // Only a complete, intact request is passed on to s3rver (listening on another port of
 // 127.0.0.1), and its answer is passed back unchanged.
+//
+// s3rver also rewrites an object's file in place, so a GET that comes while a PUT of the
+// same key is being stored can read a half-written object; on S3 a reader sees the old
+// object or the new one. The front therefore keeps, per object, writes (PUT, completing a
+// multipart upload, DELETE) apart from each other and from reads (GET, HEAD), which may run
+// together.
 'use strict';
 const crypto = require('crypto');
 const http = require('http');
@@ -47,6 +53,43 @@ function problem(req, body) {
   return null;
 }
 
+// A readers-writer lock per object key, released when the answer has been sent.
+const locks = new Map();
+function objectKey(req) {
+  const [path, query = ''] = req.url.split('?');
+  const parts = path.split('/').filter((p) => p.length > 0);
+  if (parts.length < 2) return null; // the bucket itself (listings)
+  const q = new URLSearchParams(query);
+  if (req.method === 'PUT' && q.has('partNumber')) return null; // a part is not the object
+  if (req.method === 'POST' && q.has('uploads')) return null;   // starting an upload
+  if (req.method === 'DELETE' && q.has('uploadId')) return null; // aborting one
+  return path;
+}
+function acquire(key, exclusive) {
+  return new Promise((resolve) => {
+    let l = locks.get(key);
+    if (!l) locks.set(key, (l = { readers: 0, writer: false, queue: [] }));
+    l.queue.push({ exclusive, resolve });
+    pump(key);
+  });
+}
+function pump(key) {
+  const l = locks.get(key);
+  while (l.queue.length > 0) {
+    const next = l.queue[0];
+    if (next.exclusive ? l.writer || l.readers > 0 : l.writer) break;
+    l.queue.shift();
+    if (next.exclusive) l.writer = true;
+    else l.readers += 1;
+    next.resolve(() => {
+      if (next.exclusive) l.writer = false;
+      else l.readers -= 1;
+      if (!l.writer && l.readers === 0 && l.queue.length === 0) locks.delete(key);
+      else pump(key);
+    });
+  }
+}
+
 async function main() {
   const backend = new S3rver({
     address: '127.0.0.1',
@@ -68,19 +111,33 @@ async function main() {
       const body = Buffer.concat(chunks);
       const bad = problem(req, body);
       if (bad) return s3Error(res, ...bad);
-      // Everything as the client sent it (the signature covers the host header and the path).
-      const up = http.request(
-        { host: '127.0.0.1', port: backendPort, method: req.method, path: req.url, headers: req.headers, agent },
-        (ur) => {
-          res.writeHead(ur.statusCode, ur.headers);
-          ur.pipe(res);
-        },
-      );
-      up.on('error', (e) => {
-        if (!res.headersSent) s3Error(res, 500, 'InternalError', `test server: ${e.message}`);
-        else res.destroy();
+      const key = objectKey(req);
+      const exclusive = !(req.method === 'GET' || req.method === 'HEAD');
+      const locked = key ? acquire(key, exclusive) : Promise.resolve(() => {});
+      locked.then((release) => {
+        let released = false;
+        const done = () => {
+          if (!released) {
+            released = true;
+            release();
+          }
+        };
+        res.on('finish', done);
+        res.on('close', done);
+        // Everything as the client sent it (the signature covers the host header and the path).
+        const up = http.request(
+          { host: '127.0.0.1', port: backendPort, method: req.method, path: req.url, headers: req.headers, agent },
+          (ur) => {
+            res.writeHead(ur.statusCode, ur.headers);
+            ur.pipe(res);
+          },
+        );
+        up.on('error', (e) => {
+          if (!res.headersSent) s3Error(res, 500, 'InternalError', `test server: ${e.message}`);
+          else res.destroy();
+        });
+        up.end(body);
       });
-      up.end(body);
     });
     // The client went away before its body was complete: like S3, store nothing.
     req.on('close', () => {

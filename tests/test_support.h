@@ -8,9 +8,17 @@
 #include <functional>
 #include <string>
 
+#include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"
 
 namespace seshat::testing_support {
+
+// The util file helpers for tests, throwing on failure.
+inline std::string slurp(const std::string& path) { return ::seshat::read_file(path).take(); }
+inline void spit(const std::string& path, std::string_view data, mode_t mode = 0600) {
+  ::seshat::write_file_atomic(path, data, mode).throw_if_failed();
+}
+inline void mkdirs(const std::string& path) { ::seshat::make_dirs(path).throw_if_failed(); }
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 class TempDir {

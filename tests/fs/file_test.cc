@@ -14,11 +14,41 @@
 #include "../test_support.h"
 #include "seshat/fs/fs.h"
 #include "seshat/util/atomic_file.h"
+#include "seshat/util/io.h"
+#include <functional>
 
 namespace seshat::fs {
 namespace {
 
 using testing_support::TempDir;
+
+// The tests below were written against errno results; these adapters call the Result API
+// of fs, io and util (the production paths) and give the error's errno, or 0.
+int errno_of(const Status& st) { return st ? 0 : st.error().sys_errno(); }
+int open_read_errno(const std::string& path) {
+  auto fd = open_read(path);
+  return fd ? fd->release() : -fd.error().sys_errno();
+}
+ssize_t read_full_errno(int fd, char* buf, size_t n) {
+  auto r = io::read_full(fd, buf, n);
+  return r ? static_cast<ssize_t>(*r) : -r.error().sys_errno();
+}
+int pwrite_errno(int fd, std::string_view data, uint64_t offset) { return errno_of(io::pwrite_full(fd, data, offset)); }
+int make_dirs_errno(const std::string& path) { return errno_of(::seshat::make_dirs(path)); }
+int make_symlink_errno(const std::string& target, const std::string& path) { return errno_of(make_symlink(target, path)); }
+int set_metadata_errno(const std::string& path, bool is_symlink, uint32_t mode, uint32_t uid, uint32_t gid, int64_t mtime_ns,
+                       bool chown) {
+  return errno_of(set_metadata(path, is_symlink, Meta{mode, uid, gid, mtime_ns}, chown));
+}
+// A restored file as the restore writes it: fs::create_file, the content, its size, commit.
+int restore_file_errno(const std::string& path, uint64_t size, const std::function<int(int fd)>& fill) {
+  auto f = create_file(path, size);
+  if (!f) return f.error().sys_errno();
+  if (int r = fill(f->fd())) return r;
+  if (::ftruncate(f->fd(), static_cast<off_t>(size)) != 0) return errno;
+  auto c = f->commit();
+  return c ? 0 : c.error().sys_errno();
+}
 
 std::vector<std::string> names_in(const std::string& dir) {
   std::vector<std::string> out;
@@ -37,7 +67,7 @@ std::string read_fd(int fd) {
   std::string out;
   char buf[4096];
   for (;;) {
-    ssize_t n = read_full(fd, buf, sizeof buf);
+    ssize_t n = read_full_errno(fd, buf, sizeof buf);
     if (n <= 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
@@ -70,8 +100,8 @@ void remove_tree_at(int dirfd, const std::string& name) {
 
 TEST(OpenRead, ReadsAFile) {
   TempDir t;
-  ::seshat::write_file_atomic(t / "f", "content");
-  int fd = open_read(t / "f");
+  testing_support::spit(t / "f", "content");
+  int fd = open_read_errno(t / "f");
   ASSERT_GE(fd, 0);
   EXPECT_EQ(read_fd(fd), "content");
   ::close(fd);
@@ -79,10 +109,10 @@ TEST(OpenRead, ReadsAFile) {
 
 TEST(OpenRead, ErrorsAreNegativeErrno) {
   TempDir t;
-  ::seshat::write_file_atomic(t / "target", "x");
+  testing_support::spit(t / "target", "x");
   ASSERT_EQ(::symlink("target", (t / "link").c_str()), 0);
-  EXPECT_EQ(open_read(t / "missing"), -ENOENT);
-  EXPECT_EQ(open_read(t / "link"), -ELOOP);  // never follows a final symlink
+  EXPECT_EQ(open_read_errno(t / "missing"), -ENOENT);
+  EXPECT_EQ(open_read_errno(t / "link"), -ELOOP);  // never follows a final symlink
 }
 
 class LongPath : public ::testing::Test {
@@ -123,24 +153,24 @@ class LongPath : public ::testing::Test {
 TEST_F(LongPath, OpenReadWorksPastPathMax) {
   std::string file = path + "/file";
   ASSERT_GT(file.size(), 4096u);
-  int fd = open_read(file);
+  int fd = open_read_errno(file);
   ASSERT_GE(fd, 0) << "errno " << -fd;
   EXPECT_EQ(read_fd(fd), "deep content");
   ::close(fd);
 }
 
 TEST_F(LongPath, OpenReadLongPathErrors) {
-  EXPECT_EQ(open_read(path + "/missing"), -ENOENT);
-  EXPECT_EQ(open_read(path + "/link"), -ELOOP);
+  EXPECT_EQ(open_read_errno(path + "/missing"), -ENOENT);
+  EXPECT_EQ(open_read_errno(path + "/link"), -ELOOP);
   std::string broken = path;
   broken.replace(broken.rfind('/') + 1, 3, "xyz");  // a missing middle directory
-  EXPECT_EQ(open_read(broken + "/file"), -ENOENT);
-  EXPECT_EQ(open_read(path + "/file/below"), -ENOTDIR);
+  EXPECT_EQ(open_read_errno(broken + "/file"), -ENOENT);
+  EXPECT_EQ(open_read_errno(path + "/file/below"), -ENOTDIR);
 }
 
 TEST_F(LongPath, OpenReadToleratesDoubledSlashes) {
   std::string file = path + "//file";
-  int fd = open_read(file);
+  int fd = open_read_errno(file);
   ASSERT_GE(fd, 0) << "errno " << -fd;
   EXPECT_EQ(read_fd(fd), "deep content");
   ::close(fd);
@@ -159,77 +189,77 @@ TEST(ReadFull, ReadsAcrossShortReads) {
     ::close(p[1]);
   });
   std::string got(60000, '\0');
-  EXPECT_EQ(read_full(p[0], got.data(), got.size()), 60000);
+  EXPECT_EQ(read_full_errno(p[0], got.data(), got.size()), 60000);
   EXPECT_EQ(got, data.substr(0, 60000));
   std::string rest(60000, '\0');
-  EXPECT_EQ(read_full(p[0], rest.data(), rest.size()), 40000);  // short only at end of file
+  EXPECT_EQ(read_full_errno(p[0], rest.data(), rest.size()), 40000);  // short only at end of file
   EXPECT_EQ(rest.substr(0, 40000), data.substr(60000));
-  EXPECT_EQ(read_full(p[0], rest.data(), rest.size()), 0);
+  EXPECT_EQ(read_full_errno(p[0], rest.data(), rest.size()), 0);
   writer.join();
   ::close(p[0]);
-  EXPECT_EQ(read_full(-1, rest.data(), 1), -EBADF);
+  EXPECT_EQ(read_full_errno(-1, rest.data(), 1), -EBADF);
 }
 
 TEST(MakeDirs, NestedExistingAndThroughAFile) {
   TempDir t;
-  EXPECT_EQ(make_dirs(t / "a/b/c"), 0);
+  EXPECT_EQ(make_dirs_errno(t / "a/b/c"), 0);
   EXPECT_TRUE(S_ISDIR(stat_of(t / "a/b/c").st_mode));
   EXPECT_EQ(stat_of(t / "a/b").st_mode & 0777, 0700u);
-  EXPECT_EQ(make_dirs(t / "a/b/c"), 0);
-  EXPECT_EQ(make_dirs(t / "a"), 0);
-  ::seshat::write_file_atomic(t / "file", "x");
-  EXPECT_EQ(make_dirs(t / "file"), ENOTDIR);
-  EXPECT_EQ(make_dirs(t / "file/sub"), ENOTDIR);
-  EXPECT_EQ(make_dirs(""), 0);
+  EXPECT_EQ(make_dirs_errno(t / "a/b/c"), 0);
+  EXPECT_EQ(make_dirs_errno(t / "a"), 0);
+  testing_support::spit(t / "file", "x");
+  EXPECT_EQ(make_dirs_errno(t / "file"), ENOTDIR);
+  EXPECT_EQ(make_dirs_errno(t / "file/sub"), ENOTDIR);
+  EXPECT_EQ(make_dirs_errno(""), 0);
 }
 
 TEST(WriteFileAtomic, WritesContentAndSize) {
   TempDir t;
   std::string path = t / "out";
-  int r = write_file_atomic(path, 11, [](int fd) { return pwrite_full(fd, "hello world", 0); });
+  int r = restore_file_errno(path, 11, [](int fd) { return pwrite_errno(fd, "hello world", 0); });
   EXPECT_EQ(r, 0);
-  EXPECT_EQ(read_file(path), "hello world");
+  EXPECT_EQ(testing_support::slurp(path), "hello world");
   EXPECT_EQ(names_in(t.path()), std::vector<std::string>{"out"});
 }
 
 TEST(WriteFileAtomic, FileHasExactlyTheGivenSize) {
   TempDir t;
   // Fill writes less than size (a sparse tail) ...
-  EXPECT_EQ(write_file_atomic(t / "sparse", 10, [](int fd) { return pwrite_full(fd, "ab", 0); }), 0);
-  EXPECT_EQ(read_file(t / "sparse"), std::string("ab") + std::string(8, '\0'));
+  EXPECT_EQ(restore_file_errno(t / "sparse", 10, [](int fd) { return pwrite_errno(fd, "ab", 0); }), 0);
+  EXPECT_EQ(testing_support::slurp(t / "sparse"), std::string("ab") + std::string(8, '\0'));
   // ... or more.
-  EXPECT_EQ(write_file_atomic(t / "cut", 3, [](int fd) { return pwrite_full(fd, "abcdef", 0); }), 0);
-  EXPECT_EQ(read_file(t / "cut"), "abc");
+  EXPECT_EQ(restore_file_errno(t / "cut", 3, [](int fd) { return pwrite_errno(fd, "abcdef", 0); }), 0);
+  EXPECT_EQ(testing_support::slurp(t / "cut"), "abc");
   // Out of order writes at offsets.
-  EXPECT_EQ(write_file_atomic(t / "parts", 6,
+  EXPECT_EQ(restore_file_errno(t / "parts", 6,
                               [](int fd) {
-                                int r = pwrite_full(fd, "def", 3);
-                                return r ? r : pwrite_full(fd, "abc", 0);
+                                int r = pwrite_errno(fd, "def", 3);
+                                return r ? r : pwrite_errno(fd, "abc", 0);
                               }),
             0);
-  EXPECT_EQ(read_file(t / "parts"), "abcdef");
-  EXPECT_EQ(write_file_atomic(t / "empty", 0, [](int) { return 0; }), 0);
-  EXPECT_EQ(read_file(t / "empty"), "");
+  EXPECT_EQ(testing_support::slurp(t / "parts"), "abcdef");
+  EXPECT_EQ(restore_file_errno(t / "empty", 0, [](int) { return 0; }), 0);
+  EXPECT_EQ(testing_support::slurp(t / "empty"), "");
 }
 
 TEST(WriteFileAtomic, ReplacesAnExistingFile) {
   TempDir t;
-  ::seshat::write_file_atomic(t / "f", std::string(100, 'o'));
-  EXPECT_EQ(write_file_atomic(t / "f", 3, [](int fd) { return pwrite_full(fd, "new", 0); }), 0);
-  EXPECT_EQ(read_file(t / "f"), "new");
+  testing_support::spit(t / "f", std::string(100, 'o'));
+  EXPECT_EQ(restore_file_errno(t / "f", 3, [](int fd) { return pwrite_errno(fd, "new", 0); }), 0);
+  EXPECT_EQ(testing_support::slurp(t / "f"), "new");
   EXPECT_EQ(names_in(t.path()), std::vector<std::string>{"f"});
 }
 
 TEST(WriteFileAtomic, FailedFillLeavesNoTempAndKeepsTheOldFile) {
   TempDir t;
-  ::seshat::write_file_atomic(t / "keep", "old");
-  int r = write_file_atomic(t / "keep", 100, [](int fd) {
-    pwrite_full(fd, "partial", 0);
+  testing_support::spit(t / "keep", "old");
+  int r = restore_file_errno(t / "keep", 100, [](int fd) {
+    pwrite_errno(fd, "partial", 0);
     return EIO;
   });
   EXPECT_EQ(r, EIO);
-  EXPECT_EQ(read_file(t / "keep"), "old");
-  r = write_file_atomic(t / "new", 100, [](int) { return ENOSPC; });
+  EXPECT_EQ(testing_support::slurp(t / "keep"), "old");
+  r = restore_file_errno(t / "new", 100, [](int) { return ENOSPC; });
   EXPECT_EQ(r, ENOSPC);
   EXPECT_EQ(names_in(t.path()), std::vector<std::string>{"keep"});
 }
@@ -237,7 +267,7 @@ TEST(WriteFileAtomic, FailedFillLeavesNoTempAndKeepsTheOldFile) {
 TEST(WriteFileAtomic, MissingDirectoryIsAnError) {
   TempDir t;
   bool called = false;
-  int r = write_file_atomic(t / "no/such/file", 1, [&](int) {
+  int r = restore_file_errno(t / "no/such/file", 1, [&](int) {
     called = true;
     return 0;
   });
@@ -248,8 +278,8 @@ TEST(WriteFileAtomic, MissingDirectoryIsAnError) {
 TEST(WriteFileAtomic, RenameOntoADirectoryFailsCleanly) {
   TempDir t;
   ASSERT_EQ(::mkdir((t / "d").c_str(), 0700), 0);
-  ::seshat::write_file_atomic(t / "d/inside", "x");
-  int r = write_file_atomic(t / "d", 1, [](int fd) { return pwrite_full(fd, "x", 0); });
+  testing_support::spit(t / "d/inside", "x");
+  int r = restore_file_errno(t / "d", 1, [](int fd) { return pwrite_errno(fd, "x", 0); });
   EXPECT_NE(r, 0);
   EXPECT_EQ(names_in(t.path()), std::vector<std::string>{"d"});
 }
@@ -257,41 +287,41 @@ TEST(WriteFileAtomic, RenameOntoADirectoryFailsCleanly) {
 TEST(MakeSymlink, CreatesAndReplaces) {
   TempDir t;
   char buf[256];
-  EXPECT_EQ(make_symlink("target1", t / "l"), 0);
+  EXPECT_EQ(make_symlink_errno("target1", t / "l"), 0);
   ssize_t n = ::readlink((t / "l").c_str(), buf, sizeof buf);
   EXPECT_EQ(std::string(buf, n > 0 ? n : 0), "target1");
   // Replaces an existing symlink.
-  EXPECT_EQ(make_symlink("target2", t / "l"), 0);
+  EXPECT_EQ(make_symlink_errno("target2", t / "l"), 0);
   n = ::readlink((t / "l").c_str(), buf, sizeof buf);
   EXPECT_EQ(std::string(buf, n > 0 ? n : 0), "target2");
   // Replaces an existing file (and does not write through it).
-  ::seshat::write_file_atomic(t / "f", "file data");
-  ::seshat::write_file_atomic(t / "other", "other data");
-  EXPECT_EQ(make_symlink("other", t / "f"), 0);
+  testing_support::spit(t / "f", "file data");
+  testing_support::spit(t / "other", "other data");
+  EXPECT_EQ(make_symlink_errno("other", t / "f"), 0);
   EXPECT_TRUE(S_ISLNK(stat_of(t / "f").st_mode));
-  EXPECT_EQ(read_file(t / "f"), "other data");
-  EXPECT_EQ(read_file(t / "other"), "other data");
+  EXPECT_EQ(testing_support::slurp(t / "f"), "other data");
+  EXPECT_EQ(testing_support::slurp(t / "other"), "other data");
   EXPECT_EQ(names_in(t.path()), (std::vector<std::string>{"f", "l", "other"}));
 }
 
 TEST(MakeSymlink, OverADirectoryFailsAndLeavesNoTemp) {
   TempDir t;
   ASSERT_EQ(::mkdir((t / "d").c_str(), 0700), 0);
-  ::seshat::write_file_atomic(t / "d/x", "x");
-  EXPECT_NE(make_symlink("target", t / "d"), 0);
+  testing_support::spit(t / "d/x", "x");
+  EXPECT_NE(make_symlink_errno("target", t / "d"), 0);
   EXPECT_EQ(names_in(t.path()), std::vector<std::string>{"d"});
-  EXPECT_EQ(make_symlink("target", t / "missing/l"), ENOENT);
+  EXPECT_EQ(make_symlink_errno("target", t / "missing/l"), ENOENT);
 }
 
 TEST(SetMetadata, ModeAndNanosecondMtime) {
   TempDir t;
-  ::seshat::write_file_atomic(t / "f", "x");
-  EXPECT_EQ(set_metadata(t / "f", false, 0640, 0, 0, 1564150070123456789LL, false), 0);
+  testing_support::spit(t / "f", "x");
+  EXPECT_EQ(set_metadata_errno(t / "f", false, 0640, 0, 0, 1564150070123456789LL, false), 0);
   struct stat st = stat_of(t / "f");
   EXPECT_EQ(st.st_mode & 07777, 0640u);
   EXPECT_EQ(st.st_mtim.tv_sec, 1564150070);
   EXPECT_EQ(st.st_mtim.tv_nsec, 123456789);
-  EXPECT_EQ(set_metadata(t / "f", false, 0444, 0, 0, 0, false), 0);
+  EXPECT_EQ(set_metadata_errno(t / "f", false, 0444, 0, 0, 0, false), 0);
   st = stat_of(t / "f");
   EXPECT_EQ(st.st_mode & 07777, 0444u);
   EXPECT_EQ(st.st_mtim.tv_sec, 0);
@@ -300,8 +330,8 @@ TEST(SetMetadata, ModeAndNanosecondMtime) {
 
 TEST(SetMetadata, MtimeBeforeTheEpoch) {
   TempDir t;
-  ::seshat::write_file_atomic(t / "f", "x");
-  EXPECT_EQ(set_metadata(t / "f", false, 0600, 0, 0, -1500000000LL, false), 0);
+  testing_support::spit(t / "f", "x");
+  EXPECT_EQ(set_metadata_errno(t / "f", false, 0600, 0, 0, -1500000000LL, false), 0);
   struct stat st = stat_of(t / "f");
   EXPECT_EQ(st.st_mtim.tv_sec, -2);
   EXPECT_EQ(st.st_mtim.tv_nsec, 500000000);
@@ -310,7 +340,7 @@ TEST(SetMetadata, MtimeBeforeTheEpoch) {
 TEST(SetMetadata, DirectoryAndSpecialBits) {
   TempDir t;
   ASSERT_EQ(::mkdir((t / "d").c_str(), 0700), 0);
-  EXPECT_EQ(set_metadata(t / "d", false, 01755, 0, 0, 42000000001LL, false), 0);
+  EXPECT_EQ(set_metadata_errno(t / "d", false, 01755, 0, 0, 42000000001LL, false), 0);
   struct stat st = stat_of(t / "d");
   EXPECT_EQ(st.st_mode & 07777, 01755u);
   EXPECT_EQ(st.st_mtim.tv_sec, 42);
@@ -319,11 +349,11 @@ TEST(SetMetadata, DirectoryAndSpecialBits) {
 
 TEST(SetMetadata, SymlinkItselfNotItsTarget) {
   TempDir t;
-  ::seshat::write_file_atomic(t / "target", "x", 0600);
+  testing_support::spit(t / "target", "x", 0600);
   ASSERT_EQ(::chmod((t / "target").c_str(), 0600), 0);
   ASSERT_EQ(::symlink("target", (t / "l").c_str()), 0);
   struct stat before = stat_of(t / "target");
-  EXPECT_EQ(set_metadata(t / "l", true, 0777, 0, 0, 1000000000LL * 1000 + 5, false), 0);
+  EXPECT_EQ(set_metadata_errno(t / "l", true, 0777, 0, 0, 1000000000LL * 1000 + 5, false), 0);
   struct stat link = stat_of(t / "l");
   EXPECT_EQ(link.st_mtim.tv_sec, 1000);
   EXPECT_EQ(link.st_mtim.tv_nsec, 5);
@@ -335,14 +365,14 @@ TEST(SetMetadata, SymlinkItselfNotItsTarget) {
 
 TEST(SetMetadata, Ownership) {
   TempDir t;
-  ::seshat::write_file_atomic(t / "f", "x");
+  testing_support::spit(t / "f", "x");
   if (::geteuid() != 0) {
     // Without privileges, chown to ourselves works.
-    EXPECT_EQ(set_metadata(t / "f", false, 0600, ::getuid(), ::getgid(), 0, true), 0);
+    EXPECT_EQ(set_metadata_errno(t / "f", false, 0600, ::getuid(), ::getgid(), 0, true), 0);
     EXPECT_EQ(stat_of(t / "f").st_uid, ::getuid());
     return;
   }
-  int r = set_metadata(t / "f", false, 04755, 1234, 5678, 0, true);
+  int r = set_metadata_errno(t / "f", false, 04755, 1234, 5678, 0, true);
   if (r == EINVAL) GTEST_SKIP() << "uid 1234 is not mapped in this user namespace";
   EXPECT_EQ(r, 0);
   struct stat st = stat_of(t / "f");
@@ -350,30 +380,30 @@ TEST(SetMetadata, Ownership) {
   EXPECT_EQ(st.st_gid, 5678u);
   EXPECT_EQ(st.st_mode & 07777, 04755u);  // chmod after chown keeps set-uid
   // Without chown the owner stays.
-  EXPECT_EQ(set_metadata(t / "f", false, 0600, 1, 1, 0, false), 0);
+  EXPECT_EQ(set_metadata_errno(t / "f", false, 0600, 1, 1, 0, false), 0);
   EXPECT_EQ(stat_of(t / "f").st_uid, 1234u);
   // A symlink's own owner.
   ASSERT_EQ(::symlink("f", (t / "l").c_str()), 0);
-  EXPECT_EQ(set_metadata(t / "l", true, 0777, 42, 43, 0, true), 0);
+  EXPECT_EQ(set_metadata_errno(t / "l", true, 0777, 42, 43, 0, true), 0);
   EXPECT_EQ(stat_of(t / "l").st_uid, 42u);
   EXPECT_EQ(stat_of(t / "f").st_uid, 1234u);
 }
 
 TEST(SetMetadata, MissingPath) {
   TempDir t;
-  EXPECT_EQ(set_metadata(t / "missing", false, 0600, 0, 0, 0, false), ENOENT);
+  EXPECT_EQ(set_metadata_errno(t / "missing", false, 0600, 0, 0, 0, false), ENOENT);
 }
 
 TEST(PwriteFull, WritesAtOffsetsAndReportsErrors) {
   TempDir t;
   int fd = ::open((t / "f").c_str(), O_RDWR | O_CREAT, 0600);
   ASSERT_GE(fd, 0);
-  EXPECT_EQ(pwrite_full(fd, "world", 6), 0);
-  EXPECT_EQ(pwrite_full(fd, "hello ", 0), 0);
-  EXPECT_EQ(pwrite_full(fd, "", 100), 0);
+  EXPECT_EQ(pwrite_errno(fd, "world", 6), 0);
+  EXPECT_EQ(pwrite_errno(fd, "hello ", 0), 0);
+  EXPECT_EQ(pwrite_errno(fd, "", 100), 0);
   ::close(fd);
-  EXPECT_EQ(read_file(t / "f"), "hello world");
-  EXPECT_EQ(pwrite_full(-1, "x", 0), EBADF);
+  EXPECT_EQ(testing_support::slurp(t / "f"), "hello world");
+  EXPECT_EQ(pwrite_errno(-1, "x", 0), EBADF);
 }
 
 }  // namespace

@@ -33,24 +33,6 @@ struct Recorder {
   }
 };
 
-Node kw(std::vector<std::string> words, std::string help, Action a = nullptr, std::vector<Node> children = {}) {
-  Node n;
-  n.keywords = std::move(words);
-  n.help = std::move(help);
-  n.action = std::move(a);
-  n.children = std::move(children);
-  return n;
-}
-
-Node arg(ArgType t, std::string help, Action a = nullptr, std::vector<Node> children = {}) {
-  Node n;
-  n.arg = t;
-  n.help = std::move(help);
-  n.action = std::move(a);
-  n.children = std::move(children);
-  return n;
-}
-
 // A session whose settings live in a temporary $HOME.
 class ShellTest : public ::testing::Test {
  protected:

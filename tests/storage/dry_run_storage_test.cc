@@ -4,7 +4,10 @@
 #include <string>
 
 #include "../test_support.h"
+#include "seshat/storage/fault_storage.h"
+#include "seshat/storage/local_storage.h"
 #include "seshat/storage/storage.h"
+#include "seshat/storage/wrappers.h"
 
 namespace seshat::storage {
 namespace {
@@ -61,14 +64,14 @@ TEST_F(DryRunTest, RemoveKeepsTheObject) {
 }
 
 TEST_F(DryRunTest, WriterCountsButStoresNothing) {
-  auto w = dry->create("containers/c");
+  auto w = dry->create("containers/c", ObjectClass::kMetadata);
   w->write("abc");
   w->write(std::string(1000, 'z'));
   EXPECT_EQ(w->size(), 1003u);
   w->commit();
   EXPECT_EQ(inner->head("containers/c"), std::nullopt);
   EXPECT_EQ(inner->list("").size(), 2u);
-  auto w2 = dry->create("containers/d");
+  auto w2 = dry->create("containers/d", ObjectClass::kMetadata);
   w2->write("x");
   w2->abort();
   EXPECT_EQ(inner->list("").size(), 2u);
@@ -86,7 +89,7 @@ TEST(StorageWrapper, ForwardsEverything) {
   EXPECT_EQ(w.get_range("b", 1, 1), "2");
   EXPECT_EQ(w.head("b"), 2u);
   EXPECT_EQ(w.list("").size(), 2u);
-  auto ow = w.create("c");
+  auto ow = w.create("c", ObjectClass::kMetadata);
   ow->write("333");
   ow->commit();
   EXPECT_EQ(inner->get("c"), "333");

@@ -9,7 +9,10 @@
 
 #include "../test_support.h"
 #include "seshat/storage/s3_xml.h"
+#include "seshat/storage/fault_storage.h"
+#include "seshat/storage/local_storage.h"
 #include "seshat/storage/storage.h"
+#include "seshat/storage/wrappers.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"
 
@@ -91,7 +94,7 @@ TEST(FaultStorage, FailedUploadChunkLeavesNoObject) {
   TempDir dir;
   auto s = faulty(dir.path(), "write@2=transient");
   {
-    auto w = s->create("c/obj");
+    auto w = s->create("c/obj", ObjectClass::kMetadata);
     w->write("first");
     EXPECT_THROW(w->write("second"), Error);
   }
@@ -104,21 +107,21 @@ TEST(FaultStorage, IoLogCountsBytesSent) {
   auto rules = FaultStorage::parse("");
   FaultStorage s(std::make_shared<LocalStorage>(dir / "store"), *rules, log);
   s.put("a", "12345");
-  auto w = s.create("b");
+  auto w = s.create("b", ObjectClass::kMetadata);
   w->write("123");
   w->write("4567");
   w->commit();
-  EXPECT_EQ(read_file(log), "put a 5\nwrite b 3\nwrite b 4\n");
+  EXPECT_EQ(testing_support::slurp(log), "put a 5\nwrite b 3\nwrite b 4\n");
 }
 
 TEST(LocalStorageLeftovers, RemovesTempFilesOfDeadProcessesOnly) {
   TempDir dir;
   LocalStorage s(dir.path());
   s.put("containers/SEF_a", "kept");
-  make_dirs(dir / "containers");
-  write_file_atomic(dir / "containers/.seshat-tmp-999999999-1", "left by a killed backup");  // no such pid
+  testing_support::mkdirs(dir / "containers");
+  testing_support::spit(dir / "containers/.seshat-tmp-999999999-1", "left by a killed backup");  // no such pid
   std::string mine = ".seshat-tmp-" + std::to_string(::getpid()) + "-77";
-  write_file_atomic(dir / ("containers/" + mine), "being written right now");
+  testing_support::spit(dir / ("containers/" + mine), "being written right now");
   Leftovers l = s.remove_incomplete("containers/");
   EXPECT_EQ(l.objects, 1u);
   EXPECT_EQ(l.bytes, std::string("left by a killed backup").size());

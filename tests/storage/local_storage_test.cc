@@ -12,7 +12,10 @@
 #include <vector>
 
 #include "../test_support.h"
+#include "seshat/storage/fault_storage.h"
+#include "seshat/storage/local_storage.h"
 #include "seshat/storage/storage.h"
+#include "seshat/storage/wrappers.h"
 #include "seshat/util/atomic_file.h"
 
 namespace seshat::storage {
@@ -40,7 +43,7 @@ TEST(LocalStorage, TrailingSlashesOnTheRootAreDropped) {
   EXPECT_EQ(s.root(), dir.path());
   EXPECT_EQ(s.describe(), "LOCAL " + dir.path());
   s.put("a/b", "x");
-  EXPECT_EQ(read_file(dir / "a/b"), "x");
+  EXPECT_EQ(testing_support::slurp(dir / "a/b"), "x");
 }
 
 TEST(LocalStorage, MissingRootIsAnEmptyStoreAndIsCreatedOnWrite) {
@@ -49,7 +52,7 @@ TEST(LocalStorage, MissingRootIsAnEmptyStoreAndIsCreatedOnWrite) {
   EXPECT_TRUE(s.list("").empty());
   EXPECT_EQ(s.head("x"), std::nullopt);
   s.put("x", "1");
-  EXPECT_EQ(read_file(dir / "not/yet/there/x"), "1");
+  EXPECT_EQ(testing_support::slurp(dir / "not/yet/there/x"), "1");
 }
 
 TEST(LocalStorage, ObjectsAreFilesUnderTheRoot) {
@@ -58,7 +61,7 @@ TEST(LocalStorage, ObjectsAreFilesUnderTheRoot) {
   s.put("containers/SEF_1", "abc");
   EXPECT_TRUE(s.put_if_absent("db/0001", "d"));
   EXPECT_FALSE(s.put_if_absent("db/0001", "e"));
-  auto w = s.create("containers/SEF_2");
+  auto w = s.create("containers/SEF_2", ObjectClass::kMetadata);
   w->write("zz");
   w->commit();
   // No temporary files are left next to the objects.
@@ -68,7 +71,7 @@ TEST(LocalStorage, ObjectsAreFilesUnderTheRoot) {
 TEST(LocalStorage, UncommittedWriterIsATempFileThatListSkips) {
   TempDir dir;
   LocalStorage s(dir.path());
-  auto w = s.create("c/obj");
+  auto w = s.create("c/obj", ObjectClass::kMetadata);
   w->write(std::string(100, 'x'));
   // Whatever the writer keeps on disk meanwhile must not be listed as an object.
   EXPECT_TRUE(s.list("").empty());
@@ -81,9 +84,9 @@ TEST(LocalStorage, ListSkipsStrayTempFilesFromACrash) {
   TempDir dir;
   LocalStorage s(dir.path());
   s.put("db/0001", "x");
-  make_dirs(dir / "db");
-  write_file_atomic(dir / "db/.seshat-tmp-123-4", "left over");
-  write_file_atomic(dir / ".seshat-tmp-999-1", "left over");
+  testing_support::mkdirs(dir / "db");
+  testing_support::spit(dir / "db/.seshat-tmp-123-4", "left over");
+  testing_support::spit(dir / ".seshat-tmp-999-1", "left over");
   EXPECT_EQ(s.list("").size(), 1u);
   ASSERT_EQ(s.list("db/").size(), 1u);
   EXPECT_EQ(s.list("db/")[0].name, "db/0001");

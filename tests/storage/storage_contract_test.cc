@@ -18,8 +18,12 @@
 #include <vector>
 
 #include "../test_support.h"
+#include "seshat/storage/retry.h"
 #include "seshat/storage/s3_storage.h"
+#include "seshat/storage/fault_storage.h"
+#include "seshat/storage/local_storage.h"
 #include "seshat/storage/storage.h"
+#include "seshat/storage/wrappers.h"
 
 namespace seshat::storage {
 namespace {
@@ -269,7 +273,7 @@ TEST_P(StorageContract, PutIfAbsentRaceHasOneWinner) {
 }
 
 TEST_P(StorageContract, WriterNothingVisibleBeforeCommit) {
-  auto w = s->create("containers/c1");
+  auto w = s->create("containers/c1", ObjectClass::kMetadata);
   w->write("abc");
   w->write("");
   w->write("defg");
@@ -284,7 +288,7 @@ TEST_P(StorageContract, WriterNothingVisibleBeforeCommit) {
 TEST_P(StorageContract, WriterLargeStreamedObject) {
   // Larger than any reasonable internal buffer, written in odd-sized pieces.
   std::string data = pattern((9u << 20) + 12345, 2);
-  auto w = s->create("big");
+  auto w = s->create("big", ObjectClass::kMetadata);
   for (size_t off = 0; off < data.size(); off += 999983) w->write(std::string_view(data).substr(off, 999983));
   EXPECT_EQ(w->size(), data.size());
   EXPECT_EQ(s->head("big"), std::nullopt);
@@ -295,7 +299,7 @@ TEST_P(StorageContract, WriterLargeStreamedObject) {
 }
 
 TEST_P(StorageContract, WriterAbortLeavesNothing) {
-  auto w = s->create("x/aborted");
+  auto w = s->create("x/aborted", ObjectClass::kMetadata);
   w->write(std::string(5u << 20, 'a'));
   w->abort();
   EXPECT_EQ(s->head("x/aborted"), std::nullopt);
@@ -306,7 +310,7 @@ TEST_P(StorageContract, WriterAbortLeavesNothing) {
 
 TEST_P(StorageContract, WriterDestroyedWithoutCommitLeavesNothing) {
   {
-    auto w = s->create("dropped");
+    auto w = s->create("dropped", ObjectClass::kMetadata);
     w->write("data");
   }
   EXPECT_EQ(s->head("dropped"), std::nullopt);
@@ -315,12 +319,12 @@ TEST_P(StorageContract, WriterDestroyedWithoutCommitLeavesNothing) {
 
 TEST_P(StorageContract, WriterReplacesOnlyAtCommit) {
   s->put("obj", "old");
-  auto w = s->create("obj");
+  auto w = s->create("obj", ObjectClass::kMetadata);
   w->write("new content");
   EXPECT_EQ(s->get("obj"), "old");
   w->commit();
   EXPECT_EQ(s->get("obj"), "new content");
-  auto w2 = s->create("obj");
+  auto w2 = s->create("obj", ObjectClass::kMetadata);
   w2->write("discarded");
   w2->abort();
   EXPECT_EQ(s->get("obj"), "new content");
@@ -328,7 +332,7 @@ TEST_P(StorageContract, WriterReplacesOnlyAtCommit) {
 
 TEST_P(StorageContract, ManyWritersAtOnce) {
   std::vector<std::unique_ptr<ObjectWriter>> ws;
-  for (int i = 0; i < 5; ++i) ws.push_back(s->create("multi/" + std::to_string(i)));
+  for (int i = 0; i < 5; ++i) ws.push_back(s->create("multi/" + std::to_string(i), ObjectClass::kMetadata));
   for (int i = 0; i < 5; ++i) ws[i]->write(std::string(i + 1, static_cast<char>('a' + i)));
   ws[1]->abort();
   ws[3].reset();
@@ -366,7 +370,7 @@ TEST_P(StorageContract, InvalidNamesAreInvalidInput) {
     EXPECT_THROW_KIND(kInvalidInput, s->get_range(bad, 0, 1));
     EXPECT_THROW_KIND(kInvalidInput, s->head(bad));
     EXPECT_THROW_KIND(kInvalidInput, s->remove(bad));
-    EXPECT_THROW_KIND(kInvalidInput, s->create(bad));
+    EXPECT_THROW_KIND(kInvalidInput, s->create(bad, ObjectClass::kMetadata));
   }
   EXPECT_TRUE(names("").empty());
 }
@@ -441,8 +445,8 @@ struct S3Env : StorageEnv {
     o.endpoint = server.endpoint();
     o.credentials = {"S3RVER", "S3RVER", ""};
     o.part_size = 1 << 20;  // small parts, so multipart uploads happen in these tests
-    o.max_attempts = 2;
-    storage = std::make_shared<S3Storage>(o);
+    // As the program uses it: every operation through the retry wrapper.
+    storage = std::make_shared<RetryingStorage>(std::make_shared<S3Storage>(o), RetryOptions{.attempts = 2});
   }
 };
 

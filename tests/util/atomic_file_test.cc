@@ -26,8 +26,8 @@ std::vector<std::string> names_in(const std::string& dir) {
 TEST(AtomicFile, WriteThenRead) {
   TempDir dir;
   std::string path = dir / "file";
-  write_file_atomic(path, "hello\n");
-  EXPECT_EQ(read_file(path), "hello\n");
+  write_file_atomic(path, "hello\n").throw_if_failed();
+  EXPECT_EQ(testing_support::slurp(path), "hello\n");
   EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"file"});  // no temporary left
 }
 
@@ -37,29 +37,29 @@ TEST(AtomicFile, BinaryAndLargeContent) {
   std::mt19937 rng(3);
   for (size_t i = 0; i < (1u << 20) + 17; ++i) data.push_back(static_cast<char>(rng() & 0xff));
   data[5] = '\0';
-  write_file_atomic(dir / "big", data);
-  EXPECT_EQ(read_file(dir / "big"), data);
+  write_file_atomic(dir / "big", data).throw_if_failed();
+  EXPECT_EQ(testing_support::slurp(dir / "big"), data);
 }
 
 TEST(AtomicFile, EmptyFile) {
   TempDir dir;
-  write_file_atomic(dir / "empty", "");
-  EXPECT_EQ(read_file(dir / "empty"), "");
+  write_file_atomic(dir / "empty", "").throw_if_failed();
+  EXPECT_EQ(testing_support::slurp(dir / "empty"), "");
 }
 
 TEST(AtomicFile, ReplacesExistingContentEntirely) {
   TempDir dir;
-  write_file_atomic(dir / "f", std::string(1000, 'a'));
-  write_file_atomic(dir / "f", "short");
-  EXPECT_EQ(read_file(dir / "f"), "short");
+  write_file_atomic(dir / "f", std::string(1000, 'a')).throw_if_failed();
+  write_file_atomic(dir / "f", "short").throw_if_failed();
+  EXPECT_EQ(testing_support::slurp(dir / "f"), "short");
   EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"f"});
 }
 
 TEST(AtomicFile, AppliesMode) {
   TempDir dir;
   mode_t old = ::umask(022);
-  write_file_atomic(dir / "private", "x");
-  write_file_atomic(dir / "shared", "x", 0640);
+  write_file_atomic(dir / "private", "x").throw_if_failed();
+  write_file_atomic(dir / "shared", "x", 0640).throw_if_failed();
   ::umask(old);
   struct stat st;
   ASSERT_EQ(::stat((dir / "private").c_str(), &st), 0);
@@ -70,28 +70,28 @@ TEST(AtomicFile, AppliesMode) {
 
 TEST(AtomicFile, ReadMissingFileThrowsNotFound) {
   TempDir dir;
-  EXPECT_THROW_KIND(kNotFound, read_file(dir / "missing"));
-  EXPECT_THROW_KIND(kNotFound, read_file(dir / "no/such/dir/file"));
+  EXPECT_THROW_KIND(kNotFound, testing_support::slurp(dir / "missing"));
+  EXPECT_THROW_KIND(kNotFound, testing_support::slurp(dir / "no/such/dir/file"));
 }
 
 TEST(AtomicFile, WriteIntoMissingDirectoryThrowsAndLeavesNothing) {
   TempDir dir;
-  EXPECT_THROW_KIND(kNotFound, write_file_atomic(dir / "nodir/file", "x"));
+  EXPECT_THROW_KIND(kNotFound, write_file_atomic(dir / "nodir/file", "x").throw_if_failed());
   EXPECT_TRUE(names_in(dir.path()).empty());
 }
 
 TEST(AtomicFile, ReadingADirectoryThrows) {
   TempDir dir;
-  EXPECT_THROW(read_file(dir.path()), Error);
+  EXPECT_THROW(testing_support::slurp(dir.path()), Error);
 }
 
 TEST(MakeDirs, CreatesNestedAndToleratesExisting) {
   TempDir dir;
   std::string deep = dir / "a/b/c/d";
-  make_dirs(deep);
+  make_dirs(deep).throw_if_failed();
   EXPECT_TRUE(std::filesystem::is_directory(deep));
-  make_dirs(deep);  // again: no error
-  make_dirs(dir / "a/b");
+  make_dirs(deep).throw_if_failed();  // again: no error
+  make_dirs(dir / "a/b").throw_if_failed();
   struct stat st;
   ASSERT_EQ(::stat(deep.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777 & ~0700u, 0u);  // 0700 by default (umask can only remove bits)
@@ -99,8 +99,8 @@ TEST(MakeDirs, CreatesNestedAndToleratesExisting) {
 
 TEST(MakeDirs, ThrowsWhenAComponentIsAFile) {
   TempDir dir;
-  write_file_atomic(dir / "file", "x");
-  EXPECT_THROW(make_dirs(dir / "file/sub"), Error);
+  write_file_atomic(dir / "file", "x").throw_if_failed();
+  EXPECT_THROW(make_dirs(dir / "file/sub").throw_if_failed(), Error);
 }
 
 }  // namespace

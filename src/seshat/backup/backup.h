@@ -1,14 +1,16 @@
-// One backup of one folder: walk, change detection against the catalog, then packing the
-// changed files into containers on a pool of threads, with a catalog checkpoint after every
-// container (DESIGN.md §6).
+// One backup of one folder (DESIGN.md §6): the walk with change detection against the
+// catalog (walker.h), then packing the changed files into containers on a pool of threads
+// (packer.h), with a catalog checkpoint after full containers. The backup sees the store only
+// through a BlobWriter (repo/blob_writer.h) and a save function.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "seshat/catalog/catalog.h"
-#include "seshat/repo/repository.h"
+#include "seshat/repo/blob_writer.h"
 
 namespace seshat::backup {
 
@@ -27,7 +29,7 @@ struct Options {
   bool dry_run = false;                 // walk and report; store nothing
   std::vector<std::string> excludes;    // RE2, matched (partially) against the full path
   std::vector<std::string> includes;    // RE2; a match overrides every exclusion
-  int threads = 0;                      // 0 = one per core
+  int threads = 1;                      // packing threads
 };
 
 struct Result {
@@ -44,12 +46,18 @@ struct Result {
   std::vector<std::string> found_paths;  // what the walk found to back up (LIST FOUND; the first 100,000)
 };
 
-// Runs the backup. `save` is called to store a catalog generation (checkpoints and the
-// final save) and returns its size; it must be safe to call with the catalog mutated only
-// by this function.
+// What a backup needs from outside.
+struct Services {
+  // Makes the writer of this backup's containers.
+  std::function<std::unique_ptr<repo::BlobWriter>(const repo::ContainerOrigin&, repo::BlobWriter::Hooks)> writer;
+  // Stores a catalog generation (checkpoints and the final save) and returns its size; it is
+  // called with the catalog mutated only by this backup.
+  std::function<uint64_t()> save;
+};
+
+// Runs the backup.
 // REQUIRES: the caller holds the repository lock. Throws Error on fatal failures (the store
 // failing, the folder missing); per-file problems are WARNed and counted.
-Result run(repo::Repository& repo, catalog::Catalog& cat, const Options& options,
-           const std::function<uint64_t()>& save);
+Result run(catalog::Catalog& cat, const Options& options, const Services& services);
 
 }  // namespace seshat::backup

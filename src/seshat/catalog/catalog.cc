@@ -120,6 +120,44 @@ std::optional<uint32_t> Catalog::lookup(uint32_t folder, std::string_view abs_pa
   return cur;
 }
 
+namespace {
+Version with_meta(uint32_t backup, Type type, const Meta& m) {
+  Version v;
+  v.backup = backup;
+  v.type = type;
+  v.mode = static_cast<uint16_t>(m.mode & 07777);
+  v.uid = m.uid;
+  v.gid = m.gid;
+  v.mtime_ns = m.mtime_ns;
+  v.ctime_ns = m.ctime_ns;
+  v.inode = m.inode;
+  return v;
+}
+}  // namespace
+
+Version Version::file(uint32_t backup, const Meta& m, uint64_t size, uint32_t content) {
+  Version v = with_meta(backup, Type::kFile, m);
+  v.size = size;
+  v.content = content;
+  return v;
+}
+
+Version Version::dir(uint32_t backup, const Meta& m) { return with_meta(backup, Type::kDir, m); }
+
+Version Version::symlink(uint32_t backup, const Meta& m, uint32_t target_offset, uint64_t target_length) {
+  Version v = with_meta(backup, Type::kSymlink, m);
+  v.content = target_offset;
+  v.size = target_length;
+  return v;
+}
+
+Version Version::deleted(uint32_t backup) {
+  Version v;
+  v.backup = backup;
+  v.type = Type::kDeleted;
+  return v;
+}
+
 uint32_t Catalog::add_version(uint32_t entry, Version v) {
   v.prev = entries[entry].latest;
   versions.push_back(v);

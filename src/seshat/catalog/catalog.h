@@ -64,6 +64,15 @@ struct Content {
   uint32_t blob_count = 0;
 };
 
+// A path's own metadata as a version records it.
+struct Meta {
+  uint16_t mode = 0;  // permission bits (07777)
+  uint32_t uid = 0, gid = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  uint64_t inode = 0;
+};
+
 // 56 bytes: a catalog holds one per file per change, so every byte counts a million times.
 struct Version {
   uint32_t backup = 0;
@@ -77,6 +86,14 @@ struct Version {
   int64_t ctime_ns = 0;
   uint64_t inode = 0;
   uint64_t size = 0;           // symlink: the target's length
+
+  // The one way each kind of version is made (prev is set by Catalog::add_version).
+  static Version file(uint32_t backup, const Meta& m, uint64_t size, uint32_t content);
+  static Version dir(uint32_t backup, const Meta& m);
+  // target_offset: the target's place in the name arena (Catalog::add_string).
+  static Version symlink(uint32_t backup, const Meta& m, uint32_t target_offset, uint64_t target_length);
+  static Version deleted(uint32_t backup);
+  Meta meta() const { return {mode, uid, gid, mtime_ns, ctime_ns, inode}; }
 };
 static_assert(sizeof(Version) == 56);
 

@@ -1,13 +1,11 @@
 #include "seshat/container/container.h"
 
-#include <zstd.h>
-
-#include <memory>
-
 #include <cstring>
+#include <memory>
 
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/zstd.h"
 
 namespace seshat::container {
 namespace {
@@ -19,47 +17,17 @@ constexpr char kEndMagic[8] = {'S', 'E', 'S', 'H', 'A', 'T', 'F', 'T'};
 
 [[noreturn]] void corrupt(const std::string& what) { throw Error(ErrorKind::kCorruption, what); }
 
-// One zstd context per thread, reused blob after blob: a fresh context per call costs an
-// allocation of up to a few MB, its page faults, and the heap trims after it is freed.
-ZSTD_CCtx* cctx() {
-  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> c(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  if (!c) throw Error(ErrorKind::kPermanent, "out of memory (zstd context)");
-  return c.get();
-}
-
-ZSTD_DCtx* dctx() {
-  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> d(ZSTD_createDCtx(), ZSTD_freeDCtx);
-  if (!d) throw Error(ErrorKind::kPermanent, "out of memory (zstd context)");
-  return d.get();
-}
-
-std::string decompress(std::string_view in, uint64_t expect) {
-  unsigned long long n = ZSTD_getFrameContentSize(in.data(), in.size());
-  // zstd cannot expand more than 128 KiB per 4-byte block: a larger claim is a lie, refused
-  // before anything is allocated.
-  if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n != expect || n > in.size() * 32768ull)
-    corrupt("bad compressed frame");
-  std::string out(n, '\0');
-  size_t r = ZSTD_decompressDCtx(dctx(), out.data(), out.size(), in.data(), in.size());
-  if (ZSTD_isError(r) || r != n) corrupt("bad compressed data");
-  return out;
-}
-
-}  // namespace
-
-namespace {
-
 // Data that does not compress (media, archives, encrypted files) is common in backups and
 // costs a full zstd pass for nothing. Blobs over 256 KB are sampled first: three 16 KB pieces
 // (start, middle, end) that do not shrink by 3% mean the whole is stored uncompressed.
 bool worth_compressing(std::string_view plain, int level) {
   constexpr size_t kPiece = 16 << 10;
   if (plain.size() <= 256 << 10) return true;
-  char out[ZSTD_COMPRESSBOUND(kPiece)];
+  char out[kPiece + kPiece / 8 + 512];
   size_t in = 0, total = 0;
   for (size_t at : {size_t{0}, plain.size() / 2, plain.size() - kPiece}) {
-    size_t n = ZSTD_compressCCtx(cctx(), out, sizeof out, plain.data() + at, kPiece, level);
-    if (ZSTD_isError(n)) return true;
+    size_t n = zstd::compress(plain.substr(at, kPiece), out, sizeof out, level);
+    if (n == 0) return true;
     in += kPiece;
     total += n;
   }
@@ -74,7 +42,7 @@ SealedBlob seal_blob(const crypto::Keys& keys, std::string_view plaintext, int z
   return b;
 }
 
-size_t blob_buffer_size(size_t max_blob) { return ZSTD_compressBound(max_blob) + 32; }
+size_t blob_buffer_size(size_t max_blob) { return zstd::bound(max_blob) + 32; }
 
 void seal_blob_into(const crypto::Keys& keys, std::string_view plaintext, SealedBlob& b, int zstd_level) {
   b.raw_size = plaintext.size();
@@ -84,10 +52,10 @@ void seal_blob_into(const crypto::Keys& keys, std::string_view plaintext, Sealed
   if (plaintext.size() >= 64 && worth_compressing(plaintext, zstd_level)) {
     // Compressed straight into the output buffer, then encrypted where it is: one buffer
     // per worker instead of two.
-    size_t bound = ZSTD_compressBound(plaintext.size());
+    size_t bound = zstd::bound(plaintext.size());
     if (s.ciphertext.size() < bound + 16) s.ciphertext.resize(bound + 16);
-    size_t n = ZSTD_compressCCtx(cctx(), s.ciphertext.data(), bound, plaintext.data(), plaintext.size(), zstd_level);
-    if (!ZSTD_isError(n) && n < plaintext.size()) {
+    size_t n = zstd::compress(plaintext, s.ciphertext.data(), bound, zstd_level);
+    if (n > 0 && n < plaintext.size()) {
       b.compressed = true;
       crypto::seal_in_place(keys, n, s);
     }
@@ -106,21 +74,13 @@ std::string_view open_blob_into(const crypto::Keys& keys, const BlobLocation& lo
     if (n != loc.raw_size) corrupt("blob has the wrong size");
     return dec;
   }
-  unsigned long long size = ZSTD_getFrameContentSize(dec.data(), dec.size());
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size != loc.raw_size || size > dec.size() * 32768ull)
-    corrupt("bad compressed frame");
-  if (bufs.plain.size() < size) bufs.plain.resize(size);
-  size_t r = ZSTD_decompressDCtx(dctx(), bufs.plain.data(), size, dec.data(), dec.size());
-  if (ZSTD_isError(r) || r != size) corrupt("bad compressed data");
-  return std::string_view(bufs.plain.data(), size);
+  if (Status st = zstd::decompress(dec, loc.raw_size, bufs.plain); !st) throw st.error();
+  return std::string_view(bufs.plain.data(), loc.raw_size);
 }
 
 std::string open_blob(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored) {
-  if (stored.size() != loc.length) corrupt("blob has the wrong length");
-  std::string plain = crypto::open(keys, loc.iv, stored, loc.mac);
-  if (loc.compressed) return decompress(plain, loc.raw_size);
-  if (plain.size() != loc.raw_size) corrupt("blob has the wrong size");
-  return plain;
+  OpenBuffers bufs;
+  return std::string(open_blob_into(keys, loc, stored, bufs));
 }
 
 std::string Builder::header() const {
@@ -131,14 +91,15 @@ std::string Builder::header() const {
   return w.take();
 }
 
-BlobLocation Builder::add(const SealedBlob& blob, const FileInfo& file) {
+BlobLocation Builder::add(uint64_t length, uint64_t raw_size, bool compressed, const crypto::Iv& iv,
+                          const crypto::Mac& mac, const FileInfo& file) {
   BlobLocation loc;
   loc.offset = offset_;
-  loc.length = blob.ciphertext.size();
-  loc.raw_size = blob.raw_size;
-  loc.compressed = blob.compressed;
-  loc.iv = blob.iv;
-  loc.mac = blob.mac;
+  loc.length = length;
+  loc.raw_size = raw_size;
+  loc.compressed = compressed;
+  loc.iv = iv;
+  loc.mac = mac;
   offset_ += loc.length;
   // Encoded right away: ~110 bytes plus the path, instead of two structs and a string.
   ByteWriter w;
@@ -179,31 +140,15 @@ void Builder::finish_to(const crypto::Keys& keys, const std::function<void(std::
   w.svarint(origin_.backup_ns);
   w.varint(count_);
   const std::string& head = w.data();
-  ZSTD_CCtx* z = cctx();
-  ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
-  if (ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3)) ||
-      ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(z, head.size() + entries_.size())))
-    throw Error(ErrorKind::kPermanent, "cannot compress container index");
   uint64_t sealed_size = 0;
   crypto::PackedSealer sealer(keys, [&](std::string_view piece) {
     sealed_size += piece.size();
     sink(piece);
   });
-  char out[64 << 10];
-  auto pump = [&](std::string_view piece, ZSTD_EndDirective mode) {
-    ZSTD_inBuffer in{piece.data(), piece.size(), 0};
-    for (;;) {
-      ZSTD_outBuffer o{out, sizeof out, 0};
-      size_t left = ZSTD_compressStream2(z, &o, &in, mode);
-      if (ZSTD_isError(left)) throw Error(ErrorKind::kPermanent, "cannot compress container index");
-      sealer.update(std::string_view(out, o.pos));
-      if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) break;
-    }
-  };
-  pump(head, ZSTD_e_continue);
-  pump(entries_, ZSTD_e_end);
-  // The thread's context goes back to one-shot use with its own parameters.
-  ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
+  zstd::Compressor z(3, head.size() + entries_.size(), [&](std::string_view piece) { sealer.update(piece); });
+  z.update(head);
+  z.update(entries_);
+  z.finish();
   sealer.finish();
   ByteWriter f;
   f.bytes(std::string_view(kFooterMagic, 4));
@@ -246,9 +191,10 @@ std::vector<IndexEntry> parse_index(const crypto::Keys& keys, std::string_view s
 
 Index parse_index_with_origin(const crypto::Keys& keys, std::string_view sealed_index) {
   std::string z = crypto::open_packed(keys, sealed_index);
-  unsigned long long n = ZSTD_getFrameContentSize(z.data(), z.size());
-  if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (1ull << 32)) corrupt("container index is damaged");
-  std::string plain = decompress(z, n);
+  auto n = zstd::frame_size(z, 1ull << 32);
+  if (!n) corrupt("container index is damaged");
+  std::string plain;
+  if (Status st = zstd::decompress(z, *n, plain); !st) throw st.error();
   ByteReader r(plain);
   uint32_t version = r.u32();
   if (version != 1 && version != kIndexVersion) corrupt("unsupported container index version");

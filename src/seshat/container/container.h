@@ -88,9 +88,13 @@ class Builder {
   explicit Builder(Origin origin) : origin_(std::move(origin)) {}
   // The header bytes; the caller writes them first.
   std::string header() const;
-  // Records the blob at the current end and returns its location; the caller writes
-  // blob.ciphertext next.
-  BlobLocation add(const SealedBlob& blob, const FileInfo& file);
+  // Records a sealed blob of `length` bytes at the current end and returns its location; the
+  // caller writes the blob's bytes next.
+  BlobLocation add(uint64_t length, uint64_t raw_size, bool compressed, const crypto::Iv& iv, const crypto::Mac& mac,
+                   const FileInfo& file);
+  BlobLocation add(const SealedBlob& b, const FileInfo& file) {
+    return add(b.ciphertext.size(), b.raw_size, b.compressed, b.iv, b.mac, file);
+  }
   // Bytes written so far (header + blobs).
   uint64_t size() const { return offset_; }
   size_t count() const { return count_; }

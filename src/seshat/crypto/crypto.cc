@@ -89,6 +89,57 @@ Hash Sha256::finish() {
   return h;
 }
 
+namespace {
+
+// AES-256-CBC, the one place: n bytes from `in` to `out`, which may be the very same buffer
+// (EVP allows out == in exactly, in one update call). Encryption adds PKCS#7 padding (out
+// must have room for n + 16 bytes); decryption removes it. Returns the bytes written.
+size_t cbc_encrypt(const Keys& keys, const Iv& iv, const unsigned char* in, size_t n, unsigned char* out) {
+  CipherCtx c;
+  int out1 = 0, out2 = 0;
+  if (n > static_cast<size_t>(std::numeric_limits<int>::max() - 16)) fail("AES: block too large");
+  if (!c.ctx || EVP_EncryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1 ||
+      EVP_EncryptUpdate(c.ctx, out, &out1, in, static_cast<int>(n)) != 1 || EVP_EncryptFinal_ex(c.ctx, out + out1, &out2) != 1)
+    fail("AES encrypt");
+  return static_cast<size_t>(out1 + out2);
+}
+
+// Checks the MAC first (constant time), then decrypts. Error(kCorruption) if either fails.
+size_t cbc_open(const Keys& keys, const Iv& iv, std::string_view ct, const Mac& mac, unsigned char* out) {
+  Mac expect = hmac(keys, iv, ct);
+  if (CRYPTO_memcmp(expect.data(), mac.data(), kMacSize) != 0 || ct.size() % 16 != 0 || ct.empty())
+    throw Error(ErrorKind::kCorruption, "authentication failed");
+  if (ct.size() > static_cast<size_t>(std::numeric_limits<int>::max())) throw Error(ErrorKind::kCorruption, "sealed object too large");
+  CipherCtx c;
+  if (!c.ctx || EVP_DecryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1) fail("AES init");
+  int out1 = 0, out2 = 0;
+  if (EVP_DecryptUpdate(c.ctx, out, &out1, reinterpret_cast<const unsigned char*>(ct.data()), static_cast<int>(ct.size())) != 1 ||
+      EVP_DecryptFinal_ex(c.ctx, out + out1, &out2) != 1)
+    throw Error(ErrorKind::kCorruption, "authentication failed (bad padding)");
+  return static_cast<size_t>(out1 + out2);
+}
+
+void random_iv(Iv& iv) {
+  if (RAND_bytes(iv.data(), kIvSize) != 1) fail("RAND_bytes");
+}
+
+// IV || ciphertext || MAC split into its parts.
+struct Packed {
+  Iv iv;
+  Mac mac;
+  std::string_view ciphertext;
+};
+Packed split_packed(std::string_view packed) {
+  if (packed.size() < kIvSize + kMacSize + 16) throw Error(ErrorKind::kCorruption, "sealed object too short");
+  Packed p;
+  std::memcpy(p.iv.data(), packed.data(), kIvSize);
+  std::memcpy(p.mac.data(), packed.data() + packed.size() - kMacSize, kMacSize);
+  p.ciphertext = packed.substr(kIvSize, packed.size() - kIvSize - kMacSize);
+  return p;
+}
+
+}  // namespace
+
 Sealed seal(const Keys& keys, std::string_view plaintext) {
   Sealed s;
   seal_into(keys, plaintext, s);
@@ -96,31 +147,18 @@ Sealed seal(const Keys& keys, std::string_view plaintext) {
 }
 
 void seal_into(const Keys& keys, std::string_view plaintext, Sealed& s) {
-  if (RAND_bytes(s.iv.data(), kIvSize) != 1) fail("RAND_bytes");
-  CipherCtx c;
-  if (!c.ctx || EVP_EncryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), s.iv.data()) != 1) fail("AES init");
+  random_iv(s.iv);
   s.ciphertext.resize(plaintext.size() + 16);
-  int out1 = 0, out2 = 0;
   auto* out = reinterpret_cast<unsigned char*>(s.ciphertext.data());
-  if (EVP_EncryptUpdate(c.ctx, out, &out1, reinterpret_cast<const unsigned char*>(plaintext.data()),
-                        static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(c.ctx, out + out1, &out2) != 1)
-    fail("AES encrypt");
-  s.ciphertext.resize(static_cast<size_t>(out1 + out2));
+  s.ciphertext.resize(cbc_encrypt(keys, s.iv, reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), out));
   s.mac = hmac(keys, s.iv, s.ciphertext);
 }
 
 void seal_in_place(const Keys& keys, size_t n, Sealed& s) {
-  if (RAND_bytes(s.iv.data(), kIvSize) != 1) fail("RAND_bytes");
-  CipherCtx c;
-  if (!c.ctx || EVP_EncryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), s.iv.data()) != 1) fail("AES init");
+  random_iv(s.iv);
   s.ciphertext.resize(n + 16);
-  int out1 = 0, out2 = 0;
   auto* buf = reinterpret_cast<unsigned char*>(s.ciphertext.data());
-  // EVP allows in == out: CBC encrypts each block after reading it.
-  if (EVP_EncryptUpdate(c.ctx, buf, &out1, buf, static_cast<int>(n)) != 1 || EVP_EncryptFinal_ex(c.ctx, buf + out1, &out2) != 1)
-    fail("AES encrypt");
-  s.ciphertext.resize(static_cast<size_t>(out1 + out2));
+  s.ciphertext.resize(cbc_encrypt(keys, s.iv, buf, n, buf));
   s.mac = hmac(keys, s.iv, s.ciphertext);
 }
 
@@ -131,19 +169,8 @@ std::string open(const Keys& keys, const Iv& iv, std::string_view ciphertext, co
 }
 
 size_t open_into(const Keys& keys, const Iv& iv, std::string_view ciphertext, const Mac& mac, std::string& out) {
-  Mac expect = hmac(keys, iv, ciphertext);
-  if (CRYPTO_memcmp(expect.data(), mac.data(), kMacSize) != 0 || ciphertext.size() % 16 != 0 || ciphertext.empty())
-    throw Error(ErrorKind::kCorruption, "authentication failed");
-  CipherCtx c;
-  if (!c.ctx || EVP_DecryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1) fail("AES init");
   if (out.size() < ciphertext.size()) out.resize(ciphertext.size());
-  int out1 = 0, out2 = 0;
-  auto* o = reinterpret_cast<unsigned char*>(out.data());
-  if (EVP_DecryptUpdate(c.ctx, o, &out1, reinterpret_cast<const unsigned char*>(ciphertext.data()),
-                        static_cast<int>(ciphertext.size())) != 1 ||
-      EVP_DecryptFinal_ex(c.ctx, o + out1, &out2) != 1)
-    throw Error(ErrorKind::kCorruption, "authentication failed (bad padding)");
-  return static_cast<size_t>(out1 + out2);
+  return cbc_open(keys, iv, ciphertext, mac, reinterpret_cast<unsigned char*>(out.data()));
 }
 
 std::string seal_packed(const Keys& keys, std::string_view plaintext) {
@@ -230,34 +257,14 @@ std::string PackedSealer::finish() {
 }
 
 std::string open_packed(const Keys& keys, std::string_view packed) {
-  if (packed.size() < kIvSize + kMacSize + 16) throw Error(ErrorKind::kCorruption, "sealed object too short");
-  Iv iv;
-  Mac mac;
-  std::memcpy(iv.data(), packed.data(), kIvSize);
-  std::memcpy(mac.data(), packed.data() + packed.size() - kMacSize, kMacSize);
-  return open(keys, iv, packed.substr(kIvSize, packed.size() - kIvSize - kMacSize), mac);
+  Packed p = split_packed(packed);
+  return open(keys, p.iv, p.ciphertext, p.mac);
 }
 
 std::string_view open_packed_in_place(const Keys& keys, std::string& packed) {
-  if (packed.size() < kIvSize + kMacSize + 16) throw Error(ErrorKind::kCorruption, "sealed object too short");
-  Iv iv;
-  Mac mac;
-  std::memcpy(iv.data(), packed.data(), kIvSize);
-  std::memcpy(mac.data(), packed.data() + packed.size() - kMacSize, kMacSize);
-  std::string_view ciphertext(packed.data() + kIvSize, packed.size() - kIvSize - kMacSize);
-  Mac expect = hmac(keys, iv, ciphertext);
-  if (CRYPTO_memcmp(expect.data(), mac.data(), kMacSize) != 0 || ciphertext.size() % 16 != 0)
-    throw Error(ErrorKind::kCorruption, "authentication failed");
-  CipherCtx c;
-  if (!c.ctx || EVP_DecryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1) fail("AES init");
-  // EVP allows out == in exactly (not a partial overlap), in one update call.
+  Packed p = split_packed(packed);
   auto* buf = reinterpret_cast<unsigned char*>(packed.data() + kIvSize);
-  int out1 = 0, out2 = 0;
-  if (ciphertext.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
-      EVP_DecryptUpdate(c.ctx, buf, &out1, buf, static_cast<int>(ciphertext.size())) != 1 ||
-      EVP_DecryptFinal_ex(c.ctx, buf + out1, &out2) != 1)
-    throw Error(ErrorKind::kCorruption, "authentication failed (bad padding)");
-  return std::string_view(packed.data() + kIvSize, static_cast<size_t>(out1 + out2));
+  return std::string_view(packed.data() + kIvSize, cbc_open(keys, p.iv, p.ciphertext, p.mac, buf));
 }
 
 Keys derive_keys(std::string_view passphrase, std::string_view salt, const KdfParams& params) {

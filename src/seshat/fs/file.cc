@@ -4,127 +4,95 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <random>
 
 #include "seshat/fs/fs.h"
 
 namespace seshat::fs {
 
-int open_read(const std::string& path) {
+Result<io::Fd> open_read(const std::string& path) {
   if (path.size() < PATH_MAX - 1) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    return fd < 0 ? -errno : fd;
+    if (fd < 0) return errno_error(path, errno);
+    return io::Fd(fd);
   }
   // Too long for one call: descend component by component.
-  int dir = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return -errno;
+  int d = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d < 0) return errno_error(path, errno);
+  io::Fd dir(d);
   size_t pos = 1;
   for (;;) {
     size_t slash = path.find('/', pos);
     std::string part = path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
     bool last = slash == std::string::npos;
-    int fd = part.empty() ? ::dup(dir)
-                          : ::openat(dir, part.c_str(), O_RDONLY | O_CLOEXEC | (last ? O_NOFOLLOW : O_DIRECTORY));
-    int e = errno;
-    ::close(dir);
-    if (fd < 0) return -e;
-    if (last) return fd;
-    dir = fd;
+    int fd = part.empty() ? ::dup(dir.get())
+                          : ::openat(dir.get(), part.c_str(), O_RDONLY | O_CLOEXEC | (last ? O_NOFOLLOW : O_DIRECTORY));
+    if (fd < 0) return errno_error(path, errno);
+    if (last) return io::Fd(fd);
+    dir.reset(fd);
     pos = slash + 1;
   }
 }
 
-ssize_t read_full(int fd, char* buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::read(fd, buf + got, n - got);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (r == 0) break;
-    got += static_cast<size_t>(r);
-  }
-  return static_cast<ssize_t>(got);
-}
-
-int make_dirs(const std::string& path) {
-  if (path.empty()) return 0;
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-  size_t slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) {
-    int r = make_dirs(path.substr(0, slash));
-    if (r != 0) return r;
-  }
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return errno;
-  return 0;
+Result<AtomicFile> create_file(const std::string& path, uint64_t size) {
+  AtomicFile::Options o;
+  o.mode = 0600;
+  o.marker = ".seshat-restore-";
+  o.sync = false;
+  auto f = AtomicFile::create(path, o);
+  if (f && size > (1u << 20)) ::posix_fallocate(f->fd(), 0, static_cast<off_t>(size));  // best effort
+  return f;
 }
 
 namespace {
-std::string temp_beside(const std::string& path) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  size_t slash = path.rfind('/');
-  return path.substr(0, slash + 1) + ".seshat-restore-" + std::to_string(rng() % 1000000000);
+
+timespec mtime_spec(int64_t mtime_ns) {
+  timespec t;
+  t.tv_sec = mtime_ns / 1000000000;
+  t.tv_nsec = mtime_ns % 1000000000;
+  if (t.tv_nsec < 0) {
+    t.tv_nsec += 1000000000;
+    t.tv_sec -= 1;
+  }
+  return t;
 }
+
 }  // namespace
 
-int pwrite_full(int fd, std::string_view data, uint64_t offset) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return 0;
+Status set_metadata_fd(int fd, const Meta& m, bool chown) {
+  Status first;
+  auto note = [&](const char* what, int err) {
+    if (first.ok()) first = errno_error(what, err);
+  };
+  if (chown && ::fchown(fd, m.uid, m.gid) != 0) note("cannot set its owner", errno);
+  if (::fchmod(fd, m.mode & 07777) != 0) note("cannot set its mode", errno);
+  timespec ts[2] = {{0, UTIME_OMIT}, mtime_spec(m.mtime_ns)};
+  if (::futimens(fd, ts) != 0) note("cannot set its time", errno);
+  return first;
 }
 
-int write_file_atomic(const std::string& path, uint64_t size, const std::function<int(int fd)>& fill) {
-  std::string tmp = temp_beside(path);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return errno;
-  if (size > 0) {
-    int pr = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
-    (void)pr;  // best effort: not every file system supports it
-  }
-  int r = fill(fd);
-  if (r == 0 && ::ftruncate(fd, static_cast<off_t>(size)) != 0) r = errno;
-  if (::close(fd) != 0 && r == 0) r = errno;
-  if (r == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) r = errno;
-  if (r != 0) ::unlink(tmp.c_str());
-  return r;
+Status set_metadata(const std::string& path, bool is_symlink, const Meta& m, bool chown) {
+  Status first;
+  auto note = [&](int err) {
+    if (first.ok()) first = errno_error(path, err);
+  };
+  if (chown && ::lchown(path.c_str(), m.uid, m.gid) != 0) note(errno);
+  // chmod after chown: chown clears set-uid/set-gid bits.
+  if (!is_symlink && ::fchmodat(AT_FDCWD, path.c_str(), m.mode & 07777, 0) != 0) note(errno);
+  timespec ts[2] = {{0, UTIME_OMIT}, mtime_spec(m.mtime_ns)};
+  if (::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) note(errno);
+  return first;
 }
 
-int make_symlink(const std::string& target, const std::string& path) {
-  std::string tmp = temp_beside(path);
-  if (::symlink(target.c_str(), tmp.c_str()) != 0) return errno;
+Status make_symlink(const std::string& target, const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string tmp = path.substr(0, slash + 1) + ".seshat-restore-" + std::to_string(::getpid()) + "-" + random_hex16();
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) return errno_error(path, errno);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
-    return e;
+    return errno_error(path, e);
   }
-  return 0;
-}
-
-int set_metadata(const std::string& path, bool is_symlink, uint32_t mode, uint32_t uid, uint32_t gid, int64_t mtime_ns, bool do_chown) {
-  int r = 0;
-  if (do_chown && ::lchown(path.c_str(), uid, gid) != 0) r = errno;
-  // chmod after chown: chown clears set-uid/set-gid bits.
-  if (!is_symlink && ::chmod(path.c_str(), mode) != 0 && r == 0) r = errno;
-  struct timespec ts[2];
-  ts[0].tv_sec = 0;
-  ts[0].tv_nsec = UTIME_OMIT;
-  ts[1].tv_sec = mtime_ns / 1000000000;
-  ts[1].tv_nsec = mtime_ns % 1000000000;
-  if (ts[1].tv_nsec < 0) {
-    ts[1].tv_nsec += 1000000000;
-    ts[1].tv_sec -= 1;
-  }
-  if (::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0 && r == 0) r = errno;
-  return r;
+  return {};
 }
 
 }  // namespace seshat::fs

@@ -1,16 +1,20 @@
-// The only code that touches the user's files. Directory handles are file descriptors so a
-// walk uses openat/fstatat relative to its parent and never rebuilds paths per file.
-// Functions report per-file failures through errno-style results (the walk warns and goes
-// on); only programming errors throw.
+// The only code that touches the user's files (DESIGN.md §2). Directory handles are file
+// descriptors, so a walk uses openat/fstatat relative to its parent and never rebuilds paths
+// per file; a whole path is for messages only. Every operation returns a Result or Status
+// whose Error carries the errno (sys_errno()): per-file problems are expected, and the caller
+// reports them and goes on. Nothing here throws except for programming errors.
 #pragma once
 #include <sys/types.h>
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "seshat/util/atomic_file.h"
+#include "seshat/util/error.h"
+#include "seshat/util/io.h"
 
 namespace seshat::fs {
 
@@ -29,51 +33,54 @@ struct Stat {
 };
 
 Stat from_stat(const struct stat& st);
+// fstat of an open file.
+Result<Stat> stat_fd(int fd);
 
 // An open directory. Move-only; closes on destruction.
 class Dir {
  public:
   Dir() = default;
-  explicit Dir(int fd) : fd_(fd) {}
-  Dir(Dir&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Dir& operator=(Dir&& o) noexcept;
-  Dir(const Dir&) = delete;
-  ~Dir();
-  int fd() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
+  explicit Dir(io::Fd fd) : fd_(std::move(fd)) {}
+  int fd() const { return fd_.get(); }
+  bool valid() const { return fd_.valid(); }
 
-  // Returns the directory or sets err (errno).
-  static Dir open(const std::string& path, int& err);
-  Dir open_child(const std::string& name, bool follow, int& err) const;
-  // Names in the directory (no "." or ".."), sorted bytewise. Sets err on failure.
-  std::vector<std::string> list(int& err) const;
-  // lstat (or stat if follow) of a child; nullopt and err on failure.
-  std::optional<Stat> stat_child(const std::string& name, bool follow, int& err) const;
-  std::optional<std::string> read_link(const std::string& name, int& err) const;
-  std::optional<Stat> stat_self(int& err) const;
+  static Result<Dir> open(const std::string& path);
+  // follow: a symlink to a directory is entered (SET SYMLINKS YES); else it is refused (ELOOP).
+  Result<Dir> open_child(const std::string& name, bool follow) const;
+  // Names in the directory (no "." or ".."), sorted bytewise.
+  Result<std::vector<std::string>> list() const;
+  // lstat (or stat if follow) of a child.
+  Result<Stat> stat_child(const std::string& name, bool follow) const;
+  Result<std::string> read_link(const std::string& name) const;
+  Result<Stat> stat_self() const;
 
  private:
-  int fd_ = -1;
+  io::Fd fd_;
 };
 
 // Opens a file for reading by absolute path, also when the path is longer than PATH_MAX
-// (component by component with openat). Returns fd or -errno.
-int open_read(const std::string& path);
-// Reads up to n bytes at the current position, retrying on EINTR and short reads.
-// Returns bytes read (less than n only at end of file) or -errno.
-ssize_t read_full(int fd, char* buf, size_t n);
+// (component by component with openat). A final symlink is never followed (ELOOP).
+Result<io::Fd> open_read(const std::string& path);
 
 // ---- writing (restore)
-// mkdir -p with mode 0700 for new directories; returns 0 or errno.
-int make_dirs(const std::string& path);
-// Writes a file at path atomically (temp name beside it, then rename). `fill` is called to
-// write the content to the open fd and returns 0 or errno. Returns 0 or errno.
-int write_file_atomic(const std::string& path, uint64_t size, const std::function<int(int fd)>& fill);
-// Replaces whatever is at path by a symlink to target (atomically). Returns 0 or errno.
-int make_symlink(const std::string& target, const std::string& path);
-// Sets mode (not for symlinks), ownership (if chown), and mtime (not following symlinks).
-int set_metadata(const std::string& path, bool is_symlink, uint32_t mode, uint32_t uid, uint32_t gid, int64_t mtime_ns, bool chown);
-// Writes all of data at offset; returns 0 or errno.
-int pwrite_full(int fd, std::string_view data, uint64_t offset);
+
+// What a restore sets on a file, directory or symlink.
+struct Meta {
+  uint32_t mode = 0;  // permission bits (07777); not applied to symlinks
+  uint32_t uid = 0, gid = 0;
+  int64_t mtime_ns = 0;
+};
+
+// A restored file's content goes to an AtomicFile beside `path` (marker ".seshat-restore-",
+// mode 0600 until set_metadata_fd, not fsync'ed: a restore syncs once at the end if asked),
+// preallocated when it is big; it is put in place by commit().
+Result<AtomicFile> create_file(const std::string& path, uint64_t size);
+// Ownership (if chown), then mode (chown clears set-uid bits), then mtime, through the fd.
+// Every step is tried; the first failure is returned.
+Status set_metadata_fd(int fd, const Meta& meta, bool chown);
+// The same by path without following a symlink (directories, and symlinks themselves).
+Status set_metadata(const std::string& path, bool is_symlink, const Meta& meta, bool chown);
+// Replaces whatever is at path by a symlink to target (atomically, through a temporary name).
+Status make_symlink(const std::string& target, const std::string& path);
 
 }  // namespace seshat::fs

@@ -30,90 +30,64 @@ Stat from_stat(const struct stat& st) {
   return s;
 }
 
-Dir& Dir::operator=(Dir&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.fd_;
-    o.fd_ = -1;
-  }
-  return *this;
+Result<Stat> stat_fd(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return errno_error("fstat", errno);
+  return from_stat(st);
 }
 
-Dir::~Dir() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-Dir Dir::open(const std::string& path, int& err) {
+Result<Dir> Dir::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  err = fd < 0 ? errno : 0;
-  return Dir(fd);
+  if (fd < 0) return errno_error(path, errno);
+  return Dir(io::Fd(fd));
 }
 
-Dir Dir::open_child(const std::string& name, bool follow, int& err) const {
-  int fd = ::openat(fd_, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
-  err = fd < 0 ? errno : 0;
-  return Dir(fd);
+Result<Dir> Dir::open_child(const std::string& name, bool follow) const {
+  int fd = ::openat(fd_.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+  if (fd < 0) return errno_error(name, errno);
+  return Dir(io::Fd(fd));
 }
 
-std::vector<std::string> Dir::list(int& err) const {
-  std::vector<std::string> names;
-  err = 0;
+Result<std::vector<std::string>> Dir::list() const {
   // fdopendir takes ownership of the fd it is given, so give it a duplicate.
-  int dup = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) {
-    err = errno;
-    return names;
-  }
+  int dup = ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return errno_error("list", errno);
   DIR* d = ::fdopendir(dup);
   if (!d) {
-    err = errno;
+    int e = errno;
     ::close(dup);
-    return names;
+    return errno_error("list", e);
   }
   ::rewinddir(d);
+  std::vector<std::string> names;
   errno = 0;
   while (dirent* e = ::readdir(d)) {
     const char* n = e->d_name;
     if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
     names.emplace_back(n);
   }
-  if (errno != 0) err = errno;
+  int err = errno;
   ::closedir(d);
+  if (err != 0) return errno_error("list", err);
   std::sort(names.begin(), names.end());
   return names;
 }
 
-std::optional<Stat> Dir::stat_child(const std::string& name, bool follow, int& err) const {
+Result<Stat> Dir::stat_child(const std::string& name, bool follow) const {
   struct stat st;
-  if (::fstatat(fd_, name.c_str(), &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
-    err = errno;
-    return std::nullopt;
-  }
-  err = 0;
+  if (::fstatat(fd_.get(), name.c_str(), &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) return errno_error(name, errno);
   return from_stat(st);
 }
 
-std::optional<Stat> Dir::stat_self(int& err) const {
-  struct stat st;
-  if (::fstat(fd_, &st) != 0) {
-    err = errno;
-    return std::nullopt;
-  }
-  err = 0;
-  return from_stat(st);
-}
+Result<Stat> Dir::stat_self() const { return stat_fd(fd_.get()); }
 
-std::optional<std::string> Dir::read_link(const std::string& name, int& err) const {
+Result<std::string> Dir::read_link(const std::string& name) const {
   std::string buf(256, '\0');
   for (;;) {
-    ssize_t n = ::readlinkat(fd_, name.c_str(), buf.data(), buf.size());
-    if (n < 0) {
-      err = errno;
-      return std::nullopt;
-    }
+    ssize_t n = ::readlinkat(fd_.get(), name.c_str(), buf.data(), buf.size());
+    if (n < 0) return errno_error(name, errno);
     if (static_cast<size_t>(n) < buf.size()) {
       buf.resize(static_cast<size_t>(n));
-      err = 0;
       return buf;
     }
     buf.resize(buf.size() * 2);

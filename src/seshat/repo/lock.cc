@@ -14,6 +14,7 @@
 
 #include "seshat/crypto/crypto.h"
 #include "seshat/util/bytes.h"
+#include "seshat/util/env.h"
 #include "seshat/util/error.h"
 #include "seshat/util/json_int.h"
 #include "seshat/util/log.h"
@@ -23,7 +24,7 @@ namespace seshat::repo {
 namespace {
 
 std::string user_name() {
-  if (const char* u = std::getenv("USER")) return u;
+  if (auto u = env::get(env::kUser)) return *u;
   if (passwd* pw = getpwuid(getuid())) return pw->pw_name;
   return std::to_string(getuid());
 }
@@ -34,12 +35,20 @@ bool is_stale(const LockRecord& r, const std::string& my_host) {
   return false;
 }
 
+// A record, or nullopt when it is damaged (a damaged record is stale).
+std::optional<LockRecord> parse_record(const std::string& text) {
+  try {
+    return LockRecord::from_json(text);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 int64_t Lock::lease_ns() {
   // A test hook (doc/testing.md); at least a second, so that the renewal period is not zero.
-  if (const char* s = std::getenv("SESHAT_LOCK_LEASE_SECONDS")) return std::max(1LL, std::atoll(s)) * 1000000000LL;
-  return 300LL * 1000000000LL;
+  return env::get_int(env::kLockLeaseSeconds, 1, 86400).value_or(300) * 1000000000LL;
 }
 
 std::string LockRecord::to_json() const {
@@ -92,37 +101,20 @@ std::unique_ptr<Lock> Lock::acquire(std::shared_ptr<storage::Storage> store, con
   for (;;) {
     mine.lease_until_ns = now_ns() + lease_ns();
     if (store->put_if_absent(kLockName, mine.to_json())) return std::unique_ptr<Lock>(new Lock(store, mine, kLockName));
-    std::string text;
-    try {
-      text = store->get(kLockName);
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kNotFound) continue;  // released in between: try again
-      throw;
-    }
-    LockRecord holder;
-    bool damaged = false;
-    try {
-      holder = LockRecord::from_json(text);
-    } catch (const Error&) {
-      damaged = true;
-    }
-    if (damaged || is_stale(holder, host)) {
+    auto text = store->try_get(kLockName);
+    if (!text) continue;  // released in between: try again
+    auto holder = parse_record(*text);
+    if (!holder || is_stale(*holder, host)) {
       // Remove only if the record is still the one judged stale.
-      std::string again;
-      try {
-        again = store->get(kLockName);
-      } catch (const Error& e) {
-        if (e.kind() != ErrorKind::kNotFound) throw;
-      }
-      if (again == text) {
-        log::warn("Taking over a stale DB lock ({})", damaged ? std::string("damaged record") : holder.describe());
+      if (store->try_get(kLockName) == text) {
+        log::warn("Taking over a stale DB lock ({})", holder ? holder->describe() : std::string("damaged record"));
         store->remove(kLockName);
       }
       continue;
     }
-    if (!wait) throw Error(ErrorKind::kLocked, "the DB is locked by " + holder.describe() + " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
+    if (!wait) throw Error(ErrorKind::kLocked, "the DB is locked by " + holder->describe() + " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
     if (now_ns() - last_message > 60LL * 1000000000LL) {
-      log::info("Waiting for the DB lock held by {}", holder.describe());
+      log::info("Waiting for the DB lock held by {}", holder->describe());
       last_message = now_ns();
     }
     std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -156,27 +148,16 @@ std::unique_ptr<Lock> Lock::acquire_by_listing(std::shared_ptr<storage::Storage>
       bool oldest = true;
       for (const auto& o : store->list(kLockPrefix)) {
         if (o.name == my_name) continue;
-        std::string text;
-        try {
-          text = store->get(o.name);
-        } catch (const Error& e) {
-          if (e.kind() == ErrorKind::kNotFound) continue;
-          throw;
-        }
-        LockRecord other;
-        bool damaged = false;
-        try {
-          other = LockRecord::from_json(text);
-        } catch (const Error&) {
-          damaged = true;
-        }
-        if (damaged || is_stale(other, mine.host)) {
-          log::warn("Taking over a stale DB lock ({})", damaged ? std::string("damaged record") : other.describe());
+        auto text = store->try_get(o.name);
+        if (!text) continue;  // withdrawn in between
+        auto other = parse_record(*text);
+        if (!other || is_stale(*other, mine.host)) {
+          log::warn("Taking over a stale DB lock ({})", other ? other->describe() : std::string("damaged record"));
           store->remove(o.name);
           continue;
         }
-        if (std::tie(other.started_ns, other.id) < std::tie(mine.started_ns, mine.id)) oldest = false;
-        blocker = other;
+        if (std::tie(other->started_ns, other->id) < std::tie(mine.started_ns, mine.id)) oldest = false;
+        blocker = *other;
       }
       if (!blocker || !oldest) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 500));
@@ -195,11 +176,9 @@ std::unique_ptr<Lock> Lock::acquire_by_listing(std::shared_ptr<storage::Storage>
 
 bool Lock::still_held() {
   if (lost_.load()) return false;
-  try {
-    if (LockRecord::from_json(store_->get(name_)).id == record_.id) return true;
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::kNotFound && e.kind() != ErrorKind::kCorruption) throw;
-  }
+  auto text = store_->try_get(name_);
+  auto r = text ? parse_record(*text) : std::nullopt;
+  if (r && r->id == record_.id) return true;
   lost_ = true;
   return false;
 }
@@ -226,18 +205,15 @@ void Lock::renew_loop() {
     lk.unlock();
     bool renewed = false;
     try {
-      std::string current = store_->get(name_);
-      if (LockRecord::from_json(current).id == r.id) {
+      auto current = store_->try_get(name_);
+      auto holder = current ? parse_record(*current) : std::nullopt;
+      if (!current) {
+        if (!lost_.exchange(true)) log::error("The DB lock of this process was removed (DB UNLOCK?) while it held it");
+      } else if (holder && holder->id == r.id) {
         store_->put(name_, r.to_json());
         renewed = true;
       } else if (!lost_.exchange(true)) {
         log::error("The DB lock was taken by another process while this one held it");
-      }
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kNotFound) {
-        if (!lost_.exchange(true)) log::error("The DB lock of this process was removed (DB UNLOCK?) while it held it");
-      } else {
-        log::warn("Could not renew the DB lock: {}", e.what());
       }
     } catch (const std::exception& e) {
       log::warn("Could not renew the DB lock: {}", e.what());
@@ -271,8 +247,9 @@ void Lock::release() {
     log::debug("The DB lock was renewed {} times; the smallest margin was {:.2f} s of a {:.0f} s lease", renewals_,
                static_cast<double>(min_margin_ns_) / 1e9, static_cast<double>(lease_ns()) / 1e9);
   try {
-    std::string current = store_->get(name_);
-    if (LockRecord::from_json(current).id == record_.id) store_->remove(name_);
+    auto current = store_->try_get(name_);
+    auto r = current ? parse_record(*current) : std::nullopt;
+    if (r && r->id == record_.id) store_->remove(name_);
   } catch (const std::exception& e) {
     log::warn("Could not release the DB lock: {}", e.what());
   }
@@ -282,25 +259,20 @@ Lock::~Lock() { release(); }
 
 std::optional<LockRecord> Lock::force_unlock(storage::Storage& store, const std::string& my_host) {
   // A holder that runs on this machine, within its lease, is no crash leftover.
+  std::vector<std::pair<std::string, std::optional<LockRecord>>> found;
   for (const auto& o : store.list(kLockPrefix)) {
-    try {
-      LockRecord r = LockRecord::from_json(store.get(o.name));
-      if (!is_stale(r, my_host) && r.host == my_host)
-        throw Error(ErrorKind::kLocked, "the DB lock is held by " + r.describe() +
-                                            ", which is running on this machine; stop it first (DB UNLOCK removes locks left by crashes)");
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kLocked) throw;
-    }
+    auto text = store.try_get(o.name);
+    if (!text) continue;
+    auto r = parse_record(*text);
+    if (r && !is_stale(*r, my_host) && r->host == my_host)
+      throw Error(ErrorKind::kLocked, "the DB lock is held by " + r->describe() +
+                                          ", which is running on this machine; stop it first (DB UNLOCK removes locks left by crashes)");
+    found.emplace_back(o.name, r);
   }
   std::optional<LockRecord> holder;
-  for (const auto& o : store.list(kLockPrefix)) {
-    try {
-      if (!holder) holder = LockRecord::from_json(store.get(o.name));
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kNotFound) continue;
-      if (!holder) holder = LockRecord{};
-    }
-    store.remove(o.name);
+  for (const auto& [name, r] : found) {
+    if (!holder) holder = r.value_or(LockRecord{});
+    store.remove(name);
   }
   return holder;
 }

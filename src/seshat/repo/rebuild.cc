@@ -4,6 +4,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "seshat/repo/lock.h"
 #include "seshat/util/error.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
@@ -33,19 +34,18 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
   std::vector<Found> found;
   for (const auto& o : store.list(kContainerPrefix)) {
     ++r.containers;
-    try {
-      container::Footer f = container::parse_footer(store.get_range(o.name, o.size - container::kFooterSize, container::kFooterSize), o.size);
-      Found fd{o.name, o.size, container::parse_index_with_origin(repo.keys(), store.get_range(o.name, f.index_offset, f.index_length))};
-      if (fd.index.origin.folder.empty()) {
-        ++r.without_origin;
-        log::warn("Container {} does not record its backup (an older format); skipped", o.name);
-        continue;
-      }
-      found.push_back(std::move(fd));
-    } catch (const Error& e) {
+    auto index = repo.read_index(o.name, o.size, false);
+    if (!index) {
       ++r.unreadable;
-      log::warn("Container {} cannot be read: {}; skipped", o.name, e.what());
+      log::warn("Container {} cannot be read: {}; skipped", o.name, index.error().what());
+      continue;
     }
+    if (index->origin.folder.empty()) {
+      ++r.without_origin;
+      log::warn("Container {} does not record its backup (an older format); skipped", o.name);
+      continue;
+    }
+    found.push_back({o.name, o.size, std::move(index).value()});
   }
   std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
     return std::tie(a.index.origin.backup_ns, a.name) < std::tie(b.index.origin.backup_ns, b.name);
@@ -75,14 +75,8 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
       if (it == entry_of.end()) {
         uint32_t e = cat.add_entry(cur, part);
         it = entry_of.emplace(k, e).first;
-        if (slash != std::string::npos) {  // a directory on the way: present from this backup on
-          catalog::Version d;
-          d.backup = backup;
-          d.type = catalog::Type::kDir;
-          d.mode = 0755;
-          d.mtime_ns = stamp;
-          cat.add_version(e, d);
-        }
+        if (slash != std::string::npos)  // a directory on the way: present from this backup on
+          cat.add_version(e, catalog::Version::dir(backup, {.mode = 0755, .mtime_ns = stamp}));
       }
       cur = it->second;
       if (slash == std::string::npos) break;
@@ -110,16 +104,9 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
     uint32_t content;
     if (auto c = cat.find_content(h)) content = *c;
     else content = cat.add_content(h, size, refs);
-    catalog::Version v;
-    v.backup = backup;
-    v.type = catalog::Type::kFile;
-    v.mode = static_cast<uint16_t>(info.mode & 07777);
-    v.uid = info.uid;
-    v.gid = info.gid;
-    v.mtime_ns = info.mtime_ns;
-    v.ctime_ns = 0;  // unknown: the next backup reads the file again and dedups it
-    v.size = size;
-    v.content = content;
+    // ctime and inode unknown: the next backup reads the file again and dedups it.
+    catalog::Meta m{.mode = static_cast<uint16_t>(info.mode & 07777), .uid = info.uid, .gid = info.gid, .mtime_ns = info.mtime_ns};
+    catalog::Version v = catalog::Version::file(backup, m, size, content);
     uint32_t latest = cat.entries[e].latest;
     if (latest != catalog::kNone && cat.versions[latest].backup == backup) return;  // already have it
     cat.add_version(e, v);
@@ -137,14 +124,8 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
       cat.backups[bit->second].complete = true;
       ++r.backups;
       const catalog::Folder& f = cat.folders[folder];
-      if (cat.entries[f.root].latest == catalog::kNone) {
-        catalog::Version d;
-        d.backup = bit->second;
-        d.type = catalog::Type::kDir;
-        d.mode = 0755;
-        d.mtime_ns = o.backup_ns;
-        cat.add_version(f.root, d);
-      }
+      if (cat.entries[f.root].latest == catalog::kNone)
+        cat.add_version(f.root, catalog::Version::dir(bit->second, {.mode = 0755, .mtime_ns = o.backup_ns}));
     }
     uint32_t backup = bit->second;
     uint32_t cid = cat.add_container(fd.name, fd.size);
@@ -175,7 +156,7 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
 TidyResult tidy_after_interrupted(Repository& repo, catalog::Catalog& cat) {
   TidyResult r;
   storage::Storage& store = repo.store();
-  for (const char* prefix : {kContainerPrefix, kDbPrefix, "seshat/locks/"}) {
+  for (const char* prefix : {kContainerPrefix, kDbPrefix, kLockPrefix}) {
     storage::Leftovers l = store.remove_incomplete(prefix);
     r.leftovers.objects += l.objects;
     r.leftovers.bytes += l.bytes;
@@ -184,19 +165,15 @@ TidyResult tidy_after_interrupted(Repository& repo, catalog::Catalog& cat) {
   for (const auto& c : cat.containers) known.emplace(c.name, true);
   for (const auto& o : store.list(kContainerPrefix)) {
     if (known.count(o.name)) continue;
-    container::Index index;
-    try {
-      if (o.size < container::kHeaderSize + container::kFooterSize) throw Error(ErrorKind::kCorruption, "too short");
-      container::Footer f = container::parse_footer(store.get_range(o.name, o.size - container::kFooterSize, container::kFooterSize), o.size);
-      index = container::parse_index_with_origin(repo.keys(), store.get_range(o.name, f.index_offset, f.index_length));
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kCorruption) throw;
+    auto index = repo.read_index(o.name, o.size, false);
+    if (!index) {
+      if (index.error().kind() == ErrorKind::kNotFound) continue;  // removed in between
       ++r.unreadable;
-      log::warn("Container {} is not in the catalog and cannot be read ({}); left alone", o.name, e.what());
+      log::warn("Container {} is not in the catalog and cannot be read ({}); left alone", o.name, index.error().what());
       continue;
     }
     uint32_t cid = kNone32;
-    for (const auto& ie : index.entries) {
+    for (const auto& ie : index->entries) {
       if (ie.file.parts > 1 || std::all_of(ie.file.hash.begin(), ie.file.hash.end(), [](auto b) { return b == 0; })) continue;  // parts carry no whole-file hash to find them by
       catalog::Hash h{};
       std::copy(ie.file.hash.begin(), ie.file.hash.end(), h.begin());

@@ -1,12 +1,11 @@
 #include "seshat/repo/repository.h"
 
-#include <zstd.h>
+#include "seshat/repo/internal.h"
 
 #include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "seshat/catalog/codec.h"
 #include "seshat/crypto/keyfile.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
@@ -17,15 +16,6 @@
 
 namespace seshat::repo {
 namespace {
-
-std::string generation_name(uint64_t gen) { return fmt::format("{}{:020}", kDbPrefix, gen); }
-
-std::optional<uint64_t> parse_generation(const std::string& name) {
-  if (!name.starts_with(kDbPrefix)) return std::nullopt;
-  std::string digits = name.substr(std::string_view(kDbPrefix).size());
-  if (digits.size() != 20 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return std::nullopt;
-  return std::stoull(digits);
-}
 
 std::string sanitize(const std::string& s) {
   std::string out;
@@ -70,30 +60,6 @@ std::string container_name(const std::string& host, const std::string& folder, i
   std::string h = sanitize(host);
   if (h.empty()) h = "host";
   return fmt::format("{}SEF_{}_{}_{}_{:03}", kContainerPrefix, h, f, format_compact(time_ns), seq);
-}
-
-ContainerWriter::ContainerWriter(std::unique_ptr<storage::ObjectWriter> out, std::string name, const crypto::Keys& keys,
-                                 container::Origin origin)
-    : out_(std::move(out)), name_(std::move(name)), keys_(keys), builder_(std::move(origin)) {
-  out_->write(builder_.header());
-}
-
-ContainerWriter::~ContainerWriter() {
-  if (!finished_) {
-    try {
-      out_->abort();
-    } catch (...) {
-    }
-  }
-}
-
-void ContainerWriter::write_reserved(std::string_view ciphertext) { out_->write(ciphertext); }
-
-uint64_t ContainerWriter::finish() {
-  builder_.finish_to(keys_, [&](std::string_view piece) { out_->write(piece); });
-  out_->commit();
-  finished_ = true;
-  return out_->size();
 }
 
 bool Repository::exists(storage::Storage& store) { return store.head(kConfigName).has_value(); }
@@ -143,110 +109,25 @@ std::unique_ptr<Repository> Repository::open(std::shared_ptr<storage::Storage> s
   throw Error(ErrorKind::kInvalidInput, "wrong passphrase for the repository in " + store->describe());
 }
 
-std::vector<storage::ObjectInfo> Repository::list_generations() {
-  std::vector<storage::ObjectInfo> out;
-  for (auto& o : store_->list(kDbPrefix))
-    if (parse_generation(o.name)) out.push_back(std::move(o));
-  return out;  // sorted by name = by generation (fixed width)
+std::unique_ptr<BlobWriter> Repository::blob_writer(const ContainerOrigin& origin, uint64_t max_container,
+                                                    BlobWriter::Hooks hooks) {
+  return make_container_writer(*store_, keys_, origin, max_container, std::move(hooks));
 }
 
-catalog::Catalog Repository::load_catalog() {
-  auto gens = list_generations();
-  for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
-    try {
-      std::string plain;
-      {
-        // Decrypted where it was read, and freed before decoding: at most the compressed and
-        // the plain catalog are in memory at once, then the plain one and the decoded one.
-        std::string sealed = store_->get(it->name);
-        std::string_view z = crypto::open_packed_in_place(keys_, sealed);
-        unsigned long long n = ZSTD_getFrameContentSize(z.data(), z.size());
-        if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (16ull << 30) || n > z.size() * 32768ull)
-          throw Error(ErrorKind::kCorruption, "bad compressed frame");
-        plain.resize(n);
-        size_t r = ZSTD_decompress(plain.data(), plain.size(), z.data(), z.size());
-        if (ZSTD_isError(r) || r != n) throw Error(ErrorKind::kCorruption, "bad compressed data");
-      }
-      catalog::Catalog c = catalog::decode(plain);
-      // After falling back past a damaged generation, the next save goes after the newest
-      // one that exists (the damaged name is taken).
-      generation_ = *parse_generation(gens.back().name);
-      return c;
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kCorruption && e.kind() != ErrorKind::kNotFound) throw;
-      log::warn("Catalog generation {} is damaged ({}); trying the one before it", it->name, e.what());
-    }
+std::unique_ptr<BlobReader> Repository::blob_reader(const catalog::Catalog& cat, ReadPlan plan) {
+  return make_store_reader(*store_, keys_, cat, plan);
+}
+
+Result<container::Index> Repository::read_index(const std::string& name, uint64_t size, bool check_header) {
+  try {
+    if (size < container::kHeaderSize + container::kFooterSize) return Error(ErrorKind::kCorruption, "too short to be a container");
+    if (check_header) container::check_header(store_->get_range(name, 0, container::kHeaderSize));
+    container::Footer f = container::parse_footer(store_->get_range(name, size - container::kFooterSize, container::kFooterSize), size);
+    return container::parse_index_with_origin(keys_, store_->get_range(name, f.index_offset, f.index_length));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kCorruption && e.kind() != ErrorKind::kNotFound) throw;
+    return e;
   }
-  if (!gens.empty()) throw Error(ErrorKind::kCorruption, "every catalog generation in " + store_->describe() + " is damaged");
-  generation_ = 0;
-  return {};
-}
-
-uint64_t Repository::save_catalog(const catalog::Catalog& catalog) {
-  uint64_t next = generation_ + 1;
-  uint64_t sealed_size = 0;
-  // Encoded, compressed and sealed as a stream into the store: a local store never holds
-  // the sealed catalog whole (S3 collects it for its one conditional PUT).
-  auto produce = [&](const storage::Storage::Sink& sink) {
-    sealed_size = 0;
-    crypto::PackedSealer sealer(keys_, [&](std::string_view piece) {
-      sealed_size += piece.size();
-      sink(piece);
-    });
-    std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> zc(ZSTD_createCCtx(), ZSTD_freeCCtx);
-    if (!zc || ZSTD_isError(ZSTD_CCtx_setParameter(zc.get(), ZSTD_c_compressionLevel, 3)))
-      throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
-    // The frame records its content size (load_catalog checks it): one counting pass first.
-    uint64_t plain_size = 0;
-    catalog::encode_to(catalog, [&](std::string_view piece) { plain_size += piece.size(); });
-    if (ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(zc.get(), plain_size))) throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
-    std::string zbuf(ZSTD_CStreamOutSize(), '\0');
-    auto pump = [&](std::string_view piece, ZSTD_EndDirective mode) {
-      ZSTD_inBuffer in{piece.data(), piece.size(), 0};
-      for (;;) {
-        ZSTD_outBuffer out{zbuf.data(), zbuf.size(), 0};
-        size_t left = ZSTD_compressStream2(zc.get(), &out, &in, mode);
-        if (ZSTD_isError(left)) throw Error(ErrorKind::kPermanent, "cannot compress the catalog");
-        sealer.update(std::string_view(zbuf.data(), out.pos));
-        if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) break;
-      }
-    };
-    catalog::encode_to(catalog, [&](std::string_view piece) { pump(piece, ZSTD_e_continue); });
-    pump({}, ZSTD_e_end);
-    sealer.finish();
-  };
-  fault::point("catalog.before_put");
-  if (!store_->put_if_absent_stream(generation_name(next), produce))
-    throw Error(ErrorKind::kLocked, "another process saved the catalog at the same time (generation " + std::to_string(next) +
-                                        "); run the command again");
-  generation_ = next;
-  fault::point("catalog.after_put");
-  // Only after the new generation is stored do old ones go.
-  auto gens = list_generations();
-  std::vector<std::string> old;
-  for (size_t i = 0; i + kGenerationsKept < gens.size(); ++i) old.push_back(gens[i].name);
-  if (!old.empty()) {
-    try {
-      store_->remove_many(old);
-    } catch (const Error& e) {
-      // The new generation is safe; an old one left behind only costs space.
-      log::warn("Could not remove old catalog generations: {}", e.what());
-    }
-  }
-  return sealed_size;
-}
-
-std::unique_ptr<ContainerWriter> Repository::create_container(const std::string& name, container::Origin origin) {
-  return std::make_unique<ContainerWriter>(store_->create(name), name, keys_, std::move(origin));
-}
-
-void Repository::skip_to_newest_generation() {
-  auto gens = list_generations();
-  if (!gens.empty()) generation_ = std::max(generation_, *parse_generation(gens.back().name));
-}
-
-std::string Repository::read_blob(const std::string& container, const container::BlobLocation& loc) {
-  return container::open_blob(keys_, loc, store_->get_range(container, loc.offset, loc.length));
 }
 
 }  // namespace seshat::repo

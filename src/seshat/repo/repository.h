@@ -1,6 +1,11 @@
 // A repository in a store: the only code that combines storage, crypto, container and the
-// catalog encoding. Layout (doc/format/): seshat/config, seshat/keys/<id>,
-// seshat/db/<generation>, seshat/locks/lock, containers/SEF_*.
+// catalog encoding (DESIGN.md §2). Layout (doc/format/): seshat/config, seshat/keys/<id>,
+// seshat/db/<generation>, seshat/locks/..., containers/SEF_*.
+//
+// What the layers above use is narrow: the CatalogStore (catalog_store.h), a BlobWriter for a
+// backup (blob_writer.h), a BlobReader for restores (blob_reader.h), the Lock (lock.h), and
+// VERIFY / DB REBUILD (verify.h, rebuild.h). Not thread-safe, except the readers and writers
+// it makes, as their headers say.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -11,6 +16,9 @@
 #include "seshat/catalog/catalog.h"
 #include "seshat/container/container.h"
 #include "seshat/crypto/crypto.h"
+#include "seshat/repo/blob_reader.h"
+#include "seshat/repo/blob_writer.h"
+#include "seshat/repo/catalog_store.h"
 #include "seshat/storage/storage.h"
 
 namespace seshat::repo {
@@ -21,33 +29,29 @@ inline constexpr const char* kDbPrefix = "seshat/db/";
 inline constexpr const char* kContainerPrefix = "containers/";
 inline constexpr int kGenerationsKept = 5;
 
-// Appends sealed blobs to one container object, streaming. Not thread-safe.
-class ContainerWriter {
+// The catalog generations seshat/db/<20 digits>: the CatalogStore of a repository.
+class Generations : public CatalogStore {
  public:
-  ContainerWriter(std::unique_ptr<storage::ObjectWriter> out, std::string name, const crypto::Keys& keys,
-                  container::Origin origin = {});
-  ~ContainerWriter();  // aborts unless finished
-  // A blob is added in two steps, so that its bytes can be written outside a lock: reserve()
-  // places it and adds it to the index; write_reserved() must then be called with the blobs'
-  // ciphertexts in the order they were reserved, before finish(). REQUIRES: not finished.
-  container::BlobLocation reserve(const container::SealedBlob& blob, const container::FileInfo& file) {
-    return builder_.add(blob, file);
-  }
-  void write_reserved(std::string_view ciphertext);
-  uint64_t size() const { return builder_.size(); }
-  size_t count() const { return builder_.count(); }
-  size_t index_size() const { return builder_.index_size(); }
-  void reserve_index(size_t bytes) { builder_.reserve_index(bytes); }
-  const std::string& name() const { return name_; }
-  // Writes the index and footer and commits the object; returns its total size.
-  uint64_t finish();
+  Generations(storage::Storage& store, const crypto::Keys& keys) : store_(store), keys_(keys) {}
+  catalog::Catalog load() override;
+  uint64_t save(const catalog::Catalog& catalog) override;
+  bool changed() override;
+  // The generations in the store, oldest first. Objects under seshat/db/ whose names are not
+  // generations are left out with a WARN (once each).
+  std::vector<GenerationInfo> list();
+  // The generation last loaded or saved (0: none yet).
+  uint64_t current() const { return current_; }
+  // Makes the newest generation in the store (even a damaged one) the current one, so that
+  // the next save goes after it (DB REBUILD, DB RESET).
+  void skip_to_newest();
+  // Reads and authenticates one generation (VERIFY).
+  void check(const GenerationInfo& g);
 
  private:
-  std::unique_ptr<storage::ObjectWriter> out_;
-  std::string name_;
+  storage::Storage& store_;
   const crypto::Keys& keys_;
-  container::Builder builder_;
-  bool finished_ = false;
+  uint64_t current_ = 0;
+  std::vector<std::string> warned_;
 };
 
 class Repository {
@@ -63,33 +67,24 @@ class Repository {
   const std::shared_ptr<storage::Storage>& store_ptr() const { return store_; }
   const crypto::Keys& keys() const { return keys_; }
   const std::string& id() const { return id_; }
+  Generations& generations() { return generations_; }
 
-  // Loads the newest readable catalog generation; an empty catalog if there is none.
-  // A damaged newest generation is reported (WARN, by name) and the one before it used.
-  catalog::Catalog load_catalog();
-  // The generation that load_catalog() returned (0 = none yet).
-  uint64_t generation() const { return generation_; }
-  // Writes the catalog as generation()+1 with a conditional create, so that a concurrent
-  // writer is detected (Error kLocked) instead of overwritten; then drops old generations.
-  // Returns the stored size.
-  uint64_t save_catalog(const catalog::Catalog& catalog);
-  // Names of the generations in the store, oldest first.
-  std::vector<storage::ObjectInfo> list_generations();
-
-  std::unique_ptr<ContainerWriter> create_container(const std::string& name, container::Origin origin = {});
-  // Makes generation() the newest generation in the store (even a damaged one), so that the
-  // next save does not collide with it (DB REBUILD).
-  void skip_to_newest_generation();
-  // Reads, authenticates and decodes one blob. Throws Error(kCorruption|kNotFound).
-  std::string read_blob(const std::string& container, const container::BlobLocation& loc);
+  // A writer of the containers of one backup: containers/SEF_<host>_<folder>_<stamp>_<seq>
+  // (a name never reused), closed before max_container bytes or 16 MB of index.
+  std::unique_ptr<BlobWriter> blob_writer(const ContainerOrigin& origin, uint64_t max_container, BlobWriter::Hooks hooks);
+  // A reader of the blobs the catalog's BlobRefs point at.
+  std::unique_ptr<BlobReader> blob_reader(const catalog::Catalog& cat, ReadPlan plan = {});
+  // A container's header, footer and sealed index, read and authenticated (VERIFY, DB
+  // REBUILD, adopting the containers of an interrupted backup). kCorruption on damage.
+  Result<container::Index> read_index(const std::string& name, uint64_t size, bool check_header);
 
  private:
   Repository(std::shared_ptr<storage::Storage> store, crypto::Keys keys, std::string id)
-      : store_(std::move(store)), keys_(std::move(keys)), id_(std::move(id)) {}
+      : store_(std::move(store)), keys_(std::move(keys)), id_(std::move(id)), generations_(*store_, keys_) {}
   std::shared_ptr<storage::Storage> store_;
   crypto::Keys keys_;
   std::string id_;
-  uint64_t generation_ = 0;
+  Generations generations_;
 };
 
 // The same blob as the catalog records it and as a container describes it.

@@ -1,12 +1,14 @@
 #include "seshat/repo/verify.h"
 
 #include <algorithm>
+#include <mutex>
 #include <map>
 #include <random>
 #include <set>
 #include <tuple>
 
 #include "seshat/util/error.h"
+#include "seshat/util/workers.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
 
@@ -29,10 +31,10 @@ VerifyResult verify(Repository& repo, const catalog::Catalog& cat, const VerifyO
   };
 
   // Catalog generations.
-  for (const auto& g : repo.list_generations()) {
+  for (const auto& g : repo.generations().list()) {
     ++r.generations;
     try {
-      crypto::open_packed(repo.keys(), store.get(g.name));
+      repo.generations().check(g);
     } catch (const Error& e) {
       ++r.problems;
       log::error("Catalog generation {} is damaged: {}", g.name, e.what());
@@ -44,6 +46,7 @@ VerifyResult verify(Repository& repo, const catalog::Catalog& cat, const VerifyO
   std::set<std::string> referenced;
   std::mt19937_64 rng{std::random_device{}()};
   std::uniform_real_distribution<double> pick(0.0, 100.0);
+  std::vector<BlobRequest> to_read;
 
   for (uint32_t k = 0; k < cat.containers.size(); ++k) {
     const catalog::Container& c = cat.containers[k];
@@ -65,27 +68,23 @@ VerifyResult verify(Repository& repo, const catalog::Catalog& cat, const VerifyO
       mark_all();
       continue;
     }
-    std::vector<container::IndexEntry> index;
     bool index_ok = true;
+    std::set<std::tuple<uint64_t, uint64_t, crypto::Iv, crypto::Mac>> listed;
     if (*size != c.size) {
       problem(k, fmt::format("has {} bytes, the catalog recorded {}", *size, c.size));
       // Blobs past the end are lost; those before it are checked one by one by VERIFY DATA.
       for (uint32_t b : by_container[k])
         if (cat.blobs[b].offset + cat.blobs[b].length > *size) bad_blob[b] = true;
       index_ok = false;
-    }
-    if (index_ok) try {
-      container::check_header(store.get_range(c.name, 0, container::kHeaderSize));
-      container::Footer f = container::parse_footer(store.get_range(c.name, *size - container::kFooterSize, container::kFooterSize), *size);
-      index = container::parse_index(repo.keys(), store.get_range(c.name, f.index_offset, f.index_length));
-    } catch (const Error& e) {
+    } else if (auto index = repo.read_index(c.name, *size, true); !index) {
       // The catalog's own blob locations still reach every blob: the files are not lost (VERIFY
       // DATA authenticates them one by one), but DB REBUILD could not use this container.
-      problem(k, std::string("its header, footer or index is damaged (") + e.what() + "); its files are checked by VERIFY DATA, DB REBUILD could not use it");
+      problem(k, std::string("its header, footer or index is damaged (") + index.error().what() +
+                     "); its files are checked by VERIFY DATA, DB REBUILD could not use it");
       index_ok = false;
+    } else {
+      for (const auto& e : index->entries) listed.insert({e.blob.offset, e.blob.length, e.blob.iv, e.blob.mac});
     }
-    std::set<std::tuple<uint64_t, uint64_t, crypto::Iv, crypto::Mac>> listed;
-    for (const auto& e : index) listed.insert({e.blob.offset, e.blob.length, e.blob.iv, e.blob.mac});
     for (uint32_t b : by_container[k]) {
       if (!index_ok) break;
       const catalog::BlobRef& ref = cat.blobs[b];
@@ -96,42 +95,23 @@ VerifyResult verify(Repository& repo, const catalog::Catalog& cat, const VerifyO
       }
     }
     if (!o.data) continue;
-    std::vector<uint32_t> chosen;
     for (uint32_t b : by_container[k])
-      if (!bad_blob[b] && (o.percent >= 100.0 || pick(rng) < o.percent)) chosen.push_back(b);
-    std::sort(chosen.begin(), chosen.end(), [&](uint32_t a, uint32_t b) { return cat.blobs[a].offset < cat.blobs[b].offset; });
-    // Neighbouring blobs in one read of up to 8 MiB.
-    size_t i = 0;
-    while (i < chosen.size()) {
-      size_t j = i + 1;
-      uint64_t start = cat.blobs[chosen[i]].offset;
-      uint64_t end = start + cat.blobs[chosen[i]].length;
-      while (j < chosen.size() && cat.blobs[chosen[j]].offset >= end && cat.blobs[chosen[j]].offset - end < (256u << 10) &&
-             cat.blobs[chosen[j]].offset + cat.blobs[chosen[j]].length - start <= (8u << 20)) {
-        end = std::max(end, cat.blobs[chosen[j]].offset + cat.blobs[chosen[j]].length);
-        ++j;
-      }
-      std::string data;
-      std::string read_problem;
-      try {
-        data = store.get_range(c.name, start, end - start);
-      } catch (const Error& e) {
-        read_problem = e.what();
-      }
-      for (size_t q = i; q < j; ++q) {
-        uint32_t b = chosen[q];
-        const catalog::BlobRef& ref = cat.blobs[b];
-        ++r.blobs_read;
-        try {
-          if (!read_problem.empty()) throw Error(ErrorKind::kCorruption, read_problem);
-          container::open_blob(repo.keys(), blob_location(ref), std::string_view(data).substr(ref.offset - start, ref.length));
-        } catch (const Error& e) {
-          bad_blob[b] = true;
-          problem(k, fmt::format("the blob at offset {} is damaged ({})", ref.offset, e.what()));
-        }
-      }
-      i = j;
-    }
+      if (!bad_blob[b] && (o.percent >= 100.0 || pick(rng) < o.percent)) to_read.push_back({&cat.blobs[b], b});
+  }
+
+  // The blobs to authenticate, read as a restore reads them (one plan, one fallback).
+  if (!to_read.empty()) {
+    std::mutex mu;
+    r.blobs_read = to_read.size();
+    BlobReader::Sink sink;
+    sink.blob = [](uint64_t, std::string_view) {};
+    sink.failed = [&](uint64_t b, const Error& e) {
+      if (e.kind() == ErrorKind::kInterrupted) throw e;
+      std::lock_guard<std::mutex> lk(mu);
+      bad_blob[b] = true;
+      problem(cat.blobs[b].container, fmt::format("the blob at offset {} is damaged ({})", cat.blobs[b].offset, e.what()));
+    };
+    repo.blob_reader(cat)->read(std::move(to_read), worker_threads(2), sink);
   }
 
   // Which files and backups the damage touches.

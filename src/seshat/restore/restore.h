@@ -1,13 +1,14 @@
-// Restores a selection of file versions: directories first, then file contents fetched,
-// authenticated and written under temporary names on a pool of threads, then symlinks, then
-// metadata (directories deepest first so their mtimes stick).
+// Restores a selection of file versions (DESIGN.md §7): directories first, then file contents
+// read through a BlobReader (which plans, coalesces and falls back) and written under
+// temporary names on its threads, then symlinks, then metadata (directories deepest first so
+// their mtimes stick). The restore sees the store only through the BlobReader.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "seshat/catalog/catalog.h"
-#include "seshat/repo/repository.h"
+#include "seshat/repo/blob_reader.h"
 
 namespace seshat::restore {
 
@@ -19,7 +20,7 @@ struct Item {
 struct Options {
   std::string target;  // empty: the original place; else a directory the paths are recreated under
   bool dry_run = false;
-  int threads = 0;     // 0 = two per core (fetching overlaps with writing)
+  int threads = 1;     // reads in flight (fetching overlaps with writing)
 };
 
 struct Result {
@@ -32,6 +33,6 @@ std::string destination(const std::string& original, const std::string& target);
 
 // REQUIRES: items are ordered parents before children (as Catalog::for_each_at gives them).
 // Never throws for one file's problem: it is reported, counted, and the rest goes on.
-Result run(repo::Repository& repo, const catalog::Catalog& cat, const std::vector<Item>& items, const Options& options);
+Result run(const catalog::Catalog& cat, const std::vector<Item>& items, const Options& options, repo::BlobReader& reader);
 
 }  // namespace seshat::restore

@@ -4,15 +4,13 @@
 #include <fstream>
 #include <map>
 
+#include "seshat/util/env.h"
 #include "seshat/util/error.h"
 
 namespace seshat::session {
 namespace {
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
+std::string env_or_empty(const env::Var& v) { return env::get(v).value_or(""); }
 
 std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n");
@@ -45,21 +43,28 @@ std::map<std::string, std::string> ini_section(const std::string& path, const st
 
 }  // namespace
 
-storage::S3Options s3_options(const Config& c) {
+storage::RetryOptions retry_options() {
+  storage::RetryOptions r;
+  if (auto a = env::get_int(env::kS3Attempts, 1, 100)) r.attempts = static_cast<int>(*a);
+  if (auto b = env::get_int(env::kS3BackoffMs, 0, 600000)) r.backoff_ms = *b;
+  return r;
+}
+
+storage::S3Options s3_options(const Settings& c) {
   storage::S3Options o;
   o.bucket = c.s3_bucket;
   o.endpoint = c.s3_endpoint;
   o.storage_class = c.s3_class;
   o.path_style = c.s3_style == "path" || !c.s3_endpoint.empty();
   std::string home = home_dir();
-  std::string profile = !c.s3_profile.empty() ? c.s3_profile : !env("AWS_PROFILE").empty() ? env("AWS_PROFILE") : "default";
-  std::string cred_file = !env("AWS_SHARED_CREDENTIALS_FILE").empty() ? env("AWS_SHARED_CREDENTIALS_FILE") : home + "/.aws/credentials";
-  std::string config_file = !env("AWS_CONFIG_FILE").empty() ? env("AWS_CONFIG_FILE") : home + "/.aws/config";
+  std::string profile = !c.s3_profile.empty() ? c.s3_profile : !env_or_empty(env::kAwsProfile).empty() ? env_or_empty(env::kAwsProfile) : "default";
+  std::string cred_file = !env_or_empty(env::kAwsSharedCredentialsFile).empty() ? env_or_empty(env::kAwsSharedCredentialsFile) : home + "/.aws/credentials";
+  std::string config_file = !env_or_empty(env::kAwsConfigFile).empty() ? env_or_empty(env::kAwsConfigFile) : home + "/.aws/config";
 
-  if (!env("AWS_ACCESS_KEY_ID").empty() && !env("AWS_SECRET_ACCESS_KEY").empty() && c.s3_profile.empty()) {
-    o.credentials.access_key = env("AWS_ACCESS_KEY_ID");
-    o.credentials.secret_key = env("AWS_SECRET_ACCESS_KEY");
-    o.credentials.session_token = env("AWS_SESSION_TOKEN");
+  if (!env_or_empty(env::kAwsAccessKeyId).empty() && !env_or_empty(env::kAwsSecretAccessKey).empty() && c.s3_profile.empty()) {
+    o.credentials.access_key = env_or_empty(env::kAwsAccessKeyId);
+    o.credentials.secret_key = env_or_empty(env::kAwsSecretAccessKey);
+    o.credentials.session_token = env_or_empty(env::kAwsSessionToken);
   } else {
     auto sec = ini_section(cred_file, profile);
     o.credentials.access_key = sec["aws_access_key_id"];
@@ -72,14 +77,13 @@ storage::S3Options s3_options(const Config& c) {
 
   auto cfg = ini_section(config_file, profile == "default" ? "default" : "profile " + profile);
   if (!c.s3_region.empty()) o.region = c.s3_region;
-  else if (!env("AWS_REGION").empty()) o.region = env("AWS_REGION");
-  else if (!env("AWS_DEFAULT_REGION").empty()) o.region = env("AWS_DEFAULT_REGION");
+  else if (!env_or_empty(env::kAwsRegion).empty()) o.region = env_or_empty(env::kAwsRegion);
+  else if (!env_or_empty(env::kAwsDefaultRegion).empty()) o.region = env_or_empty(env::kAwsDefaultRegion);
   else if (!cfg["region"].empty()) o.region = cfg["region"];
   else o.region = "us-east-1";
 
-  if (const char* p = std::getenv("SESHAT_S3_PART_SIZE")) o.part_size = std::strtoull(p, nullptr, 10);
-  if (const char* a = std::getenv("SESHAT_S3_ATTEMPTS")) o.max_attempts = std::atoi(a);
-  if (const char* b = std::getenv("SESHAT_S3_BACKOFF_MS")) o.backoff_ms = std::atoll(b);
+  if (auto p = env::get_int(env::kS3PartSize, 1 << 20, int64_t{5} << 30)) o.part_size = static_cast<uint64_t>(*p);
+  o.retry = retry_options();
   return o;
 }
 

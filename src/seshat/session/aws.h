@@ -2,7 +2,7 @@
 #pragma once
 #include <string>
 
-#include "seshat/session/config.h"
+#include "seshat/session/settings.h"
 #include "seshat/storage/s3_storage.h"
 
 namespace seshat::session {
@@ -12,6 +12,8 @@ namespace seshat::session {
 // ~/.aws/credentials. Region: S3 REGION, else AWS_REGION, AWS_DEFAULT_REGION, the profile's
 // region in AWS_CONFIG_FILE or ~/.aws/config, else us-east-1.
 // Throws Error(kInvalidInput) naming where it looked if no credentials are found.
-storage::S3Options s3_options(const Config& config);
+storage::S3Options s3_options(const Settings& settings);
+// Attempts and backoff of every store request (SESHAT_S3_ATTEMPTS, SESHAT_S3_BACKOFF_MS).
+storage::RetryOptions retry_options();
 
 }  // namespace seshat::session

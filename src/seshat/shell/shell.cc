@@ -1,7 +1,6 @@
 #include "seshat/shell/shell.h"
 
 #include <histedit.h>
-#include <malloc.h>
 #include <csignal>
 #include <unistd.h>
 
@@ -10,19 +9,18 @@
 #include <iostream>
 #include <string>
 
-#include "seshat/session/config.h"
+#include "seshat/process/process.h"
+#include "seshat/session/settings.h"
 #include "seshat/session/session.h"
 #include "seshat/shell/commands.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"
-#include "seshat/util/fault.h"
-#include "seshat/util/interrupt.h"
 #include "seshat/util/log.h"
 
 namespace seshat::shell {
 namespace {
 
-constexpr const char* kVersion = "0.8.0";
+constexpr const char* kVersion = SESHAT_VERSION;  // CMake's project version
 
 std::string prompt_for(const std::vector<const Node*>& pending) {
   std::string p = "Seshat";
@@ -49,7 +47,7 @@ class LineEditor {
   }
   ~LineEditor() {
     try {
-      make_dirs(session::home_dir() + "/.seshat");
+      (void)make_dirs(session::home_dir() + "/.seshat");
       history(hist_, &ev_, H_SAVE, history_file_.c_str());
     } catch (...) {
     }
@@ -109,19 +107,7 @@ class LineEditor {
 }  // namespace
 
 int seshat_main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);
-  install_interrupt_handler();
-  fault::init_from_env();
-  // Two malloc arenas are enough for our few busy threads and keep fragmentation (and the
-  // peak RSS) down. A fixed mmap threshold returns big buffers (a catalog being sealed or
-  // loaded) to the system when freed instead of letting glibc raise the threshold and keep
-  // them; the per-blob buffers of the packers are reused per thread, not reallocated. A fixed
-  // mmap threshold also leaves the trim threshold at 128 KB, so every free at the top of a
-  // heap gave pages back only to fault them in again: keep up to 16 MB of free top instead.
-  mallopt(M_ARENA_MAX, 2);
-  mallopt(M_MMAP_THRESHOLD, 4 << 20);
-  mallopt(M_TRIM_THRESHOLD, 16 << 20);
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  process::start(argv);
   std::unique_ptr<session::Session> s;
   try {
     s = std::make_unique<session::Session>();

@@ -10,7 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "seshat/storage/storage.h"
+#include "seshat/storage/fault_storage.h"
+#include "seshat/util/env.h"
 #include "seshat/util/error.h"
 
 namespace seshat::storage {
@@ -205,18 +206,18 @@ void FaultStorage::remove_many(const std::vector<std::string>& names) {
   inner_->remove_many(names);
 }
 
-std::unique_ptr<ObjectWriter> FaultStorage::create(const std::string& n) {
+std::unique_ptr<ObjectWriter> FaultStorage::create(const std::string& n, ObjectClass c) {
   before("create", n);
-  return std::make_unique<FaultWriter>(*this, inner_->create(n), n);
+  return std::make_unique<FaultWriter>(*this, inner_->create(n, c), n);
 }
 
 std::shared_ptr<Storage> FaultStorage::wrap_from_env(std::shared_ptr<Storage> s) {
-  const char* spec = std::getenv("SESHAT_FAULTS");
-  const char* io_log = std::getenv("SESHAT_IO_LOG");
-  if ((!spec || !*spec) && (!io_log || !*io_log)) return s;
-  auto rules = parse(spec ? spec : "");
-  if (!rules) throw Error(ErrorKind::kInvalidInput, std::string("SESHAT_FAULTS is malformed: ") + spec);
-  return std::make_shared<FaultStorage>(std::move(s), std::move(*rules), io_log ? io_log : "");
+  auto spec = env::get(env::kFaults);
+  auto io_log = env::get(env::kIoLog);
+  if (!spec && !io_log) return s;
+  auto rules = parse(spec.value_or(""));
+  if (!rules) throw Error(ErrorKind::kInvalidInput, "SESHAT_FAULTS is malformed: " + spec.value_or(""));
+  return std::make_shared<FaultStorage>(std::move(s), std::move(*rules), io_log.value_or(""));
 }
 
 }  // namespace seshat::storage

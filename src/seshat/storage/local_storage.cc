@@ -9,60 +9,41 @@
 #include <cstdlib>
 #include <atomic>
 #include <functional>
+#include <optional>
 
-#include "seshat/storage/storage.h"
+#include "seshat/storage/local_storage.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"
 #include "seshat/util/fault.h"
+#include "seshat/util/io.h"
 
 namespace seshat::storage {
 namespace {
 
-std::string temp_suffix() {
-  static std::atomic<uint64_t> counter{0};
-  return ".seshat-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
-}
+constexpr const char* kTempMarker = ".seshat-tmp-";
+// No object name may have a component starting with this: temporaries are never listed.
+constexpr std::string_view kTempPrefix = ".seshat-tmp";
 
-void write_all(int fd, std::string_view data, const std::string& what) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno(ErrorKind::kPermanent, "cannot write " + what, errno);
-    }
-    off += static_cast<size_t>(n);
-  }
-}
-
-void fsync_dir(const std::string& path) {
-  std::string dir = path.substr(0, path.rfind('/'));
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
+// An object being written: an AtomicFile in the object's directory, buffered.
 class LocalWriter : public ObjectWriter {
  public:
-  LocalWriter(std::string final_path, bool exclusive) : final_(std::move(final_path)), exclusive_(exclusive) {
-    make_dirs(final_.substr(0, final_.rfind('/')));
-    tmp_ = final_.substr(0, final_.rfind('/') + 1) + temp_suffix();
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw_errno(ErrorKind::kPermanent, "cannot create " + final_, errno);
+  LocalWriter(const std::string& final_path, bool exclusive) : final_(final_path) {
+    make_dirs(final_.substr(0, final_.rfind('/'))).throw_if_failed();
+    AtomicFile::Options o;
+    o.marker = kTempMarker;
+    o.replace = !exclusive;
+    auto f = AtomicFile::create(final_, o);
+    if (!f) throw Error(ErrorKind::kPermanent, f.error().what());
+    file_.emplace(std::move(f.value()));
   }
-  ~LocalWriter() override { abort(); }
   void write(std::string_view data) override {
-    if (fd_ < 0) throw Error(ErrorKind::kPermanent, "write after commit/abort");
+    if (!file_) throw Error(ErrorKind::kPermanent, "write after commit/abort");
     size_ += data.size();
     if (data.size() >= (1u << 20)) {
       // A big piece goes to the file as it is: copying it into the buffer first would only
       // cost a memmove.
       flush();
-      write_all(fd_, data, final_);
-      written_ += data.size();
-      start_writeback();
+      put(data);
       return;
     }
     // A big object's buffer is sized once for the most it holds before a flush (doubling
@@ -74,43 +55,26 @@ class LocalWriter : public ObjectWriter {
   uint64_t size() const override { return size_; }
   // Returns false if exclusive and the final name already existed.
   bool finish() {
+    if (!file_) throw Error(ErrorKind::kPermanent, "commit after commit/abort");
     flush();
-    if (::fsync(fd_) != 0) throw_errno(ErrorKind::kPermanent, "cannot write " + final_, errno);
-    ::close(fd_);
-    fd_ = -1;
     fault::point("local.before_rename");
-    if (exclusive_) {
-      // link() fails with EEXIST atomically: the conditional create.
-      int r = ::link(tmp_.c_str(), final_.c_str());
-      int e = errno;
-      ::unlink(tmp_.c_str());
-      if (r != 0) {
-        if (e == EEXIST) return false;
-        throw_errno(ErrorKind::kPermanent, "cannot create " + final_, e);
-      }
-    } else if (::rename(tmp_.c_str(), final_.c_str()) != 0) {
-      int e = errno;
-      ::unlink(tmp_.c_str());
-      throw_errno(ErrorKind::kPermanent, "cannot create " + final_, e);
-    }
-    fsync_dir(final_);
-    return true;
+    auto r = file_->commit();
+    file_.reset();
+    if (!r) throw Error(ErrorKind::kPermanent, r.error().what());
+    return r.value();
   }
   void commit() override { finish(); }
-  void abort() override {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      ::unlink(tmp_.c_str());
-      fd_ = -1;
-    }
-  }
+  void abort() override { file_.reset(); }
 
  private:
-  void flush() {
-    write_all(fd_, buffer_, final_);
-    written_ += buffer_.size();
-    buffer_.clear();
+  void put(std::string_view data) {
+    if (Status st = file_->write(data); !st) throw Error(ErrorKind::kPermanent, "cannot write " + final_ + ": " + st.error().what());
+    written_ += data.size();
     start_writeback();
+  }
+  void flush() {
+    put(buffer_);
+    buffer_.clear();
   }
   // Starts the disk writes of every 32 MB as it is written, so that the fsync at the end
   // (which the whole backup waits for) finds little left to do and the disk works while
@@ -118,12 +82,11 @@ class LocalWriter : public ObjectWriter {
   void start_writeback() {
     constexpr uint64_t kChunk = 32 << 20;
     if (written_ - synced_ < kChunk) return;
-    ::sync_file_range(fd_, static_cast<off_t>(synced_), static_cast<off_t>(written_ - synced_), SYNC_FILE_RANGE_WRITE);
+    ::sync_file_range(file_->fd(), static_cast<off_t>(synced_), static_cast<off_t>(written_ - synced_), SYNC_FILE_RANGE_WRITE);
     synced_ = written_;
   }
-  std::string final_, tmp_;
-  bool exclusive_;
-  int fd_ = -1;
+  std::string final_;
+  std::optional<AtomicFile> file_;
   uint64_t size_ = 0;
   static constexpr size_t kBuffer = 4 << 20;
   uint64_t written_ = 0;  // bytes handed to the file
@@ -140,7 +103,7 @@ void check_object_name(const std::string& name) {
     size_t end = name.find('/', start);
     if (end == std::string::npos) end = name.size();
     std::string_view part(name.data() + start, end - start);
-    if (part.empty() || part == "." || part == ".." || part.starts_with(".seshat-tmp")) bad = true;
+    if (part.empty() || part == "." || part == ".." || part.starts_with(kTempPrefix)) bad = true;
     start = end + 1;
   }
   if (bad) throw Error(ErrorKind::kInvalidInput, "invalid object name: " + name);
@@ -176,12 +139,12 @@ bool LocalStorage::put_if_absent_stream(const std::string& name, const std::func
 
 std::string LocalStorage::get(const std::string& name) {
   if (!head(name)) throw Error(ErrorKind::kNotFound, "object not found: " + name);
-  try {
-    return read_file(path_of(name));
-  } catch (const Error& e) {
-    if (e.kind() == ErrorKind::kNotFound) throw Error(ErrorKind::kNotFound, "object not found: " + name);
-    throw;
+  auto r = read_file(path_of(name));
+  if (!r) {
+    if (r.error().kind() == ErrorKind::kNotFound) throw Error(ErrorKind::kNotFound, "object not found: " + name);
+    throw Error(ErrorKind::kPermanent, r.error().what());
   }
+  return std::move(r).value();
 }
 
 void LocalStorage::read_range(const std::string& name, uint64_t offset, uint64_t length, std::string& out) {
@@ -196,21 +159,11 @@ void LocalStorage::read_range(const std::string& name, uint64_t offset, uint64_t
     ::close(fd);
     throw Error(ErrorKind::kNotFound, "object not found: " + name);
   }
+  io::Fd owned(fd);
   if (out.size() < length) out.resize(length);
-  size_t got = 0;
-  while (got < length) {
-    ssize_t n = ::pread(fd, out.data() + got, length - got, static_cast<off_t>(offset + got));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      throw_errno(ErrorKind::kPermanent, "cannot read " + path, e);
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (got != length) throw Error(ErrorKind::kCorruption, "object " + name + " is shorter than expected");
+  auto got = io::pread_full(fd, out.data(), length, offset);
+  if (!got) throw Error(ErrorKind::kPermanent, "cannot read " + path + ": " + got.error().what());
+  if (*got != length) throw Error(ErrorKind::kCorruption, "object " + name + " is shorter than expected");
 }
 
 std::string LocalStorage::get_range(const std::string& name, uint64_t offset, uint64_t length) {
@@ -236,7 +189,7 @@ std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
   if (!prefix.empty() && prefix.front() == '/') return out;
   for (size_t start = 0, slash; (slash = prefix.find('/', start)) != std::string::npos; start = slash + 1) {
     std::string_view part(prefix.data() + start, slash - start);
-    if (part.empty() || part == "." || part == ".." || part.starts_with(".seshat-tmp")) return out;
+    if (part.empty() || part == "." || part == ".." || part.starts_with(kTempPrefix)) return out;
   }
   // Start at the deepest directory the prefix names, then filter by the full prefix.
   std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
@@ -248,7 +201,7 @@ std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
     }
     while (dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
-      if (n == "." || n == ".." || n.starts_with(".seshat-tmp")) continue;
+      if (n == "." || n == ".." || n.starts_with(kTempPrefix)) continue;
       std::string child_rel = rel.empty() ? n : rel + "/" + n;
       std::string child_path = path + "/" + n;
       struct stat st;
@@ -302,10 +255,10 @@ Leftovers LocalStorage::remove_incomplete(const std::string& prefix) {
   std::string dir = prefix;
   while (!dir.empty() && dir.back() == '/') dir.pop_back();
   if (!dir.empty()) check_object_name(dir);
-  return remove_files_of_gone_processes(dir.empty() ? root_ : root_ + "/" + dir, ".seshat-tmp-");
+  return remove_files_of_gone_processes(dir.empty() ? root_ : root_ + "/" + dir, kTempMarker);
 }
 
-std::unique_ptr<ObjectWriter> LocalStorage::create(const std::string& name) {
+std::unique_ptr<ObjectWriter> LocalStorage::create(const std::string& name, ObjectClass) {
   return std::make_unique<LocalWriter>(path_of(name), false);
 }
 

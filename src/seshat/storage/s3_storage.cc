@@ -5,12 +5,12 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <future>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "seshat/util/bytes.h"
@@ -70,8 +70,6 @@ std::string base64_md5(std::string_view data) {
   return base64_encode(std::string_view(reinterpret_cast<char*>(md), len));
 }
 
-bool is_container(const std::string& name) { return name.rfind("containers/", 0) == 0; }
-
 std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -91,7 +89,8 @@ std::string xml_escape(const std::string& s) {
 // most parts_in_flight parts held in memory.
 class S3Writer : public ObjectWriter {
  public:
-  S3Writer(S3Storage& s3, std::string name) : s3_(s3), name_(std::move(name)) {}
+  S3Writer(S3Storage& s3, std::string name, ObjectClass cls)
+      : s3_(s3), name_(std::move(name)), cls_(cls), retry_(s3.options().retry) {}
   ~S3Writer() override { abort(); }
 
   void write(std::string_view data) override {
@@ -109,7 +108,7 @@ class S3Writer : public ObjectWriter {
   void commit() override {
     if (done_) throw Error(ErrorKind::kPermanent, "commit after commit/abort");
     if (upload_id_.empty()) {
-      s3_.put(name_, buffer_);
+      retry_.run("PUT " + name_, [&] { s3_.put_object(name_, buffer_, cls_); });
       done_ = true;
       return;
     }
@@ -121,7 +120,8 @@ class S3Writer : public ObjectWriter {
     for (size_t i = 0; i < etags_.size(); ++i)
       xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etags_[i]) + "</ETag></Part>";
     xml += "</CompleteMultipartUpload>";
-    auto r = s3_.request("POST", name_, {{"uploadId", upload_id_}}, {{"content-type", "application/xml"}}, xml);
+    auto r = retry_.run("completing the upload of " + name_,
+                        [&] { return s3_.request("POST", name_, {{"uploadId", upload_id_}}, {{"content-type", "application/xml"}}, xml); });
     // CompleteMultipartUpload may answer 200 with an error in the body.
     S3ErrorInfo e = parse_s3_error(r.body);
     if (!e.code.empty()) throw Error(ErrorKind::kTransient, "S3 could not complete the upload of " + name_ + ": " + e.code + " " + e.message);
@@ -151,10 +151,10 @@ class S3Writer : public ObjectWriter {
  private:
   void send_part(std::string data) {
     if (upload_id_.empty()) {
-      std::vector<std::pair<std::string, std::string>> headers;
-      if (is_container(name_) && !s3_.options().storage_class.empty())
+      Headers headers;
+      if (cls_ == ObjectClass::kData && !s3_.options().storage_class.empty())
         headers.emplace_back("x-amz-storage-class", s3_.options().storage_class);
-      auto r = s3_.request("POST", name_, {{"uploads", ""}}, headers, {});
+      auto r = retry_.run("starting the upload of " + name_, [&] { return s3_.request("POST", name_, {{"uploads", ""}}, headers, {}); });
       upload_id_ = parse_upload_id(r.body);
       if (upload_id_.empty()) throw Error(ErrorKind::kTransient, "S3 did not start a multipart upload for " + name_);
       log::info("Uploading multipart part file {}/{}", s3_.options().bucket, name_);
@@ -174,7 +174,9 @@ class S3Writer : public ObjectWriter {
     // not keep them (memory stays within parts_in_flight parts).
     parts_.push_back(std::async(std::launch::async, [this, number, d = std::move(data)]() mutable {
       std::string body = std::move(d);
-      auto r = s3_.request("PUT", name_, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}}, {}, body);
+      auto r = retry_.run("PUT of part " + std::to_string(number) + " of " + name_, [&] {
+        return s3_.request("PUT", name_, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}}, {}, body);
+      });
       body = std::string();
       std::string etag = r.header("etag");
       if (etag.empty()) throw Error(ErrorKind::kTransient, "S3 gave no ETag for a part of " + name_);
@@ -185,6 +187,8 @@ class S3Writer : public ObjectWriter {
 
   S3Storage& s3_;
   std::string name_;
+  ObjectClass cls_;
+  Retry retry_;
   std::string buffer_;
   std::string upload_id_;
   std::vector<std::future<std::string>> parts_;
@@ -219,136 +223,134 @@ std::string S3Storage::describe() const {
   return "S3 " + o_.bucket + (o_.endpoint.empty() ? "" : " at " + o_.endpoint);
 }
 
-S3Storage::Response S3Storage::request(const std::string& method, const std::string& key,
-                                       std::vector<std::pair<std::string, std::string>> query,
-                                       std::vector<std::pair<std::string, std::string>> headers, std::string_view body,
-                                       bool ok_404) {
-  std::string scheme_host, host;
-  sigv4::Request req;
-  req.method = method;
-  req.query = std::move(query);
+S3Storage::Url S3Storage::url_for(const std::string& key, const std::vector<std::pair<std::string, std::string>>& query) const {
+  Url u;
+  std::string scheme_host;
   if (o_.endpoint.empty()) {
     std::string aws_host = "s3." + o_.region + ".amazonaws.com";
-    host = o_.path_style ? aws_host : o_.bucket + "." + aws_host;
-    scheme_host = "https://" + host;
+    u.host = o_.path_style ? aws_host : o_.bucket + "." + aws_host;
+    scheme_host = "https://" + u.host;
   } else {
     scheme_host = o_.endpoint;
-    host = o_.endpoint.substr(o_.endpoint.find("://") + 3);
-    host = host.substr(0, host.find('/'));
+    u.host = o_.endpoint.substr(o_.endpoint.find("://") + 3);
+    u.host = u.host.substr(0, u.host.find('/'));
   }
+  sigv4::Request req;
   req.path = o_.path_style ? "/" + o_.bucket + (key.empty() ? "" : "/" + key) : "/" + key;
-  std::string url = scheme_host + req.encoded_path();
+  req.query = query;
+  u.path = req.path;
+  u.url = scheme_host + req.encoded_path();
   std::string q = req.canonical_query();
-  if (!q.empty()) url += "?" + q;
+  if (!q.empty()) u.url += "?" + q;
+  return u;
+}
+
+std::optional<Error> classify_s3_response(long status, std::string_view body, const S3Context& c) {
+  if (status >= 200 && status < 300) return std::nullopt;
+  if (status == 404 && c.ok_404) return std::nullopt;
+  S3ErrorInfo e = parse_s3_error(body);
+  std::string detail = e.code.empty() ? "HTTP " + std::to_string(status) : e.code + (e.message.empty() ? "" : " (" + e.message + ")");
+  auto err = [](ErrorKind k, std::string m) { return std::optional<Error>(Error(k, std::move(m))); };
+  if (e.code == "NotImplemented") return err(ErrorKind::kInvalidInput, "the S3 server does not implement " + c.what);
+  if (status >= 500 || status == 429 || e.code == "SlowDown" || e.code == "RequestTimeout" || e.code == "InternalError" ||
+      e.code == "RequestTimeTooSkewed")
+    return err(ErrorKind::kTransient, "S3 answered " + detail + " to " + c.what);
+  if (status == 404 && e.code == "NoSuchBucket")
+    return err(ErrorKind::kPermanent, "the S3 bucket " + c.bucket + " does not exist (S3 BUCKET sets the name)");
+  if (status == 404 || e.code == "NoSuchKey") return err(ErrorKind::kNotFound, "object not found: " + c.key);
+  if (status == 416 || e.code == "InvalidRange") return err(ErrorKind::kCorruption, "object " + c.key + " is shorter than expected");
+  if (e.code == "InvalidAccessKeyId")
+    return err(ErrorKind::kPermanent, "S3 does not know the access key (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or ~/.aws/credentials");
+  if (e.code == "SignatureDoesNotMatch")
+    return err(ErrorKind::kPermanent, "S3 rejected the request signature (SignatureDoesNotMatch): check the secret key");
+  if (status == 301 || e.code == "PermanentRedirect" || e.code == "AuthorizationHeaderMalformed")
+    return err(ErrorKind::kPermanent, "the S3 bucket " + c.bucket + " is in another region: set S3 REGION (" + detail + ")");
+  if (status == 403) return err(ErrorKind::kPermanent, "S3 denied " + c.what + ": " + detail + "; check the credentials and the bucket policy");
+  if (status == 412) return err(ErrorKind::kLocked, "precondition failed for " + c.what);
+  return err(ErrorKind::kPermanent, "S3 refused " + c.what + ": " + detail);
+}
+
+S3Storage::Response S3Storage::request(const std::string& method, const std::string& key,
+                                       std::vector<std::pair<std::string, std::string>> query, Headers headers,
+                                       std::string_view body, bool ok_404) {
+  Url u = url_for(key, query);
   const std::string payload_hash = sigv4::hex_sha256(body);
-  const std::string what = method + " " + (key.empty() ? o_.bucket : o_.bucket + "/" + key);
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  sigv4::Request req;
+  req.method = method;
+  req.path = u.path;
+  req.query = std::move(query);
+  req.headers = headers;
+  req.headers.emplace_back("host", u.host);
+  req.headers.emplace_back("x-amz-date", sigv4::amz_date(now));
+  req.headers.emplace_back("x-amz-content-sha256", payload_hash);
+  if (!o_.credentials.session_token.empty()) req.headers.emplace_back("x-amz-security-token", o_.credentials.session_token);
+  sigv4::Signed s = sigv4::sign(req, payload_hash, o_.credentials, o_.region, "s3", now);
 
-  std::mt19937_64 rng{std::random_device{}()};
-  std::string last_problem;
-  ErrorKind last_kind = ErrorKind::kTransient;
-  for (int attempt = 1; attempt <= std::max(1, o_.max_attempts); ++attempt) {
-    if (attempt > 1) {
-      int64_t cap = std::min<int64_t>(o_.backoff_cap_ms, o_.backoff_ms << std::min(attempt - 2, 20));
-      int64_t delay = cap / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(cap / 2 + 1));  // jitter
-      log::debug("Retrying {} in {} ms (attempt {}): {}", what, delay, attempt, last_problem);
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    }
-    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    req.headers = headers;
-    req.headers.emplace_back("host", host);
-    req.headers.emplace_back("x-amz-date", sigv4::amz_date(now));
-    req.headers.emplace_back("x-amz-content-sha256", payload_hash);
-    if (!o_.credentials.session_token.empty()) req.headers.emplace_back("x-amz-security-token", o_.credentials.session_token);
-    sigv4::Signed s = sigv4::sign(req, payload_hash, o_.credentials, o_.region, "s3", now);
-
-    CURL* h = thread_handle();
-    curl_easy_reset(h);
-    curl_slist* list = nullptr;
-    for (const auto& [n, v] : req.headers) list = curl_slist_append(list, (n + ": " + v).c_str());
-    list = curl_slist_append(list, ("Authorization: " + s.authorization).c_str());
-    list = curl_slist_append(list, "Expect:");
-    if (method == "PUT" || method == "POST") {
-      bool has_type = false;
-      for (const auto& [n, v] : headers) has_type |= (n == "content-type");
-      if (!has_type) list = curl_slist_append(list, "Content-Type:");
-    }
-    Response resp;
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o_.verify_tls ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o_.verify_tls ? 2L : 0L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp.headers);
-    if (method == "HEAD") {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (method == "GET") {
-      curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-      if (method == "PUT" || method == "POST") {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-      }
-    }
-    CURLcode rc = curl_easy_perform(h);
-    curl_slist_free_all(list);
-    if (rc != CURLE_OK) {
-      last_problem = std::string("cannot reach S3 (") + curl_easy_strerror(rc) + ")";
-      last_kind = ErrorKind::kTransient;
-      continue;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
-    if (resp.status >= 200 && resp.status < 300) return resp;
-    if (resp.status == 404 && ok_404) return resp;
-    S3ErrorInfo e = parse_s3_error(resp.body);
-    std::string detail = e.code.empty() ? "HTTP " + std::to_string(resp.status) : e.code + (e.message.empty() ? "" : " (" + e.message + ")");
-    if (e.code == "NotImplemented") throw Error(ErrorKind::kInvalidInput, "the S3 server does not implement " + what);
-    if (resp.status >= 500 || resp.status == 429 || e.code == "SlowDown" || e.code == "RequestTimeout" ||
-        e.code == "InternalError" || e.code == "RequestTimeTooSkewed") {
-      last_problem = "S3 answered " + detail;
-      last_kind = ErrorKind::kTransient;
-      continue;
-    }
-    if (resp.status == 404 && e.code == "NoSuchBucket")
-      throw Error(ErrorKind::kPermanent, "the S3 bucket " + o_.bucket + " does not exist (S3 BUCKET sets the name)");
-    if (resp.status == 404 || e.code == "NoSuchKey") throw Error(ErrorKind::kNotFound, "object not found: " + key);
-    if (resp.status == 416 || e.code == "InvalidRange") throw Error(ErrorKind::kCorruption, "object " + key + " is shorter than expected");
-    if (e.code == "InvalidAccessKeyId")
-      throw Error(ErrorKind::kPermanent, "S3 does not know the access key (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or ~/.aws/credentials");
-    if (e.code == "SignatureDoesNotMatch")
-      throw Error(ErrorKind::kPermanent, "S3 rejected the request signature (SignatureDoesNotMatch): check the secret key");
-    if (resp.status == 301 || e.code == "PermanentRedirect" || e.code == "AuthorizationHeaderMalformed")
-      throw Error(ErrorKind::kPermanent, "the S3 bucket " + o_.bucket + " is in another region: set S3 REGION (" + detail + ")");
-    if (resp.status == 403)
-      throw Error(ErrorKind::kPermanent, "S3 denied " + what + ": " + detail + "; check the credentials and the bucket policy");
-    if (resp.status == 412) throw Error(ErrorKind::kLocked, "precondition failed for " + what);
-    throw Error(ErrorKind::kPermanent, "S3 refused " + what + ": " + detail);
+  CURL* h = thread_handle();
+  curl_easy_reset(h);
+  curl_slist* list = nullptr;
+  for (const auto& [n, v] : req.headers) list = curl_slist_append(list, (n + ": " + v).c_str());
+  list = curl_slist_append(list, ("Authorization: " + s.authorization).c_str());
+  list = curl_slist_append(list, "Expect:");
+  if (method == "PUT" || method == "POST") {
+    bool has_type = false;
+    for (const auto& [n, v] : headers) has_type |= (n == "content-type");
+    if (!has_type) list = curl_slist_append(list, "Content-Type:");
   }
-  throw Error(last_kind, what + " failed after " + std::to_string(o_.max_attempts) + " attempts: " + last_problem);
+  struct FreeList {
+    curl_slist* l;
+    ~FreeList() { curl_slist_free_all(l); }
+  } free_list{list};
+  Response resp;
+  curl_easy_setopt(h, CURLOPT_URL, u.url.c_str());
+  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o_.verify_tls ? 1L : 0L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o_.verify_tls ? 2L : 0L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp.headers);
+  if (method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (method == "GET") {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method == "PUT" || method == "POST") {
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+  }
+  CURLcode rc = curl_easy_perform(h);
+  const std::string what = method + " " + (key.empty() ? o_.bucket : o_.bucket + "/" + key);
+  if (rc != CURLE_OK) throw Error(ErrorKind::kTransient, std::string("cannot reach S3 (") + curl_easy_strerror(rc) + ") for " + what);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+  if (auto e = classify_s3_response(resp.status, resp.body, {what, o_.bucket, key, ok_404})) throw *e;
+  return resp;
 }
 
-void S3Storage::check_access() { request("GET", "", {{"list-type", "2"}, {"max-keys", "1"}}, {}, {}); }
+void S3Storage::check() { request("GET", "", {{"list-type", "2"}, {"max-keys", "1"}}, {}, {}); }
 
-void S3Storage::put(const std::string& name, std::string_view data) {
+void S3Storage::put_object(const std::string& name, std::string_view data, ObjectClass cls, Headers extra) {
   check_object_name(name);
-  std::vector<std::pair<std::string, std::string>> headers;
-  if (is_container(name) && !o_.storage_class.empty()) headers.emplace_back("x-amz-storage-class", o_.storage_class);
-  request("PUT", name, {}, headers, data);
+  if (cls == ObjectClass::kData && !o_.storage_class.empty()) extra.emplace_back("x-amz-storage-class", o_.storage_class);
+  request("PUT", name, {}, std::move(extra), data);
 }
+
+void S3Storage::put(const std::string& name, std::string_view data) { put_object(name, data, ObjectClass::kMetadata); }
 
 bool S3Storage::put_if_absent(const std::string& name, std::string_view data) {
   check_object_name(name);
   if (head(name)) return false;
   try {
     // Honoured by AWS S3 (and ignored by some compatible servers, hence the HEAD above).
-    request("PUT", name, {}, {{"If-None-Match", "*"}}, data);
+    put_object(name, data, ObjectClass::kMetadata, {{"If-None-Match", "*"}});
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kLocked) return false;
     throw;
@@ -375,7 +377,11 @@ std::optional<uint64_t> S3Storage::head(const std::string& name) {
   auto r = request("HEAD", name, {}, {}, {}, true);
   if (r.status == 404) return std::nullopt;
   std::string len = r.header("content-length");
-  return len.empty() ? 0 : std::stoull(len);
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
+  if (len.empty() || ec != std::errc() || end != len.data() + len.size())
+    throw Error(ErrorKind::kTransient, "S3 answered HEAD " + name + " without a valid Content-Length");
+  return n;
 }
 
 std::vector<ObjectInfo> S3Storage::list(const std::string& prefix) {
@@ -444,9 +450,9 @@ Leftovers S3Storage::remove_incomplete(const std::string& prefix) {
   return out;
 }
 
-std::unique_ptr<ObjectWriter> S3Storage::create(const std::string& name) {
+std::unique_ptr<ObjectWriter> S3Storage::create(const std::string& name, ObjectClass cls) {
   check_object_name(name);
-  return std::make_unique<S3Writer>(*this, name);
+  return std::make_unique<S3Writer>(*this, name, cls);
 }
 
 }  // namespace seshat::storage

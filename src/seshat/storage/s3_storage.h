@@ -1,14 +1,28 @@
 // Amazon S3 and S3-compatible stores over HTTP(S) with libcurl, requests signed with our own
 // SigV4. Thread-safe: each thread uses its own kept-alive connection.
 //
+// One request is one attempt: building its URL (url_for), sending it (request), and judging
+// the answer (classify_s3_response, pure and table-tested). Retrying is not done here but by
+// RetryingStorage around the whole store (retry.h); only the parts of a multipart upload are
+// retried by the writer itself, which keeps each part until S3 acknowledged it.
+//
+// The payload of every request is signed (x-amz-content-sha256), which S3 and the
+// S3-compatible servers we know check; Content-MD5 is not sent with data: it would only
+// repeat that check at the cost of an MD5 pass over every byte uploaded (about 13% more CPU
+// for a first backup here). DeleteObjects, which requires it, gets it.
+//
 // Errors: kNotFound (NoSuchKey), kTransient (5xx, 429/SlowDown, timeouts, dropped
-// connections, after the retries ran out), kPermanent with one line saying what to fix
-// (403 / bad credentials, missing bucket, wrong region).
+// connections), kPermanent with one line saying what to fix (403 / bad credentials, missing
+// bucket, wrong region).
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "seshat/storage/retry.h"
 #include "seshat/storage/sigv4.h"
 #include "seshat/storage/storage.h"
 
@@ -19,15 +33,28 @@ struct S3Options {
   std::string region = "us-east-1";
   std::string endpoint;        // e.g. http://127.0.0.1:4568; empty = AWS
   bool path_style = false;     // forced on when an endpoint is set
-  std::string storage_class;   // for containers/ objects; empty = STANDARD
+  std::string storage_class;   // for data objects (containers); empty = STANDARD
   sigv4::Credentials credentials;
   uint64_t part_size = 16ull << 20;  // multipart part size (>= 5 MiB on AWS)
   int parts_in_flight = 4;           // bound on parts held in memory per upload
-  int max_attempts = 6;              // per request, with exponential backoff and jitter
-  int64_t backoff_ms = 250;          // first retry delay; doubles up to backoff_cap_ms
-  int64_t backoff_cap_ms = 8000;
+  RetryOptions retry;                // for the parts of multipart uploads (whole operations: RetryingStorage)
   bool verify_tls = true;
 };
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// How one S3 answer is to be taken. Pure: no I/O, no state.
+struct S3Context {
+  std::string what;    // "GET bucket/key", for messages
+  std::string bucket;
+  std::string key;
+  bool ok_404 = false;  // a 404 is a normal answer (HEAD, DELETE)
+};
+// nullopt when the answer is a success (2xx, or a 404 the caller expects); else the Error to
+// throw: kTransient for what may pass (5xx, 429, SlowDown, RequestTimeout, InternalError,
+// RequestTimeTooSkewed), kNotFound, kCorruption for a short object (416), kLocked for 412,
+// kInvalidInput for NotImplemented, kPermanent with advice for the rest.
+std::optional<Error> classify_s3_response(long status, std::string_view body, const S3Context& c);
 
 class S3Storage : public Storage {
  public:
@@ -35,6 +62,8 @@ class S3Storage : public Storage {
   ~S3Storage() override;
   std::string describe() const override;
   Capabilities capabilities() const override { return {.conditional_create = false}; }
+  // A one-key listing: the bucket exists and the credentials work.
+  void check() override;
   void put(const std::string& name, std::string_view data) override;
   bool put_if_absent(const std::string& name, std::string_view data) override;
   std::string get(const std::string& name) override;
@@ -43,25 +72,29 @@ class S3Storage : public Storage {
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   void remove(const std::string& name) override;
   void remove_many(const std::vector<std::string>& names) override;
-  std::unique_ptr<ObjectWriter> create(const std::string& name) override;
+  std::unique_ptr<ObjectWriter> create(const std::string& name, ObjectClass cls) override;
   // Aborts the unfinished multipart uploads under prefix (ListMultipartUploads). A server
   // without that call (NotImplemented) has nothing removed.
   Leftovers remove_incomplete(const std::string& prefix) override;
 
-  // Checks that the bucket exists and the credentials work (a one-key listing).
-  void check_access();
-
   struct Response {
     long status = 0;
     std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
+    Headers headers;  // lower-case names
     std::string header(const std::string& name) const;
   };
-  // One signed request with retries. Throws Error on failure (after retries for transient
-  // ones). `ok_404` makes a 404 a normal response.
-  Response request(const std::string& method, const std::string& key,
-                   std::vector<std::pair<std::string, std::string>> query,
-                   std::vector<std::pair<std::string, std::string>> headers, std::string_view body, bool ok_404 = false);
+  struct Url {
+    std::string url;   // scheme, host, encoded path and canonical query
+    std::string host;  // the Host header
+    std::string path;  // the canonical (unencoded) path that is signed
+  };
+  Url url_for(const std::string& key, const std::vector<std::pair<std::string, std::string>>& query) const;
+  // One signed request, one attempt. Throws Error as classify_s3_response says, or
+  // Error(kTransient, "cannot reach S3 (...)") when no answer came.
+  Response request(const std::string& method, const std::string& key, std::vector<std::pair<std::string, std::string>> query,
+                   Headers headers, std::string_view body, bool ok_404 = false);
+  // Puts one whole object (the storage class applies to data objects).
+  void put_object(const std::string& name, std::string_view data, ObjectClass cls, Headers extra = {});
 
   const S3Options& options() const { return o_; }
 

@@ -9,8 +9,12 @@
 #include <csignal>
 #include <cstdlib>
 #include <chrono>
+#include <optional>
 
-#include "seshat/storage/storage.h"
+#include "seshat/storage/local_storage.h"
+#include "seshat/storage/wrappers.h"
+#include "seshat/util/atomic_file.h"
+#include "seshat/util/io.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
 #include "seshat/util/log.h"
@@ -30,32 +34,28 @@ class NullWriter : public ObjectWriter {
   uint64_t size_ = 0;
 };
 
-// Writes to a file in the staging directory; commit() uploads it in chunks.
+// Writes to a temporary file in the staging directory (never put in place: it is uploaded by
+// commit(), then removed); commit() uploads it in chunks.
 class StagedWriter : public ObjectWriter {
  public:
   StagedWriter(Storage& inner, std::string name, const std::string& dir) : inner_(inner), name_(std::move(name)) {
-    static std::atomic<int> counter{0};
-    std::string base = name_.substr(name_.rfind('/') + 1);
-    path_ = dir + "/" + base + ".seshat-staging-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw_errno(ErrorKind::kPermanent, "cannot create the staging file " + path_, errno);
+    AtomicFile::Options o;
+    o.marker = ".seshat-staging-";
+    o.sync = false;
+    auto f = AtomicFile::create(dir + "/" + name_.substr(name_.rfind('/') + 1), o);
+    if (!f) throw Error(ErrorKind::kPermanent, std::string("cannot create the staging file in ") + dir + ": " + f.error().what());
+    file_.emplace(std::move(f.value()));
   }
   ~StagedWriter() override { abort(); }
   void write(std::string_view data) override {
-    size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_errno(ErrorKind::kPermanent, "cannot write the staging file " + path_, errno);
-      }
-      off += static_cast<size_t>(n);
-    }
+    if (!file_) throw Error(ErrorKind::kPermanent, "write after commit/abort");
+    if (Status st = file_->write(data); !st)
+      throw Error(ErrorKind::kPermanent, "cannot write the staging file " + file_->temp_name() + ": " + st.error().what());
     size_ += data.size();
   }
   uint64_t size() const override { return size_; }
   void commit() override {
-    auto out = inner_.create(name_);
+    auto out = inner_.create(name_, ObjectClass::kData);
     log::info("Uploading multipart part file {}/{} size {}", inner_.describe(), name_, human_size(size_));
     log::info("Transfer started. Size {}", human_size(size_));
     auto start = std::chrono::steady_clock::now();
@@ -63,14 +63,11 @@ class StagedWriter : public ObjectWriter {
     uint64_t done = 0;
     int decile = 0;
     while (done < size_) {
-      ssize_t n = ::pread(fd_, buf.data(), buf.size(), static_cast<off_t>(done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_errno(ErrorKind::kPermanent, "cannot read the staging file " + path_, errno);
-      }
-      if (n == 0) throw Error(ErrorKind::kPermanent, "the staging file " + path_ + " shrank");
-      out->write(std::string_view(buf.data(), static_cast<size_t>(n)));
-      done += static_cast<uint64_t>(n);
+      auto n = io::pread_full(file_->fd(), buf.data(), buf.size(), done);
+      if (!n) throw Error(ErrorKind::kPermanent, "cannot read the staging file " + file_->temp_name() + ": " + n.error().what());
+      if (*n == 0) throw Error(ErrorKind::kPermanent, "the staging file " + file_->temp_name() + " shrank");
+      out->write(std::string_view(buf.data(), *n));
+      done += *n;
       int d = static_cast<int>(done * 10 / size_);
       if (d > decile && d < 10) {
         decile = d;
@@ -85,36 +82,31 @@ class StagedWriter : public ObjectWriter {
               human_size(static_cast<uint64_t>(static_cast<double>(size_) / std::max(secs, 0.001))));
     abort();  // removes the staging file
   }
-  void abort() override {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      ::unlink(path_.c_str());
-      fd_ = -1;
-    }
-  }
+  void abort() override { file_.reset(); }
 
  private:
   Storage& inner_;
-  std::string name_, path_;
-  int fd_ = -1;
+  std::string name_;
+  std::optional<AtomicFile> file_;
   uint64_t size_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<ObjectWriter> StagingStorage::create(const std::string& name) {
+std::unique_ptr<ObjectWriter> StagingStorage::create(const std::string& name, ObjectClass cls) {
+  if (cls != ObjectClass::kData) return inner_->create(name, cls);
   return std::make_unique<StagedWriter>(*inner_, name, dir_);
 }
 
 Leftovers StagingStorage::remove_incomplete(const std::string& prefix) {
   Leftovers out = inner_->remove_incomplete(prefix);
-  if (prefix != "containers/") return out;  // staging holds containers only: look once
+  if (staging_tidied_.exchange(true)) return out;  // the staging directory is looked at once
   Leftovers staged = remove_files_of_gone_processes(dir_, ".seshat-staging-");
   out.objects += staged.objects;
   out.bytes += staged.bytes;
   return out;
 }
 
-std::unique_ptr<ObjectWriter> DryRunStorage::create(const std::string&) { return std::make_unique<NullWriter>(); }
+std::unique_ptr<ObjectWriter> DryRunStorage::create(const std::string&, ObjectClass) { return std::make_unique<NullWriter>(); }
 
 }  // namespace seshat::storage

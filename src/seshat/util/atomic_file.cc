@@ -1,75 +1,145 @@
 #include "seshat/util/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <random>
 
-#include "seshat/util/error.h"
+#include <fmt/format.h>
 
 namespace seshat {
 
-void make_dirs(const std::string& path, int mode) {
-  if (path.empty()) return;
-  std::string cur;
+std::string random_hex16() {
+  uint64_t v = 0;
+  size_t got = 0;
+  while (got < sizeof v) {
+    ssize_t n = ::getrandom(reinterpret_cast<char*>(&v) + got, sizeof v - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw errno_error("getrandom", errno);
+    }
+    got += static_cast<size_t>(n);
+  }
+  return fmt::format("{:016x}", v);
+}
+
+Result<AtomicFile> AtomicFile::create(int dirfd, std::string name, const Options& o) {
+  for (int attempt = 0;; ++attempt) {
+    std::string temp = o.marker + std::to_string(::getpid()) + "-" + random_hex16();
+    int fd = ::openat(dirfd, temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, o.mode & 07777);
+    if (fd < 0) {
+      if (errno == EEXIST && attempt < 8) continue;  // 64 random bits: never in practice
+      return errno_error("cannot create a temporary file for " + name, errno);
+    }
+    io::Fd owned(fd);
+    // O_EXCL made it; the check costs one fstat and catches a file system that lies.
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || st.st_nlink != 1) {
+      ::unlinkat(dirfd, temp.c_str(), 0);
+      return Error(ErrorKind::kPermanent, "the temporary file for " + name + " is not the file just created");
+    }
+    // The umask may have taken bits away; the file gets exactly its final mode.
+    if ((st.st_mode & 07777) != (o.mode & 07777) && ::fchmod(fd, o.mode & 07777) != 0) {
+      int e = errno;
+      ::unlinkat(dirfd, temp.c_str(), 0);
+      return errno_error("cannot set the mode of the temporary file for " + name, e);
+    }
+    return AtomicFile(dirfd, io::Fd(), std::move(name), std::move(temp), std::move(owned), o);
+  }
+}
+
+Result<AtomicFile> AtomicFile::create(const std::string& path, const Options& o) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (name.empty()) return Error(ErrorKind::kInvalidInput, "not a file name: " + path);
+  int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d < 0) return errno_error("cannot write " + path, errno);
+  io::Fd owned(d);
+  auto f = create(d, name, o);
+  if (!f) return f.error().with_context("cannot write " + path);
+  f->owned_dir_ = std::move(owned);
+  return f;
+}
+
+AtomicFile::AtomicFile(AtomicFile&& o) noexcept
+    : dirfd_(o.dirfd_), owned_dir_(std::move(o.owned_dir_)), name_(std::move(o.name_)), temp_(std::move(o.temp_)),
+      fd_(std::move(o.fd_)), replace_(o.replace_), sync_(o.sync_), done_(o.done_) {
+  o.done_ = true;
+}
+
+AtomicFile::~AtomicFile() { abort(); }
+
+void AtomicFile::abort() {
+  if (done_) return;
+  done_ = true;
+  fd_.reset();
+  ::unlinkat(dirfd_, temp_.c_str(), 0);
+}
+
+Result<bool> AtomicFile::commit() {
+  if (done_) return Error(ErrorKind::kPermanent, "commit of " + name_ + " after commit or abort");
+  auto fail = [&](const std::string& what, int err) -> Result<bool> {
+    abort();
+    return errno_error("cannot write " + name_ + " (" + what + ")", err);
+  };
+  if (sync_ && ::fsync(fd_.get()) != 0) return fail("fsync", errno);
+  if (Status s = fd_.close(); !s) return fail("close", s.error().sys_errno());
+  if (replace_) {
+    if (::renameat(dirfd_, temp_.c_str(), dirfd_, name_.c_str()) != 0) return fail("rename", errno);
+  } else {
+    // link() fails with EEXIST atomically: a conditional create.
+    int r = ::linkat(dirfd_, temp_.c_str(), dirfd_, name_.c_str(), 0);
+    int e = errno;
+    ::unlinkat(dirfd_, temp_.c_str(), 0);
+    if (r != 0) {
+      done_ = true;
+      if (e == EEXIST) return false;
+      return errno_error("cannot write " + name_ + " (link)", e);
+    }
+  }
+  done_ = true;
+  if (sync_) ::fsync(dirfd_);  // the rename itself made durable; a failure here changes nothing we could undo
+  return true;
+}
+
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  AtomicFile::Options o;
+  o.mode = mode;
+  auto f = AtomicFile::create(path, o);
+  if (!f) return f.error();
+  if (Status s = f->write(data); !s) return s.error().with_context("cannot write " + path);
+  auto c = f->commit();
+  if (!c) return c.error();
+  return {};
+}
+
+Result<std::string> read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_error("cannot read " + path, errno);
+  io::Fd owned(fd);
+  auto r = io::read_all(fd);
+  if (!r) return r.error().with_context("cannot read " + path);
+  return r;
+}
+
+Status make_dirs(const std::string& path, mode_t mode) {
+  if (path.empty()) return {};
   size_t pos = 0;
   while (pos != std::string::npos) {
     pos = path.find('/', pos + 1);
-    cur = path.substr(0, pos);
+    std::string cur = path.substr(0, pos);
     if (cur.empty()) continue;
-    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) throw_errno(kind_from_errno(errno), "cannot create directory " + cur, errno);
+    if (::mkdir(cur.c_str(), mode) == 0) continue;
+    if (errno != EEXIST) return errno_error("cannot create directory " + cur, errno);
   }
-}
-
-void write_file_atomic(const std::string& path, std::string_view data, int mode) {
-  std::random_device rd;
-  std::string tmp = path + ".tmp" + std::to_string(rd());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) throw_errno(kind_from_errno(errno), "cannot write " + path, errno);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw_errno(ErrorKind::kPermanent, "cannot write " + path, e);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw_errno(ErrorKind::kPermanent, "cannot write " + path, e);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw_errno(ErrorKind::kPermanent, "cannot write " + path, e);
-  }
-}
-
-std::string read_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_errno(kind_from_errno(errno), "cannot read " + path, errno);
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      throw_errno(kind_from_errno(e), "cannot read " + path, e);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  // What was there already must be a directory (or lead to one).
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return errno_error("cannot create directory " + path, errno);
+  if (!S_ISDIR(st.st_mode)) return errno_error("cannot create directory " + path, ENOTDIR);
+  return {};
 }
 
 }  // namespace seshat

@@ -13,6 +13,7 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::kPermanent: return "permanent";
     case ErrorKind::kInvalidInput: return "invalid input";
     case ErrorKind::kLocked: return "locked";
+    case ErrorKind::kInterrupted: return "interrupted";
   }
   return "unknown";
 }
@@ -25,8 +26,12 @@ ErrorKind kind_from_errno(int err) {
   }
 }
 
+Error errno_error(const std::string& message, int err) {
+  return Error(kind_from_errno(err), message + ": " + std::strerror(err), err);
+}
+
 void throw_errno(ErrorKind kind, const std::string& message, int err) {
-  throw Error(kind, message + ": " + std::strerror(err));
+  throw Error(kind, message + ": " + std::strerror(err), err);
 }
 
 }  // namespace seshat

@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "seshat/util/env.h"
+
 namespace seshat::fault {
 namespace detail {
 std::atomic<bool> g_enabled{false};
@@ -45,8 +47,10 @@ void passed(std::string_view point) {
 
 void init_from_env() {
   using namespace detail;
-  const char* spec = std::getenv("SESHAT_CRASH_AT");
-  const char* log = std::getenv("SESHAT_CRASH_LOG");
+  auto spec_var = env::get(env::kCrashAt);
+  auto log_var = env::get(env::kCrashLog);
+  const char* spec = spec_var ? spec_var->c_str() : nullptr;
+  const char* log = log_var ? log_var->c_str() : nullptr;
   std::lock_guard<std::mutex> lk(g_mu);
   if (spec) {
     std::string s(spec);

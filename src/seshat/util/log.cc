@@ -5,17 +5,18 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "seshat/util/env.h"
 #include "seshat/util/time.h"
 
 namespace seshat::log {
 namespace {
 std::mutex g_mu;
-std::atomic<bool> g_detail{std::getenv("SESHAT_DEBUG") != nullptr};
+std::atomic<bool> g_detail{env::flag(env::kDebug)};
 std::atomic<long> g_warns{0};
 std::atomic<long> g_errors{0};
 }  // namespace
 
-void set_detail(bool on) { g_detail = on || std::getenv("SESHAT_DEBUG") != nullptr; }
+void set_detail(bool on) { g_detail = on || env::flag(env::kDebug); }
 bool detail() { return g_detail; }
 long warn_count() { return g_warns; }
 long error_count() { return g_errors; }

@@ -1,0 +1,197 @@
+#include "seshat/backup/walker.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "seshat/util/error.h"
+#include "seshat/util/fault.h"
+#include "seshat/util/log.h"
+
+namespace seshat::backup {
+
+using catalog::kNone;
+using catalog::Type;
+
+catalog::Meta meta_of(const fs::Stat& st) {
+  return {static_cast<uint16_t>(st.mode & 07777), st.uid, st.gid, st.mtime_ns, st.ctime_ns, st.inode};
+}
+
+bool unchanged(const catalog::Version& v, const fs::Stat& st) {
+  return v.type == Type::kFile && v.size == st.size && v.mtime_ns == st.mtime_ns && v.inode == st.inode &&
+         v.ctime_ns == st.ctime_ns && v.mode == st.mode && v.uid == st.uid && v.gid == st.gid;
+}
+
+namespace {
+
+void add_regex(std::vector<std::unique_ptr<RE2>>& v, const std::string& s) {
+  auto re = std::make_unique<RE2>(s, RE2::Quiet);
+  if (!re->ok()) throw Error(ErrorKind::kInvalidInput, "bad regular expression '" + s + "': " + re->error());
+  v.push_back(std::move(re));
+}
+
+}  // namespace
+
+Walker::Walker(catalog::Catalog& cat, const Options& o, uint32_t backup, Result& r)
+    : cat_(cat), o_(o), backup_(backup), old_entries_(static_cast<uint32_t>(cat.entries.size())), r_(r) {
+  for (const auto& s : o.excludes) add_regex(excludes_, s);
+  for (const auto& s : o.includes) add_regex(includes_, s);
+}
+
+void Walker::walk(uint32_t root) {
+  auto dir = fs::Dir::open(o_.folder);
+  if (!dir) throw Error(dir.error().kind(), "cannot back up " + o_.folder + ": " + std::strerror(dir.error().sys_errno()));
+  auto st = dir->stat_self();
+  if (!st) throw Error(st.error().kind(), "cannot back up " + o_.folder + ": " + std::strerror(st.error().sys_errno()));
+  record_dir(root, *st);
+  path_ = o_.folder == "/" ? "" : o_.folder;
+  ancestors_.insert({st->dev, st->inode});
+  walk_dir(*dir, root);
+}
+
+bool Walker::excluded(std::string_view name, const std::string& full) const {
+  bool out = (!o_.hidden && name.size() > 1 && name[0] == '.');
+  if (!out)
+    for (const auto& re : excludes_)
+      if (RE2::PartialMatch(full, *re)) {
+        out = true;
+        break;
+      }
+  if (out)
+    for (const auto& re : includes_)
+      if (RE2::PartialMatch(full, *re)) return false;
+  return out;
+}
+
+const catalog::Version* Walker::latest(uint32_t entry) const {
+  uint32_t v = cat_.entries[entry].latest;
+  return v == kNone ? nullptr : &cat_.versions[v];
+}
+
+void Walker::tombstone(uint32_t entry) {
+  const catalog::Version* v = latest(entry);
+  if (!v || v->type == Type::kDeleted) return;
+  bool was_dir = v->type == Type::kDir;
+  cat_.add_version(entry, catalog::Version::deleted(backup_));
+  ++r_.deleted;
+  if (was_dir) tombstone_children(entry);
+}
+
+void Walker::tombstone_children(uint32_t entry) {
+  if (entry >= old_entries_) return;
+  auto [b, e] = cat_.children(entry);
+  for (const uint32_t* it = b; it != e; ++it) tombstone(*it);
+}
+
+void Walker::record_dir(uint32_t entry, const fs::Stat& st) {
+  const catalog::Version* v = latest(entry);
+  // Only the directory's own metadata is compared; its children are walked either way.
+  if (v && v->type == Type::kDir && v->mode == st.mode && v->uid == st.uid && v->gid == st.gid && v->mtime_ns == st.mtime_ns)
+    return;
+  cat_.add_version(entry, catalog::Version::dir(backup_, meta_of(st)));
+}
+
+void Walker::record_symlink(uint32_t entry, const fs::Stat& st, const std::string& target) {
+  const catalog::Version* v = latest(entry);
+  if (v && v->type == Type::kSymlink && cat_.symlink_target(*v) == target && v->mtime_ns == st.mtime_ns &&
+      v->uid == st.uid && v->gid == st.gid)
+    return;
+  if (v && v->type == Type::kDir) tombstone_children(entry);
+  cat_.add_version(entry, catalog::Version::symlink(backup_, meta_of(st), cat_.add_string(target), target.size()));
+}
+
+void Walker::not_backed_up(const char* what, const Error& e) {
+  log::warn("{} not backed up: {} ({})", what, path_.empty() ? "/" : path_, std::strerror(e.sys_errno()));
+  ++r_.not_backed_up;
+}
+
+void Walker::walk_dir(const fs::Dir& dir, uint32_t entry) {
+  fault::point("walk.dir");
+  ++r_.dirs_scanned;
+  auto names = dir.list();
+  if (!names) {
+    // Unreadable: warn and leave what the catalog knows of it untouched.
+    not_backed_up("Directory", names.error());
+    return;
+  }
+  const uint32_t* old_it = nullptr;
+  const uint32_t* old_end = nullptr;
+  if (entry < old_entries_) std::tie(old_it, old_end) = cat_.children(entry);
+
+  const size_t base_len = path_.size();
+  for (const std::string& name : *names) {
+    // Old children sorting before this name are gone from disk.
+    while (old_it != old_end && cat_.name(*old_it) < name) tombstone(*old_it++);
+    uint32_t child = kNone;
+    if (old_it != old_end && cat_.name(*old_it) == name) child = *old_it++;
+    path_.resize(base_len);
+    path_.push_back('/');
+    path_.append(name);
+    visit(dir, entry, name, child);
+  }
+  while (old_it != old_end) tombstone(*old_it++);
+  path_.resize(base_len);
+}
+
+// One name of a directory being walked; `child` is its entry if the catalog knows it.
+void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child) {
+  if (excluded(name, path_)) {
+    log::warn("Ignoring {}", path_);
+    if (child != kNone) tombstone(child);
+    return;
+  }
+  auto st = dir.stat_child(name, o_.follow_symlinks);
+  if (!st && o_.follow_symlinks && st.error().sys_errno() == ENOENT) st = dir.stat_child(name, false);  // dangling link
+  fault::point("walk.child");
+  if (!st) {
+    if (st.error().sys_errno() != ENOENT) not_backed_up("File", st.error());
+    else if (child != kNone) tombstone(child);  // vanished between listing and stat
+    return;
+  }
+  if (st->kind == fs::Kind::kOther) {
+    log::warn("Ignoring {} {}", st->other_name, path_);
+    if (child != kNone) tombstone(child);
+    return;
+  }
+  if (child == kNone) child = cat_.add_entry(parent, name);
+
+  switch (st->kind) {
+    case fs::Kind::kFile: {
+      ++r_.files_scanned;
+      const catalog::Version* v = latest(child);
+      if (v && unchanged(*v, *st)) break;
+      if (v && v->type == Type::kDir) tombstone_children(child);
+      items.push_back({child, st->size});
+      break;
+    }
+    case fs::Kind::kSymlink: {
+      ++r_.files_scanned;
+      auto target = dir.read_link(name);
+      if (!target) {
+        if (target.error().sys_errno() != ENOENT) not_backed_up("File", target.error());
+        break;
+      }
+      record_symlink(child, *st, *target);
+      break;
+    }
+    case fs::Kind::kDir: {
+      // A file or link that became a directory starts a new history with this version.
+      record_dir(child, *st);
+      if (o_.follow_symlinks && !ancestors_.insert({st->dev, st->inode}).second) {
+        log::warn("Ignoring symlink loop at {}", path_);
+        break;
+      }
+      auto sub = dir.open_child(name, o_.follow_symlinks);
+      if (!sub) {
+        if (sub.error().sys_errno() != ENOENT) not_backed_up("Directory", sub.error());
+      } else {
+        walk_dir(*sub, child);
+      }
+      if (o_.follow_symlinks) ancestors_.erase({st->dev, st->inode});
+      break;
+    }
+    case fs::Kind::kOther:
+      break;
+  }
+}
+
+}  // namespace seshat::backup

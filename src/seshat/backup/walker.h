@@ -1,0 +1,62 @@
+// Phase 1 of a backup: the walk of the folder, compared with the catalog's newest state.
+// Directories and symlinks are recorded as they are met (a new version only when something
+// changed), paths gone from disk get a tombstone, and changed files become work items for
+// the packers. Single-threaded; mutates the catalog.
+#pragma once
+#include <re2/re2.h>
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "seshat/backup/backup.h"
+#include "seshat/catalog/catalog.h"
+#include "seshat/fs/fs.h"
+
+namespace seshat::backup {
+
+// A changed file for the packers: its entry (the path comes from the catalog) and the size
+// the walk saw. 16 bytes a file, however long its path.
+struct WorkItem {
+  uint32_t entry;
+  uint64_t size;
+};
+
+// The version metadata of a stat (the one place a version is filled from one).
+catalog::Meta meta_of(const fs::Stat& st);
+// True if the file's version and its stat agree on everything change detection looks at.
+bool unchanged(const catalog::Version& v, const fs::Stat& st);
+
+class Walker {
+ public:
+  // Throws Error(kInvalidInput) for a bad EXCLUDE or INCLUDE pattern.
+  Walker(catalog::Catalog& cat, const Options& o, uint32_t backup, Result& r);
+  // Walks o.folder into the tree below `root` (the folder's entry). Throws Error if the
+  // folder itself cannot be read.
+  void walk(uint32_t root);
+  std::vector<WorkItem> items;
+
+ private:
+  bool excluded(std::string_view name, const std::string& full) const;
+  const catalog::Version* latest(uint32_t entry) const;
+  void tombstone(uint32_t entry);
+  void tombstone_children(uint32_t entry);
+  void record_dir(uint32_t entry, const fs::Stat& st);
+  void record_symlink(uint32_t entry, const fs::Stat& st, const std::string& target);
+  void walk_dir(const fs::Dir& dir, uint32_t entry);
+  void visit(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child);
+  void not_backed_up(const char* what, const Error& e);
+
+  catalog::Catalog& cat_;
+  const Options& o_;
+  uint32_t backup_;
+  uint32_t old_entries_;
+  Result& r_;
+  std::string path_;
+  std::vector<std::unique_ptr<RE2>> excludes_, includes_;
+  std::set<std::pair<uint64_t, uint64_t>> ancestors_;
+};
+
+}  // namespace seshat::backup

@@ -1,0 +1,93 @@
+#include "seshat/catalog/query.h"
+
+#include <string>
+#include <utility>
+
+#include "seshat/util/error.h"
+
+namespace seshat::catalog {
+
+std::vector<Row> children_at(const Catalog& c, uint32_t dir, uint32_t backup) {
+  std::vector<Row> rows;
+  auto [first, last] = c.children(dir);
+  for (const uint32_t* it = first; it != last; ++it) {
+    uint32_t v = c.version_at(*it, backup);
+    if (v == kNone || c.versions[v].type == Type::kDeleted) continue;
+    rows.push_back({*it, v, 0, false});
+  }
+  return rows;
+}
+
+std::vector<Row> tree_at(const Catalog& c, uint32_t dir, uint32_t backup) {
+  std::vector<Row> rows;
+  std::vector<std::pair<uint32_t, int>> stack{{dir, 0}};
+  while (!stack.empty()) {
+    auto [e, depth] = stack.back();
+    stack.pop_back();
+    uint32_t v = c.version_at(e, backup);
+    if (v == kNone || c.versions[v].type == Type::kDeleted) continue;
+    if (e != dir) rows.push_back({e, v, depth - 1, false});
+    if (c.versions[v].type != Type::kDir) continue;
+    auto [first, last] = c.children(e);
+    for (const uint32_t* it = last; it != first;) stack.push_back({*--it, depth + 1});
+  }
+  return rows;
+}
+
+std::vector<Row> versions_of(const Catalog& c, uint32_t entry) {
+  std::vector<Row> rows;
+  for (uint32_t v = c.entries[entry].latest; v != kNone; v = c.versions[v].prev) rows.push_back({entry, v, 0, false});
+  return rows;
+}
+
+bool ever_file(const Catalog& c, uint32_t entry) {
+  for (uint32_t v = c.entries[entry].latest; v != kNone; v = c.versions[v].prev)
+    if (c.versions[v].type == Type::kFile || c.versions[v].type == Type::kSymlink) return true;
+  return false;
+}
+
+std::vector<Row> search(const Catalog& c, const std::vector<uint32_t>& folders,
+                        const std::function<bool(std::string_view path)>& match) {
+  std::vector<Row> rows;
+  for (uint32_t f : folders) {
+    std::vector<std::pair<uint32_t, std::string>> stack{{c.folders[f].root, c.folders[f].path}};
+    while (!stack.empty()) {
+      auto [e, path] = std::move(stack.back());
+      stack.pop_back();
+      auto [first, last] = c.children(e);
+      for (const uint32_t* it = last; it != first;) {
+        --it;
+        std::string_view name = c.name(*it);
+        stack.push_back({*it, path == "/" ? "/" + std::string(name) : path + "/" + std::string(name)});
+      }
+      if (!match(path)) continue;
+      uint32_t latest = c.entries[e].latest;
+      bool deleted = latest != kNone && c.versions[latest].type == Type::kDeleted;
+      for (uint32_t v = latest; v != kNone; v = c.versions[v].prev) {
+        Type t = c.versions[v].type;
+        if (t == Type::kFile || t == Type::kSymlink) rows.push_back({e, v, 0, deleted});
+      }
+    }
+  }
+  return rows;
+}
+
+uint32_t folder_of(const Catalog& c, uint32_t entry) {
+  uint32_t e = entry;
+  while (c.entries[e].parent != kNone) e = c.entries[e].parent;
+  for (uint32_t i = 0; i < c.folders.size(); ++i)
+    if (c.folders[i].root == e) return i;
+  throw Error(ErrorKind::kCorruption, "catalog entry without a folder");
+}
+
+std::optional<uint32_t> newest_backup(const Catalog& c, uint32_t folder, std::optional<int64_t> at_or_before) {
+  std::optional<uint32_t> best;
+  for (uint32_t i = 0; i < c.backups.size(); ++i) {
+    const Backup& b = c.backups[i];
+    if (b.folder != folder || (at_or_before && b.time_ns > *at_or_before)) continue;
+    if (!best || b.time_ns >= c.backups[*best].time_ns) best = i;
+  }
+  return best;
+}
+
+}  // namespace seshat::catalog

@@ -1,0 +1,33 @@
+// Where the catalog lives in the store: loading the newest readable generation and
+// committing a new one (doc/format/README.md). Session and backup see only this interface.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "seshat/catalog/catalog.h"
+
+namespace seshat::repo {
+
+class CatalogStore {
+ public:
+  virtual ~CatalogStore() = default;
+  // The newest readable catalog; an empty one in a new repository. A damaged newest
+  // generation is reported (WARN, by name) and the one before it used.
+  virtual catalog::Catalog load() = 0;
+  // Commits `catalog` after the generation last loaded or saved, with a conditional create:
+  // a concurrent writer is detected (Error kLocked), never overwritten. Old generations
+  // beyond the kept ones are removed afterwards. Returns the stored size.
+  virtual uint64_t save(const catalog::Catalog& catalog) = 0;
+  // True if the store holds a newer generation than the one last loaded or saved.
+  virtual bool changed() = 0;
+};
+
+struct GenerationInfo {
+  uint64_t number = 0;
+  std::string name;
+  uint64_t size = 0;
+};
+
+}  // namespace seshat::repo

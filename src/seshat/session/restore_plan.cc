@@ -1,0 +1,138 @@
+#include "seshat/session/restore_plan.h"
+
+#include <sys/stat.h>
+
+#include <unordered_map>
+
+#include "seshat/catalog/query.h"
+#include "seshat/util/error.h"
+#include "seshat/util/log.h"
+#include "seshat/util/time.h"
+
+namespace seshat::session {
+
+using catalog::kNone;
+using catalog::Type;
+
+void RestorePlan::reset() {
+  set_.clear();
+  target_.clear();
+}
+
+void RestorePlan::reset_selections() {
+  set_.clear();
+  log::info("Restore selections reset");
+}
+
+void RestorePlan::add_tree(const catalog::Catalog& c, Browser& b) {
+  uint32_t f = b.require_folder();
+  uint32_t e = b.cwd(c);
+  set_.push_back({Selection::kTree, f, e, kNone});
+  log::info("Added the tree {} to the restore", c.path(e));
+}
+
+void RestorePlan::add_folder(const catalog::Catalog& c, Browser& b) {
+  uint32_t f = b.require_folder();
+  uint32_t e = b.cwd(c);
+  set_.push_back({Selection::kFolderFiles, f, e, kNone});
+  log::info("Added the files of {} to the restore", c.path(e));
+}
+
+void RestorePlan::add_row(const catalog::Catalog& c, const Browser& b, int n) {
+  const EntryRow& r = b.row(n);
+  if (r.version == kNone || c.versions[r.version].type == Type::kDeleted)
+    throw Error(ErrorKind::kInvalidInput, "row " + std::to_string(n) + " is a deletion, not a version to restore");
+  uint32_t f = catalog::folder_of(c, r.entry);
+  if (c.versions[r.version].type == Type::kDir) {
+    set_.push_back({Selection::kTree, f, r.entry, kNone});
+    log::info("Added the tree {} to the restore", r.path);
+  } else {
+    set_.push_back({Selection::kVersion, f, r.entry, r.version});
+    log::info("Added {} as of {} to the restore", c.path(r.entry), format_listing(r.backup_ns));
+  }
+}
+
+void RestorePlan::add_all_rows(const catalog::Catalog& c, const Browser& b) {
+  const auto& rows = b.last_rows();
+  if (rows.empty()) throw Error(ErrorKind::kInvalidInput, "nothing listed: use LIST FILES, LIST VERSIONS or SEARCH first");
+  size_t added = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].version == kNone || c.versions[rows[i].version].type == Type::kDeleted) continue;
+    add_row(c, b, static_cast<int>(i + 1));
+    ++added;
+  }
+  log::info("Added {} rows to the restore", added);
+}
+
+void RestorePlan::add_baremetal(const catalog::Catalog& c, const Browser& b, const std::string& this_host) {
+  std::optional<uint32_t> h = b.selected_host();
+  if (!h) h = c.find_host(this_host);
+  if (!h) throw Error(ErrorKind::kNotFound, "host " + this_host + " has no backups; SELECT HOST first");
+  size_t n = 0;
+  for (uint32_t f = 0; f < c.folders.size(); ++f)
+    if (c.folders[f].host == *h) {
+      set_.push_back({Selection::kTree, f, c.folders[f].root, kNone});
+      ++n;
+    }
+  log::info("Added every folder of host {} to the restore ({} folders)", c.hosts[*h].name, n);
+}
+
+std::vector<std::string> RestorePlan::describe(const catalog::Catalog& c) const {
+  std::vector<std::string> out;
+  for (const auto& s : set_) {
+    switch (s.kind) {
+      case Selection::kTree: out.push_back("tree    " + c.path(s.entry)); break;
+      case Selection::kFolderFiles: out.push_back("files   " + c.path(s.entry) + "/*"); break;
+      case Selection::kVersion:
+        out.push_back("file    " + c.path(s.entry) + "  (version of " + format_listing(c.backups[c.versions[s.version].backup].time_ns) + ")");
+        break;
+    }
+  }
+  return out;
+}
+
+void RestorePlan::set_target(const std::string& dir) {
+  if (!dir.empty() && dir[0] != '/') throw Error(ErrorKind::kInvalidInput, "RESTORE TARGET needs an absolute directory or ORIGINAL");
+  target_ = dir;
+  log::info("Restore target is: {}", dir.empty() ? "ORIGINAL" : dir);
+}
+
+std::vector<restore::Item> RestorePlan::resolve(const catalog::Catalog& c, const Browser& br) const {
+  if (set_.empty()) throw Error(ErrorKind::kInvalidInput, "nothing to restore: add files with RESTORE ADD first");
+  std::vector<restore::Item> items;
+  std::unordered_map<uint32_t, size_t> seen;  // entry -> index in items (a later selection wins)
+  auto add = [&](uint32_t e, uint32_t v) {
+    auto [it, inserted] = seen.emplace(e, items.size());
+    if (inserted) items.push_back({e, v});
+    else items[it->second].version = v;
+  };
+  for (const auto& s : set_) {
+    if (s.kind == Selection::kVersion) {
+      add(s.entry, s.version);
+      continue;
+    }
+    uint32_t b = br.backup_for(c, s.folder);
+    if (s.kind == Selection::kTree) {
+      log::info("Restoring {} as of the backup of {}", c.path(s.entry), format_listing(c.backups[b].time_ns));
+      c.for_each_at(s.entry, b, [&](uint32_t e, uint32_t v) { add(e, v); });
+    } else {
+      for (const auto& r : catalog::children_at(c, s.entry, b)) {
+        Type t = c.versions[r.version].type;
+        if (t == Type::kFile || t == Type::kSymlink) add(r.entry, r.version);
+      }
+    }
+  }
+  return items;
+}
+
+size_t RestorePlan::conflicts(const catalog::Catalog& c, const std::vector<restore::Item>& items) const {
+  size_t n = 0;
+  struct stat st;
+  for (const auto& it : items) {
+    if (c.versions[it.version].type == Type::kDir) continue;
+    if (::lstat(restore::destination(c.path(it.entry), target_).c_str(), &st) == 0) ++n;
+  }
+  return n;
+}
+
+}  // namespace seshat::session

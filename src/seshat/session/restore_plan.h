@@ -1,0 +1,44 @@
+// What RESTORE ADD selected, and where it goes (RESTORE TARGET): resolved against a catalog
+// and the browsing state into the items a restore writes. Not thread-safe.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "seshat/catalog/catalog.h"
+#include "seshat/restore/restore.h"
+#include "seshat/session/browse.h"
+
+namespace seshat::session {
+
+class RestorePlan {
+ public:
+  void reset();  // selections and target
+  void reset_selections();
+  // Each logs what it added; Error(kInvalidInput) when there is nothing to add.
+  void add_tree(const catalog::Catalog& c, Browser& b);
+  void add_folder(const catalog::Catalog& c, Browser& b);
+  void add_row(const catalog::Catalog& c, const Browser& b, int n);  // a row of the last listing
+  void add_all_rows(const catalog::Catalog& c, const Browser& b);
+  // Every folder of the selected host, else of `this_host`.
+  void add_baremetal(const catalog::Catalog& c, const Browser& b, const std::string& this_host);
+  std::vector<std::string> describe(const catalog::Catalog& c) const;  // LIST SELECTED
+  void set_target(const std::string& dir);                            // "" = ORIGINAL
+  const std::string& target() const { return target_; }
+  // The items to restore, parents before children; a later selection of a path wins.
+  std::vector<restore::Item> resolve(const catalog::Catalog& c, const Browser& b) const;
+  // How many files (not directories) of `items` exist at their destination.
+  size_t conflicts(const catalog::Catalog& c, const std::vector<restore::Item>& items) const;
+
+ private:
+  struct Selection {
+    enum Kind { kTree, kFolderFiles, kVersion } kind;
+    uint32_t folder;
+    uint32_t entry;    // subtree root, folder, or file
+    uint32_t version;  // kVersion only
+  };
+  std::vector<Selection> set_;
+  std::string target_;
+};
+
+}  // namespace seshat::session

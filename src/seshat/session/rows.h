@@ -1,0 +1,57 @@
+// What the session hands the shell to print: plain rows, no catalog types. The numbers in
+// them (backup, folder, entry, version) are the session's handles for later commands.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace seshat::session {
+
+struct BackupRow {
+  uint32_t backup;
+  std::string host, folder;
+  int64_t time_ns;
+  bool complete;
+  uint64_t files, bytes;
+};
+
+struct FolderRow {
+  uint32_t folder;
+  std::string host, path;
+  size_t backups;
+  std::optional<int64_t> last_ns;
+  bool automatic;
+};
+
+struct HostRow {
+  uint32_t host;
+  std::string name;
+  size_t folders;
+};
+
+// One row of a numbered listing (LIST FILES, LIST TREE, LIST VERSIONS, SEARCH): what CD <n>
+// and RESTORE ADD FILE <n> refer to.
+struct EntryRow {
+  enum class Kind { kFile, kDir, kSymlink, kDeleted };
+  uint32_t entry;
+  uint32_t version;
+  std::string path;            // full path (LIST FILES and TREE: the name)
+  int depth = 0;               // LIST TREE indentation
+  int64_t backup_ns = 0;       // the backup the version is from
+  bool deleted_later = false;  // SEARCH: gone in the newest backup
+  Kind kind = Kind::kFile;
+  uint32_t mode = 0;           // permission bits
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  std::string link_target;     // symlinks
+};
+
+struct DbSize {
+  uint64_t generation = 0;
+  uint64_t stored_bytes = 0;
+  size_t generations = 0;
+  size_t hosts = 0, folders = 0, backups = 0, containers = 0, entries = 0, versions = 0, contents = 0;
+  size_t memory_bytes = 0;
+};
+
+}  // namespace seshat::session

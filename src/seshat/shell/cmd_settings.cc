@@ -1,0 +1,152 @@
+// SET, S3, STORE, SHOW CONFIG, EXCLUDE, INCLUDE: every value goes through the settings table
+// (session/settings.h), which validates it the same way as when ~/.seshatrc is read.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "seshat/session/session.h"
+#include "seshat/shell/commands.h"
+#include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
+#include "seshat/util/log.h"
+
+namespace seshat::shell {
+namespace {
+
+using nlohmann::json;
+using session::Session;
+
+// SET <NAME> YES | NO.
+Node yes_no(const std::string& name, const std::string& key, const std::string& help) {
+  auto act = [name, key](bool on) {
+    return [name, key, on](Context& c) {
+      c.session.set(key, on);
+      log::info("{} is {}", name, on ? "YES" : "NO");
+      return 0;
+    };
+  };
+  return kw({name}, help, nullptr, {kw({"YES"}, "turn it on", act(true)), kw({"NO"}, "turn it off", act(false))});
+}
+
+void set_max(Session& s, uint64_t bytes) {
+  s.set("max_container", bytes);
+  log::info("Max container size is {}", human_size(bytes));
+}
+
+Action max_in(uint64_t unit) {
+  return [unit](Context& c) {
+    uint64_t n = std::stoull(c.args.at(0));
+    if (n == 0) throw Error(ErrorKind::kInvalidInput, "SET MAX needs a size above zero");
+    set_max(c.session, n * unit);
+    return 0;
+  };
+}
+
+// S3 <WHAT> <value>: the setting s3_<what>; S3 BUCKET also selects the S3 store.
+void set_s3(Session& s, const std::string& what, const std::string& value) {
+  std::string key = "s3_";
+  for (char ch : what) key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  s.set(key, value);
+  if (what == "BUCKET") s.set("store", "s3");
+  std::string now = session::setting(key).get(s.settings()).get<std::string>();
+  log::info("S3 {} is {}", what, now.empty() ? "(default)" : now);
+}
+
+Action s3_value(const std::string& what) { return run_arg([what](Session& s, const std::string& v) { set_s3(s, what, v); }); }
+Action s3_fixed(const std::string& what, const std::string& v) { return run([what, v](Session& s) { set_s3(s, what, v); }); }
+
+Action add_pattern(bool exclude) {
+  return run_arg([exclude](Session& s, const std::string& re) {
+    s.add_pattern(exclude, re);
+    log::info("{} {}", exclude ? "Excluding" : "Including", re);
+  });
+}
+
+Action reset_patterns(bool exclude) {
+  return run([exclude](Session& s) {
+    s.reset_patterns(exclude);
+    log::info("{} list reset", exclude ? "Exclude" : "Include");
+  });
+}
+
+int show_config(Context& c) {
+  auto line = [](const std::string& label, const std::string& value) {
+    out(fmt::format("{:<18}{}", label + ":", value));
+  };
+  line("Host", c.session.host());
+  for (const auto& d : session::setting_table()) {
+    if (!d.label || !d.show) continue;
+    auto lines = d.show(c.session.settings());
+    line(d.label, lines.front());
+    for (size_t i = 1; i < lines.size(); ++i) out(lines[i]);
+  }
+  line("Selection", c.session.selection_description());
+  line("Restore target", c.session.restore_target().empty() ? "ORIGINAL" : c.session.restore_target());
+  line("Settings file", c.session.settings_file());
+  return 0;
+}
+
+}  // namespace
+
+std::vector<Node> settings_commands() {
+  return {
+      kw({"EXCLUDE"}, "Don't back up paths that match a regex (RE2, matched anywhere in the full path)", nullptr,
+         {kw({"RESET"}, "Reset the exclude list", reset_patterns(true)),
+          arg(ArgType::kRegex, "The regex, e.g. \\.iso$ or /Dropbox$", add_pattern(true))}),
+      kw({"INCLUDE"}, "Force the inclusion of paths matching a regex; overrides every exclusion", nullptr,
+         {kw({"RESET"}, "Reset the include list", reset_patterns(false)), arg(ArgType::kRegex, "The regex", add_pattern(false))}),
+      kw({"SET"}, "Change a setting (MAX, HIDDEN, SYMLINKS and WAIT are remembered in ~/.seshatrc)", nullptr,
+         {
+             yes_no("CONFIRM", "confirm", "Ask before DB RESET and overwriting files; NO lets scripts do them (this run only)"),
+             yes_no("DELAY", "delay", "Stage each whole container in the staging area, then upload it (default NO: stream)"),
+             yes_no("DETAIL", "detail", "Log every file as it is backed up (this run only)"),
+             yes_no("DRYRUN", "dry_run", "Report what BACKUP or RESTORE GO would do and change nothing (this run only)"),
+             yes_no("HIDDEN", "hidden", "Back up names starting with '.' (default YES)"),
+             kw({"MAX"}, "The size at which containers are split (default 8 GB)", nullptr,
+                {kw({"MAX"}, "The largest allowed: 5 TB on a local store, 10,000 upload parts on S3 (156 GB with 16 MiB parts)",
+                    run([](Session& s) {
+                      set_max(s, s.settings().store == session::StoreKind::kS3 ? 10000ull * (16ull << 20) : (5ull << 40));
+                    })),
+                 arg(ArgType::kInteger, "The size", nullptr,
+                     {kw({"MB"}, "Megabytes", max_in(1ull << 20)), kw({"GB"}, "Gigabytes", max_in(1ull << 30))})}),
+             kw({"STAGING"}, "The staging area for SET DELAY YES (default /tmp)", nullptr,
+                {arg(ArgType::kDirectory, "An absolute directory", run_arg([](Session& s, const std::string& d) {
+                       s.set("staging", d);
+                       log::info("Staging area is: {}", s.settings().staging);
+                     }))}),
+             yes_no("SYMLINKS", "symlinks", "Follow symbolic links instead of storing them as links (default NO)"),
+             yes_no("WAIT", "wait", "Wait for a DB lock held by another process instead of failing (default NO)"),
+         }),
+      kw({"S3"}, "Amazon S3 or S3-compatible store settings (remembered in ~/.seshatrc; never a secret)", nullptr,
+         {
+             kw({"BUCKET"}, "Set the S3 bucket name (default osiris-seshat); selects the S3 store", nullptr,
+                {arg(ArgType::kWord, "The bucket name", s3_value("BUCKET"))}),
+             kw({"CLASS"}, "Storage class of the containers: STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or DEEP_ARCHIVE (the DB, keys and lock stay STANDARD)", nullptr,
+                {arg(ArgType::kWord, "The storage class", s3_value("CLASS"))}),
+             kw({"ENDPOINT"}, "URL of an S3-compatible service (MinIO, Ceph, B2, Wasabi...); DEFAULT for AWS", nullptr,
+                {kw({"DEFAULT"}, "Amazon S3 itself", s3_fixed("ENDPOINT", "")),
+                 arg(ArgType::kWord, "e.g. http://127.0.0.1:9000", s3_value("ENDPOINT"))}),
+             kw({"PROFILE"}, "The profile in ~/.aws/credentials (default: AWS_PROFILE, then default)", nullptr,
+                {arg(ArgType::kWord, "The profile name", s3_value("PROFILE"))}),
+             kw({"REGION"}, "Set the S3 region (default: AWS_REGION, ~/.aws/config, us-east-1)", nullptr,
+                {arg(ArgType::kWord, "e.g. eu-west-2", s3_value("REGION"))}),
+             kw({"STYLE"}, "Bucket addressing (path-style is used whenever an endpoint is set)", nullptr,
+                {kw({"PATH"}, "https://host/bucket/key", s3_fixed("STYLE", "path")),
+                 kw({"VIRTUAL"}, "https://bucket.host/key", s3_fixed("STYLE", "virtual"))}),
+         }),
+      kw({"SHOW"}, "Show settings", nullptr, {kw({"CONFIG"}, "The settings, the store and the selection", show_config)}),
+      kw({"STORE"}, "Choose where backups are kept (remembered in ~/.seshatrc)", nullptr,
+         {kw({"LOCAL"}, "A directory on this machine (default ~/.seshat/store)", nullptr,
+             {arg(ArgType::kDirectory, "An absolute directory", run_arg([](Session& s, const std::string& d) {
+                    s.set("local_dir", d);
+                    s.set("store", "local");
+                    log::info("Store is: {}", s.store_description());
+                  }))}),
+          kw({"S3"}, "The S3 bucket set by S3 BUCKET", run([](Session& s) {
+               s.set("store", "s3");
+               log::info("Store is: {}", s.store_description());
+             }))}),
+  };
+}
+
+}  // namespace seshat::shell

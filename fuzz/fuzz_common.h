@@ -36,7 +36,7 @@ inline constexpr const char* kPassphrase = "correct horse battery staple";
 }
 
 // An invariant the code under test promises.
-#define FUZZ_CHECK(cond)                                   \
-  do {                                                     \
-    if (!(cond)) fuzz_fail(__FILE__, __LINE__, #cond);     \
+#define FUZZ_CHECK(cond)                               \
+  do {                                                 \
+    if (!(cond)) fuzz_fail(__FILE__, __LINE__, #cond); \
   } while (0)

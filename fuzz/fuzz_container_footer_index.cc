@@ -44,7 +44,8 @@ void expect_corruption_only(Fn fn) {
     fn();
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kCorruption) {
-      fuzz_fail(__FILE__, __LINE__, (std::string("unexpected error kind ") + error_kind_name(e.kind()) + ": " + e.what()).c_str());
+      fuzz_fail(__FILE__, __LINE__,
+                (std::string("unexpected error kind ") + error_kind_name(e.kind()) + ": " + e.what()).c_str());
     }
   }
   // Anything else (std::out_of_range, std::length_error, bad_alloc ...) escapes and
@@ -58,7 +59,8 @@ void index_of_sealed(std::string_view sealed, bool with_origin) {
       return;
     }
     container::Index index = container::parse_index_with_origin(fuzz::fixed_keys(), sealed);
-    volatile size_t n = index.origin.host.size() + index.origin.folder.size() + static_cast<size_t>(index.origin.backup_ns);
+    volatile size_t n =
+        index.origin.host.size() + index.origin.folder.size() + static_cast<size_t>(index.origin.backup_ns);
     (void)n;
     touch(index.entries);
   });

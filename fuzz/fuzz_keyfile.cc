@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(k.to_bytes().size() == 64);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kCorruption && e.kind() != ErrorKind::kInvalidInput) {
-      fuzz_fail(__FILE__, __LINE__, (std::string("unexpected error kind ") + error_kind_name(e.kind()) + ": " + e.what()).c_str());
+      fuzz_fail(__FILE__, __LINE__,
+                (std::string("unexpected error kind ") + error_kind_name(e.kind()) + ": " + e.what()).c_str());
     }
   }
   return 0;

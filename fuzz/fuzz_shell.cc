@@ -85,8 +85,10 @@ Node copy_tree(const Node& src, const std::string& where, const std::vector<Node
   n.arg = src.arg;
   n.help = src.help;
   std::string here = where;
-  if (!src.keywords.empty()) here += (here.empty() ? "" : " ") + src.keywords[0];
-  else if (src.arg != ArgType::kNone) here += (here.empty() ? "" : " ") + std::string(arg_name(src.arg));
+  if (!src.keywords.empty())
+    here += (here.empty() ? "" : " ") + src.keywords[0];
+  else if (src.arg != ArgType::kNone)
+    here += (here.empty() ? "" : " ") + std::string(arg_name(src.arg));
   std::vector<Node> args = args_above;
   if (src.keywords.empty() && src.arg != ArgType::kNone) {
     Node a;
@@ -194,8 +196,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   Context ctx{*fx.session, {}};
   ctx.interactive = interactive;
-  std::vector<std::string> lines =
-      split_lines(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
+  std::vector<std::string> lines = split_lines(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
 
   if (argv_mode) {
     std::vector<Token> tokens;

@@ -77,8 +77,8 @@ Built build_container(const std::vector<std::pair<std::string, std::string>>& fi
 void container_seeds() {
   const std::string t = "fuzz_container_footer_index";
   const auto& keys = fuzz::fixed_keys();
-  Built two = build_container({{"/home/adrian/notes.txt", "hello, world\n"},
-                               {"/home/adrian/big.log", std::string(300, 'x') + "tail"}});
+  Built two = build_container(
+      {{"/home/adrian/notes.txt", "hello, world\n"}, {"/home/adrian/big.log", std::string(300, 'x') + "tail"}});
   Built none = build_container({});
   Built many = build_container({{"/a", "1"}, {"/b", "22"}, {"/c/d/e", "333"}, {"/f", ""}});
 
@@ -101,7 +101,8 @@ void container_seeds() {
   put(t, "m0_bad_version", std::string(1, '\0') + u64le(two.bytes.size()) + bad_footer);
 
   // Mode 2: the zstd frame inside the sealed index; mode 3: the plaintext records.
-  for (const auto& [name, c] : std::vector<std::pair<std::string, const Built*>>{{"two", &two}, {"empty", &none}, {"four", &many}}) {
+  for (const auto& [name, c] :
+       std::vector<std::pair<std::string, const Built*>>{{"two", &two}, {"empty", &none}, {"four", &many}}) {
     std::string sealed = c->trailer.substr(0, c->trailer.size() - container::kFooterSize);
     std::string z = crypto::open_packed(keys, sealed);
     put(t, "m2_" + name, "\x02" + z);
@@ -280,7 +281,8 @@ void s3_seeds() {
       "<Prefix>seshat/</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>"
       "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
       "<Contents><Key>seshat/db/00000001</Key><LastModified>2019-07-26T14:07:50.000Z</LastModified>"
-      "<ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag><Size>4242</Size><StorageClass>STANDARD</StorageClass></Contents>"
+      "<ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag><Size>4242</Size><StorageClass>STANDARD</"
+      "StorageClass></Contents>"
       "<Contents><Key>seshat/keys</Key><Size>18446744073709551615</Size></Contents>"
       "</ListBucketResult>");
   put(t, "list_last_page",
@@ -291,7 +293,8 @@ void s3_seeds() {
       "exist.</Message><Key>seshat/locks/lock</Key><RequestId>4442587FB7D0A2F9</RequestId></Error>");
   put(t, "initiate",
       "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>containers/x</Key>"
-      "<UploadId>VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId></InitiateMultipartUploadResult>");
+      "<UploadId>VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId></"
+      "InitiateMultipartUploadResult>");
   put(t, "delete_errors",
       "<DeleteResult><Deleted><Key>a</Key></Deleted><Error><Key>b</Key><Code>AccessDenied</Code>"
       "<Message>Access Denied</Message></Error></DeleteResult>");
@@ -308,16 +311,21 @@ void shell_seeds() {
   // Byte 0: flags (see fuzz_shell.cc). 0 = script, 2 = interactive, 8 = command-line words.
   put(t, "help", std::string("\x00", 1) + "HELP\nLIST ?\nLIST BACKUPS\nLIST 10 FILES\n");
   put(t, "interactive_pending", std::string("\x02", 1) + "SET\nWAIT YES\nSELECT\nFOLDER\n/home/adrian\nCD ..\nCD 3\n");
-  put(t, "restore", std::string("\x00", 1) +
-                       "RESTORE TIMESTAMP 26-Jul-2019 14:07\nRESTORE ADD FILE 3\nRESTORE TARGET /tmp/r\nRESTORE GO\n");
-  put(t, "grammar", std::string("\x02", 1) + "GRAMMAR CHECK\nGRAMMAR PRINT\nGRAMMAR PRUNE\nGRAMMAR CHECK\nGRAMMAR PRUNE SET MAX 10 GB\n");
-  put(t, "quoted", std::string("\x00", 1) + "EXCLUDE \"\\.iso$\" INCLUDE \"/My \\\"Docs\\\"\"\nSEARCH CONTAINS \"a b\"\n");
+  put(t, "restore",
+      std::string("\x00", 1) +
+          "RESTORE TIMESTAMP 26-Jul-2019 14:07\nRESTORE ADD FILE 3\nRESTORE TARGET /tmp/r\nRESTORE GO\n");
+  put(t, "grammar",
+      std::string("\x02", 1) +
+          "GRAMMAR CHECK\nGRAMMAR PRINT\nGRAMMAR PRUNE\nGRAMMAR CHECK\nGRAMMAR PRUNE SET MAX 10 GB\n");
+  put(t, "quoted",
+      std::string("\x00", 1) + "EXCLUDE \"\\.iso$\" INCLUDE \"/My \\\"Docs\\\"\"\nSEARCH CONTAINS \"a b\"\n");
   put(t, "unterminated", std::string("\x00", 1) + "STORE LOCAL \"/tmp/x\n");
   put(t, "argv", std::string("\x08", 1) + "SELECT\nBACKUP\n26-Jul-2019\n14:07:50\nLIST\nFILES");
   put(t, "ambiguous", std::string("\x02", 1) + "S\nRE\nSE B 1\nDB UN\nsel ho bastet cd exit\n");
   put(t, "failing", std::string("\x03", 1) + "SET DRYRUN YES\nBACKUP /home\nbye\n");
-  put(t, "s3", std::string("\x00", 1) +
-                   "S3 BUCKET b S3 REGION eu-west-2 S3 ENDPOINT DEFAULT S3 STYLE PATH S3 CLASS GLACIER STORE S3\n");
+  put(t, "s3",
+      std::string("\x00", 1) +
+          "S3 BUCKET b S3 REGION eu-west-2 S3 ENDPOINT DEFAULT S3 STYLE PATH S3 CLASS GLACIER STORE S3\n");
 }
 
 // ---------------------------------------------------------------- dictionaries
@@ -346,23 +354,73 @@ void put_dict(const std::string& target, const std::set<std::string>& words) {
 
 void dictionaries() {
   // Every keyword of the shipped grammar, plus typed-argument shapes.
-  std::set<std::string> words = {"?", "\"", "\\\"", " ", "\n", "26-Jul-2019", "14:07", "14:07:50", "..", "/", "-1", "999999999"};
+  std::set<std::string> words = {"?",     "\"",       "\\\"", " ", "\n", "26-Jul-2019",
+                                 "14:07", "14:07:50", "..",   "/", "-1", "999999999"};
   std::function<void(const shell::Node&)> rec = [&](const shell::Node& n) {
     for (const auto& k : n.keywords) words.insert(k);
     for (const auto& c : n.children) rec(c);
   };
   rec(shell::command_table());
   put_dict("fuzz_shell", words);
-  put_dict("fuzz_s3_xml",
-           {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "<ListBucketResult>", "</ListBucketResult>", "<Contents>",
-            "</Contents>", "<Key>", "</Key>", "<Size>", "</Size>", "<IsTruncated>", "</IsTruncated>", "true", "false",
-            "<NextContinuationToken>", "</NextContinuationToken>", "<Error>", "</Error>", "<Code>", "</Code>",
-            "<Message>", "</Message>", "<InitiateMultipartUploadResult>", "</InitiateMultipartUploadResult>",
-            "<UploadId>", "</UploadId>", "<DeleteResult>", "</DeleteResult>", "<![CDATA[", "]]>", "<!--", "-->",
-            "<!DOCTYPE", "&amp;", "&#x41;", "&#65;", "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"", "/>"});
-  std::set<std::string> json = {"{", "}", "[", "]", ":", ",", "null", "true", "false", "1e300", "-1", "1.5",
-                                "18446744073709551616", "9223372036854775807", "\\u0000", "\"version\"", "\"id\"",
-                                "\"host\"", "\"pid\"", "\"user\"", "\"started_ns\"", "\"lease_until_ns\""};
+  put_dict("fuzz_s3_xml", {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+                           "<ListBucketResult>",
+                           "</ListBucketResult>",
+                           "<Contents>",
+                           "</Contents>",
+                           "<Key>",
+                           "</Key>",
+                           "<Size>",
+                           "</Size>",
+                           "<IsTruncated>",
+                           "</IsTruncated>",
+                           "true",
+                           "false",
+                           "<NextContinuationToken>",
+                           "</NextContinuationToken>",
+                           "<Error>",
+                           "</Error>",
+                           "<Code>",
+                           "</Code>",
+                           "<Message>",
+                           "</Message>",
+                           "<InitiateMultipartUploadResult>",
+                           "</InitiateMultipartUploadResult>",
+                           "<UploadId>",
+                           "</UploadId>",
+                           "<DeleteResult>",
+                           "</DeleteResult>",
+                           "<![CDATA[",
+                           "]]>",
+                           "<!--",
+                           "-->",
+                           "<!DOCTYPE",
+                           "&amp;",
+                           "&#x41;",
+                           "&#65;",
+                           "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"",
+                           "/>"});
+  std::set<std::string> json = {"{",
+                                "}",
+                                "[",
+                                "]",
+                                ":",
+                                ",",
+                                "null",
+                                "true",
+                                "false",
+                                "1e300",
+                                "-1",
+                                "1.5",
+                                "18446744073709551616",
+                                "9223372036854775807",
+                                "\\u0000",
+                                "\"version\"",
+                                "\"id\"",
+                                "\"host\"",
+                                "\"pid\"",
+                                "\"user\"",
+                                "\"started_ns\"",
+                                "\"lease_until_ns\""};
   put_dict("fuzz_lock_record", json);
   json.insert({"\"kdf\"", "\"argon2id\"", "\"ops\"", "\"mem\"", "\"salt\"", "\"data\"", "8192", "65536", "=="});
   put_dict("fuzz_keyfile", json);

@@ -36,8 +36,8 @@ class TempDir {
              path_, std::filesystem::directory_options::skip_permission_denied, ec);
          !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
       if (it->is_directory(ec) && !it->is_symlink(ec))
-        std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all,
-                                     std::filesystem::perm_options::add, ec);
+        std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all, std::filesystem::perm_options::add,
+                                     ec);
     }
     std::filesystem::remove_all(path_, ec);
   }
@@ -59,8 +59,10 @@ class ScopedTz {
     ::tzset();
   }
   ~ScopedTz() {
-    if (had_) ::setenv("TZ", old_.c_str(), 1);
-    else ::unsetenv("TZ");
+    if (had_)
+      ::setenv("TZ", old_.c_str(), 1);
+    else
+      ::unsetenv("TZ");
     ::tzset();
   }
 
@@ -75,8 +77,8 @@ inline ::testing::AssertionResult ThrowsKind(const std::function<void()>& fn, Er
     fn();
   } catch (const Error& e) {
     if (e.kind() == kind) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "threw seshat::Error of kind '" << error_kind_name(e.kind())
-                                         << "' (" << e.what() << "), expected '" << error_kind_name(kind) << "'";
+    return ::testing::AssertionFailure() << "threw seshat::Error of kind '" << error_kind_name(e.kind()) << "' ("
+                                         << e.what() << "), expected '" << error_kind_name(kind) << "'";
   } catch (const std::exception& e) {
     return ::testing::AssertionFailure() << "threw a non-seshat exception: " << e.what();
   } catch (...) {

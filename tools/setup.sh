@@ -2,6 +2,8 @@
 # Installs what Seshat needs from Debian (only what is missing) and builds it.
 #   tools/setup.sh            -> release build in build/ (the program: build/seshat)
 #   tools/setup.sh asan       -> ASan+UBSan build in build-asan/
+#   tools/setup.sh tsan       -> ThreadSanitizer build in build-tsan/ (the program and the unit tests)
+#   SESHAT_WERROR=1 treats compiler warnings as errors (tools/test.sh, the CI build).
 #   SESHAT_SETUP_TESTS=1 also installs what the tests need: awscli, Node.js and the S3 test
 #   server (pinned in tests/s3server/package-lock.json, installed with npm ci).
 set -euo pipefail
@@ -14,7 +16,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [ "${SESHAT_SETUP_TESTS:-0}" = 1 ]; then
-  packages+=(awscli clang-14 libclang-rt-14-dev llvm-14 time restic openssl)
+  packages+=(awscli clang-14 clang-format libclang-rt-14-dev llvm-14 time restic openssl)
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 missing=()
@@ -34,10 +36,15 @@ if [ "${SESHAT_SETUP_TESTS:-0}" = 1 ] && [ ! -f tests/s3server/node_modules/.pac
 fi
 
 config=${1:-release}
+targets=()
 case "$config" in
-  release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSESHAT_SANITIZE=OFF) ;;
+  release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DSESHAT_SANITIZE=ON) ;;
-  *) echo "usage: tools/setup.sh [release|asan]" >&2; exit 2 ;;
+  tsan) dir=build-tsan; flags=(-DCMAKE_BUILD_TYPE=Debug -DSESHAT_TSAN=ON)
+        targets=(seshat util_test crypto_test storage_test container_test catalog_test fs_test shell_test
+                 repo_test backup_test restore_test session_test) ;;
+  *) echo "usage: tools/setup.sh [release|asan|tsan]" >&2; exit 2 ;;
 esac
+[ "${SESHAT_WERROR:-0}" = 1 ] && flags+=(-DSESHAT_WERROR=ON)
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
-ninja -C "$dir"
+ninja -C "$dir" "${targets[@]}"

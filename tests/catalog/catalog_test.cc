@@ -2,9 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -204,8 +203,8 @@ TEST(Catalog, ChildrenBeforeAnyIndexIsEmpty) {
 
 TEST(Catalog, ForEachAtYieldsPresentEntriesParentsFirstInOrder) {
   Sample s;
-  EXPECT_EQ(paths_at(s.c, s.root, s.b0),
-            (std::vector<std::string>{"/home/u", "/home/u/docs", "/home/u/docs/a.txt", "/home/u/link", "/home/u/zeta"}));
+  EXPECT_EQ(paths_at(s.c, s.root, s.b0), (std::vector<std::string>{"/home/u", "/home/u/docs", "/home/u/docs/a.txt",
+                                                                   "/home/u/link", "/home/u/zeta"}));
   EXPECT_EQ(paths_at(s.c, s.root, s.b1),
             (std::vector<std::string>{"/home/u", "/home/u/Alpha", "/home/u/docs", "/home/u/docs/a.txt",
                                       "/home/u/docs/b.txt", "/home/u/link", "/home/u/zeta"}));
@@ -353,7 +352,8 @@ TEST(Catalog, MemoryBytesGrows) {
   Catalog c;
   size_t before = c.memory_bytes();
   uint32_t f = c.find_or_add_folder(c.find_or_add_host("h"), "/d");
-  for (int i = 0; i < 1000; ++i) c.add_version(c.add_entry(c.folders[f].root, "name" + std::to_string(i)), test::dir_version(0));
+  for (int i = 0; i < 1000; ++i)
+    c.add_version(c.add_entry(c.folders[f].root, "name" + std::to_string(i)), test::dir_version(0));
   EXPECT_GT(c.memory_bytes(), before + 1000 * (sizeof(Entry) + sizeof(Version)));
 }
 

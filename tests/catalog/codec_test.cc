@@ -164,7 +164,8 @@ TEST(Codec, RejectsBadMagicAndVersion) {
 TEST(Codec, RejectsEveryTruncation) {
   std::string data = encode(Sample().c);
   for (size_t n = 0; n < data.size(); ++n)
-    EXPECT_THROW_KIND(kCorruption, decode(std::string_view(data).substr(0, n))) << "prefix " << n << " of " << data.size();
+    EXPECT_THROW_KIND(kCorruption, decode(std::string_view(data).substr(0, n)))
+        << "prefix " << n << " of " << data.size();
 }
 
 TEST(Codec, RejectsTrailingBytes) {
@@ -186,13 +187,25 @@ TEST(Codec, RejectsOutOfRangeReferences) {
       {"blob container", [](Catalog& c) { c.blobs[2].container = 2; }},
       {"content blob range", [](Catalog& c) { c.contents[1].blob_count = 4; }},
       {"content first blob", [](Catalog& c) { c.contents[0].first_blob = 4; }},
-      {"content range overflow", [](Catalog& c) { c.contents[0].first_blob = 0xffffffffu; c.contents[0].blob_count = 2; }},
+      {"content range overflow",
+       [](Catalog& c) {
+         c.contents[0].first_blob = 0xffffffffu;
+         c.contents[0].blob_count = 2;
+       }},
       {"entry parent forward", [](Catalog& c) { c.entries[3].parent = 5; }},
       {"entry parent self", [](Catalog& c) { c.entries[3].parent = 3; }},
       {"entry parent out of range", [](Catalog& c) { c.entries[3].parent = 1000; }},
       {"entry name past arena", [](Catalog& c) { c.entries[2].name_len = static_cast<uint32_t>(c.arena.size()); }},
-      {"entry name offset past arena", [](Catalog& c) { c.entries[2].name_off = static_cast<uint32_t>(c.arena.size()) + 1; c.entries[2].name_len = 0; }},
-      {"entry name overflow", [](Catalog& c) { c.entries[2].name_off = 0xfffffff0u; c.entries[2].name_len = 0x20; }},
+      {"entry name offset past arena",
+       [](Catalog& c) {
+         c.entries[2].name_off = static_cast<uint32_t>(c.arena.size()) + 1;
+         c.entries[2].name_len = 0;
+       }},
+      {"entry name overflow",
+       [](Catalog& c) {
+         c.entries[2].name_off = 0xfffffff0u;
+         c.entries[2].name_len = 0x20;
+       }},
       {"entry latest", [](Catalog& c) { c.entries[2].latest = static_cast<uint32_t>(c.versions.size()); }},
       {"version backup", [](Catalog& c) { c.versions[4].backup = 5; }},
       {"version prev self", [](Catalog& c) { c.versions[4].prev = 4; }},
@@ -201,7 +214,11 @@ TEST(Codec, RejectsOutOfRangeReferences) {
       {"file content none", [](Catalog& c) { c.versions[2].content = kNone; }},
       {"symlink target none", [](Catalog& c) { c.versions[3].content = kNone; }},
       {"symlink target past arena", [](Catalog& c) { c.versions[3].size = c.arena.size(); }},
-      {"symlink target overflow", [](Catalog& c) { c.versions[3].content = 0xfffffff0u; c.versions[3].size = 0x20; }},
+      {"symlink target overflow",
+       [](Catalog& c) {
+         c.versions[3].content = 0xfffffff0u;
+         c.versions[3].size = 0x20;
+       }},
       {"version type 0", [](Catalog& c) { c.versions[1].type = static_cast<Type>(0); }},
       {"version type 5", [](Catalog& c) { c.versions[1].type = static_cast<Type>(5); }},
   };
@@ -229,24 +246,24 @@ TEST(Codec, RejectsNumbersTooLargeForTheirField) {
     ByteWriter w;
     w.bytes("SCAT");
     w.u32(kFormatVersion);
-    w.str("/d");       // arena
-    w.varint(1);       // hosts
+    w.str("/d");  // arena
+    w.varint(1);  // hosts
     w.str("h");
-    w.varint(1);       // folders
+    w.varint(1);  // folders
     w.varint(host_ref);
     w.str("/d");
     w.varint(root_ref);
     w.u8(1);
-    w.varint(0);       // backups
-    w.varint(0);       // containers
-    w.varint(0);       // blobs
-    w.varint(0);       // contents
-    w.varint(1);       // entries
-    w.varint(0);       // parent: none
+    w.varint(0);  // backups
+    w.varint(0);  // containers
+    w.varint(0);  // blobs
+    w.varint(0);  // contents
+    w.varint(1);  // entries
+    w.varint(0);  // parent: none
     w.varint(0);
     w.varint(2);
-    w.varint(0);       // latest: none
-    w.varint(0);       // versions
+    w.varint(0);  // latest: none
+    w.varint(0);  // versions
     return w.take();
   };
   Catalog ok = decode(make(0, 1));
@@ -297,7 +314,8 @@ TEST(Codec, RandomDamageOnlyThrowsSeshatErrors) {
       }
       for (const auto& k : c.contents) (void)k;
       (void)c.find_content(test::hash_of(0));
-    })) << "mutation " << i;
+    })) << "mutation "
+        << i;
   }
   // Some mutations (e.g. in sizes or times) are still valid catalogs; make sure the loop
   // really exercised the query path.

@@ -143,8 +143,8 @@ TEST_F(ContainerTest, CheckHeaderRejectsDamage) {
 }
 
 TEST_F(ContainerTest, BuildParseAndOpenEveryBlob) {
-  std::vector<std::string> plains = {text_data(100000), random_data(50000, 1), "", "x", text_data(63),
-                                     text_data(64), random_data(4096, 2), text_data(1 << 20)};
+  std::vector<std::string> plains = {text_data(100000),    random_data(50000, 1), "", "x", text_data(63), text_data(64),
+                                     random_data(4096, 2), text_data(1 << 20)};
   Built b = build(keys, plains);
   check_header(b.bytes.substr(0, kHeaderSize));
   Footer f = parse_footer(footer_of(b.bytes), b.bytes.size());
@@ -298,13 +298,13 @@ TEST_F(ContainerTest, FooterRejectsOffsetsOutsideTheContainer) {
 // container and must be rejected, not returned.
 TEST_F(ContainerTest, FooterRejectsOffsetsThatWrapAround) {
   const uint64_t size = 40;
-  const uint64_t length = 39;  // <= size, but more than size - kFooterSize
+  const uint64_t length = 39;                           // <= size, but more than size - kFooterSize
   const uint64_t offset = size - kFooterSize - length;  // wraps: 2^64 - 31
   ASSERT_EQ(offset + length + kFooterSize, size);       // (mod 2^64)
   try {
     Footer f = parse_footer(footer_bytes(offset, length, kVersion), size);
-    ADD_FAILURE() << "accepted index_offset " << f.index_offset << " length " << f.index_length
-                  << " in a " << size << "-byte container";
+    ADD_FAILURE() << "accepted index_offset " << f.index_offset << " length " << f.index_length << " in a " << size
+                  << "-byte container";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kCorruption);
   }

@@ -167,7 +167,8 @@ TEST(Seal, TruncatedOrExtendedCiphertextIsCorruption) {
   Keys k = Keys::random();
   Sealed s = seal(k, std::string(40, 'q'));
   EXPECT_THROW_KIND(kCorruption, open(k, s.iv, std::string_view(s.ciphertext).substr(0, 32), s.mac));
-  EXPECT_THROW_KIND(kCorruption, open(k, s.iv, std::string_view(s.ciphertext).substr(0, s.ciphertext.size() - 1), s.mac));
+  EXPECT_THROW_KIND(kCorruption,
+                    open(k, s.iv, std::string_view(s.ciphertext).substr(0, s.ciphertext.size() - 1), s.mac));
   EXPECT_THROW_KIND(kCorruption, open(k, s.iv, s.ciphertext + std::string(16, '\0'), s.mac));
   EXPECT_THROW_KIND(kCorruption, open(k, s.iv, "", s.mac));
 }

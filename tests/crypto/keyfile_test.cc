@@ -87,8 +87,8 @@ TEST_F(KeyfileTest, BadBase64IsCorruption) {
 }
 
 TEST_F(KeyfileTest, WrongSaltLengthIsCorruption) {
-  EXPECT_THROW_KIND(kCorruption,
-                    open_keyfile(edited([](auto& j) { j["salt"] = base64_encode(std::string(8, 's')); }), "correct horse"));
+  EXPECT_THROW_KIND(kCorruption, open_keyfile(edited([](auto& j) { j["salt"] = base64_encode(std::string(8, 's')); }),
+                                              "correct horse"));
 }
 
 TEST_F(KeyfileTest, OutOfRangeKdfParametersAreCorruption) {
@@ -126,7 +126,8 @@ TEST_F(KeyfileTest, DamagedDataIsToldFromAWrongPassphrase) {
     j["data"] = d;
   };
   EXPECT_THROW_KIND(kCorruption, open_keyfile(edited(flip_data), "correct horse"));
-  EXPECT_THROW_KIND(kCorruption, open_keyfile(edited([](auto& j) { j["check"] = std::string(64, '0'); }), "correct horse"));
+  EXPECT_THROW_KIND(kCorruption,
+                    open_keyfile(edited([](auto& j) { j["check"] = std::string(64, '0'); }), "correct horse"));
   // Intact file, wrong passphrase: still that.
   EXPECT_THROW_KIND(kInvalidInput, open_keyfile(edited([](auto&) {}), "wrong horse"));
   // A file without a checksum opens as before.

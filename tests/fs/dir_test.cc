@@ -29,13 +29,21 @@ std::optional<T> get(Result<T> r, int& err) {
   return std::move(r).value();
 }
 Dir open_dir(const std::string& path, int& err) { return get(Dir::open(path), err).value_or(Dir()); }
-Dir child_of(const Dir& d, const std::string& name, bool follow, int& err) { return get(d.open_child(name, follow), err).value_or(Dir()); }
-std::vector<std::string> list_of(const Dir& d, int& err) { return get(d.list(), err).value_or(std::vector<std::string>{}); }
-std::optional<Stat> stat_of(const Dir& d, const std::string& name, bool follow, int& err) { return get(d.stat_child(name, follow), err); }
-std::optional<std::string> link_of(const Dir& d, const std::string& name, int& err) { return get(d.read_link(name), err); }
+Dir child_of(const Dir& d, const std::string& name, bool follow, int& err) {
+  return get(d.open_child(name, follow), err).value_or(Dir());
+}
+std::vector<std::string> list_of(const Dir& d, int& err) {
+  return get(d.list(), err).value_or(std::vector<std::string>{});
+}
+std::optional<Stat> stat_of(const Dir& d, const std::string& name, bool follow, int& err) {
+  return get(d.stat_child(name, follow), err);
+}
+std::optional<std::string> link_of(const Dir& d, const std::string& name, int& err) {
+  return get(d.read_link(name), err);
+}
 std::optional<Stat> self_of(const Dir& d, int& err) { return get(d.stat_self(), err); }
 
-void touch(const std::string& path, const std::string& data = "") { ::seshat::write_file_atomic(path, data, 0644); }
+void touch(const std::string& path, const std::string& data = "") { testing_support::spit(path, data, 0644); }
 
 Dir open_dir(const std::string& path) {
   int err = -1;
@@ -269,7 +277,7 @@ TEST(Dir, ReadLink) {
 }
 
 TEST(FromStat, KindsAndPermissionBits) {
-  struct stat st{};
+  struct stat st {};
   st.st_mode = S_IFCHR | 06755;
   st.st_size = 3;
   st.st_mtim = {5, 6};

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,7 +16,6 @@
 #include "seshat/fs/fs.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/io.h"
-#include <functional>
 
 namespace seshat::fs {
 namespace {
@@ -35,9 +35,11 @@ ssize_t read_full_errno(int fd, char* buf, size_t n) {
 }
 int pwrite_errno(int fd, std::string_view data, uint64_t offset) { return errno_of(io::pwrite_full(fd, data, offset)); }
 int make_dirs_errno(const std::string& path) { return errno_of(::seshat::make_dirs(path)); }
-int make_symlink_errno(const std::string& target, const std::string& path) { return errno_of(make_symlink(target, path)); }
-int set_metadata_errno(const std::string& path, bool is_symlink, uint32_t mode, uint32_t uid, uint32_t gid, int64_t mtime_ns,
-                       bool chown) {
+int make_symlink_errno(const std::string& target, const std::string& path) {
+  return errno_of(make_symlink(target, path));
+}
+int set_metadata_errno(const std::string& path, bool is_symlink, uint32_t mode, uint32_t uid, uint32_t gid,
+                       int64_t mtime_ns, bool chown) {
   return errno_of(set_metadata(path, is_symlink, Meta{mode, uid, gid, mtime_ns}, chown));
 }
 // A restored file as the restore writes it: fs::create_file, the content, its size, commit.
@@ -232,10 +234,10 @@ TEST(WriteFileAtomic, FileHasExactlyTheGivenSize) {
   EXPECT_EQ(testing_support::slurp(t / "cut"), "abc");
   // Out of order writes at offsets.
   EXPECT_EQ(restore_file_errno(t / "parts", 6,
-                              [](int fd) {
-                                int r = pwrite_errno(fd, "def", 3);
-                                return r ? r : pwrite_errno(fd, "abc", 0);
-                              }),
+                               [](int fd) {
+                                 int r = pwrite_errno(fd, "def", 3);
+                                 return r ? r : pwrite_errno(fd, "abc", 0);
+                               }),
             0);
   EXPECT_EQ(testing_support::slurp(t / "parts"), "abcdef");
   EXPECT_EQ(restore_file_errno(t / "empty", 0, [](int) { return 0; }), 0);

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 
 #include <map>
-#include <stdexcept>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -47,8 +47,10 @@ class ShellTest : public ::testing::Test {
   void TearDown() override {
     ctx_.reset();
     session_.reset();
-    if (old_home_.empty()) ::unsetenv("HOME");
-    else ::setenv("HOME", old_home_.c_str(), 1);
+    if (old_home_.empty())
+      ::unsetenv("HOME");
+    else
+      ::setenv("HOME", old_home_.c_str(), 1);
   }
 
   Node make_table() {
@@ -66,14 +68,16 @@ class ShellTest : public ::testing::Test {
         kw({"SET"}, "settings", nullptr,
            {kw({"MAX"}, "max", nullptr,
                {arg(ArgType::kInteger, "size", nullptr,
-                    {kw({"MB"}, "megabytes", rec.act("set max mb")), kw({"GB"}, "gigabytes", rec.act("set max gb"))})})}),
+                    {kw({"MB"}, "megabytes", rec.act("set max mb")),
+                     kw({"GB"}, "gigabytes", rec.act("set max gb"))})})}),
         kw({"SHOW"}, "show", rec.act("show"), {kw({"CONFIG"}, "config", rec.act("show config"))}),
         kw({"ECHO"}, "echo", nullptr, {arg(ArgType::kWord, "word", rec.act("echo"))}),
         kw({"NUM"}, "typed arguments", nullptr,
            {kw({"ALL"}, "all", rec.act("num all")), arg(ArgType::kInteger, "n", rec.act("num int")),
             arg(ArgType::kWord, "w", rec.act("num word"))}),
         kw({"WHEN"}, "dates", nullptr,
-           {arg(ArgType::kDate, "date", rec.act("when date"), {arg(ArgType::kTime, "time", rec.act("when date time"))})}),
+           {arg(ArgType::kDate, "date", rec.act("when date"),
+                {arg(ArgType::kTime, "time", rec.act("when date time"))})}),
         kw({"CD"}, "change directory", rec.act("cd"), {arg(ArgType::kWord, "where", rec.act("cd word"))}),
         kw({"FAIL"}, "fails", rec.act("fail", 1)),
         kw({"THROW"}, "throws",
@@ -486,7 +490,8 @@ TEST(CheckTree, AmbiguityDeepInTheTree) {
   Node root;
   root.help = "root";
   auto ok = [](Context&) { return 0; };
-  root.children = {kw({"A"}, "a", nullptr, {kw({"B"}, "b", nullptr, {kw({"GO"}, "go", ok), kw({"GOTO"}, "goto", ok)})})};
+  root.children = {
+      kw({"A"}, "a", nullptr, {kw({"B"}, "b", nullptr, {kw({"GO"}, "go", ok), kw({"GOTO"}, "goto", ok)})})};
   auto problems = check_tree(root);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("GO is a prefix of GOTO after: A B"), std::string::npos) << problems[0];
@@ -496,7 +501,8 @@ TEST(CheckTree, PrefixesAcrossDifferentParentsAreFine) {
   Node root;
   root.help = "root";
   auto ok = [](Context&) { return 0; };
-  root.children = {kw({"A"}, "a", nullptr, {kw({"GO"}, "go", ok)}), kw({"B"}, "b", nullptr, {kw({"GOTO"}, "goto", ok)})};
+  root.children = {kw({"A"}, "a", nullptr, {kw({"GO"}, "go", ok)}),
+                   kw({"B"}, "b", nullptr, {kw({"GOTO"}, "goto", ok)})};
   EXPECT_TRUE(check_tree(root).empty());
 }
 
@@ -506,8 +512,10 @@ TEST(Grammar, ExactKeywordWinsOverLongerSibling) {
   std::string old_home = std::getenv("HOME") ? std::getenv("HOME") : "";
   ::setenv("HOME", home.path().c_str(), 1);
   session::Session s;
-  if (old_home.empty()) ::unsetenv("HOME");
-  else ::setenv("HOME", old_home.c_str(), 1);
+  if (old_home.empty())
+    ::unsetenv("HOME");
+  else
+    ::setenv("HOME", old_home.c_str(), 1);
   Context ctx{s, {}, false, false};
   int list = 0, listx = 0;
   Node root;

@@ -1,5 +1,7 @@
 // FaultStorage (the campaigns' fault wrapper), leftovers of interrupted uploads, and the
 // ListMultipartUploads parser.
+#include "seshat/storage/fault_storage.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,9 +10,8 @@
 #include <string>
 
 #include "../test_support.h"
-#include "seshat/storage/s3_xml.h"
-#include "seshat/storage/fault_storage.h"
 #include "seshat/storage/local_storage.h"
+#include "seshat/storage/s3_xml.h"
 #include "seshat/storage/storage.h"
 #include "seshat/storage/wrappers.h"
 #include "seshat/util/atomic_file.h"
@@ -24,7 +25,8 @@ using testing_support::TempDir;
 std::shared_ptr<FaultStorage> faulty(const std::string& root, const std::string& spec) {
   auto rules = FaultStorage::parse(spec);
   EXPECT_TRUE(rules.has_value()) << spec;
-  return std::make_shared<FaultStorage>(std::make_shared<LocalStorage>(root), rules.value_or(std::vector<FaultStorage::Rule>{}), "");
+  return std::make_shared<FaultStorage>(std::make_shared<LocalStorage>(root),
+                                        rules.value_or(std::vector<FaultStorage::Rule>{}), "");
 }
 
 TEST(FaultStorageParse, AcceptsTheDocumentedForms) {
@@ -34,7 +36,8 @@ TEST(FaultStorageParse, AcceptsTheDocumentedForms) {
 }
 
 TEST(FaultStorageParse, RejectsMalformedRules) {
-  for (const char* spec : {"put", "put@=fail", "put@0=fail", "put@x=fail", "bogus@1=fail", "put@1=explode", "put=fail@1"})
+  for (const char* spec :
+       {"put", "put@=fail", "put@0=fail", "put@x=fail", "bogus@1=fail", "put@1=explode", "put=fail@1"})
     EXPECT_FALSE(FaultStorage::parse(spec).has_value()) << spec;
 }
 

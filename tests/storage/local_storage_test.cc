@@ -1,7 +1,9 @@
 // LocalStorage details beyond the shared contract: the root, files on disk, temp files.
+#include "seshat/storage/local_storage.h"
+
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +15,6 @@
 
 #include "../test_support.h"
 #include "seshat/storage/fault_storage.h"
-#include "seshat/storage/local_storage.h"
 #include "seshat/storage/storage.h"
 #include "seshat/storage/wrappers.h"
 #include "seshat/util/atomic_file.h"
@@ -118,8 +119,8 @@ TEST(CheckObjectName, AcceptsOrdinaryNames) {
 }
 
 TEST(CheckObjectName, RejectsBadNames) {
-  for (const std::string& bad : std::vector<std::string>{"", "/", "/a", "a/", "a//b", ".", "..", "../a", "a/..", "a/./b", ".seshat-tmp",
-                          std::string("a\0b", 3)}) {
+  for (const std::string& bad : std::vector<std::string>{"", "/", "/a", "a/", "a//b", ".", "..", "../a", "a/..",
+                                                         "a/./b", ".seshat-tmp", std::string("a\0b", 3)}) {
     EXPECT_THROW_KIND(kInvalidInput, check_object_name(bad)) << "'" << bad << "'";
   }
 }

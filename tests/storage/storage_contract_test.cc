@@ -6,10 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
-
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <random>
@@ -18,10 +17,10 @@
 #include <vector>
 
 #include "../test_support.h"
-#include "seshat/storage/retry.h"
-#include "seshat/storage/s3_storage.h"
 #include "seshat/storage/fault_storage.h"
 #include "seshat/storage/local_storage.h"
+#include "seshat/storage/retry.h"
+#include "seshat/storage/s3_storage.h"
 #include "seshat/storage/storage.h"
 #include "seshat/storage/wrappers.h"
 
@@ -120,9 +119,7 @@ TEST_P(StorageContract, GetRangeOfAShortObjectIsCorruption) {
   EXPECT_THROW_KIND(kCorruption, s->get_range("obj", 100, 1));
 }
 
-TEST_P(StorageContract, GetRangeOfMissingIsNotFound) {
-  EXPECT_THROW_KIND(kNotFound, s->get_range("missing", 0, 1));
-}
+TEST_P(StorageContract, GetRangeOfMissingIsNotFound) { EXPECT_THROW_KIND(kNotFound, s->get_range("missing", 0, 1)); }
 
 TEST_P(StorageContract, Head) {
   EXPECT_EQ(s->head("x"), std::nullopt);
@@ -151,7 +148,8 @@ TEST_P(StorageContract, ListByPrefixSortedWithSizes) {
   auto all = s->list("");
   std::vector<std::string> all_names;
   for (const auto& o : all) all_names.push_back(o.name);
-  EXPECT_EQ(all_names, (std::vector<std::string>{"data/a-x", "data/a/1", "data/a/2", "data/b", "database", "other/data", "zzz"}));
+  EXPECT_EQ(all_names,
+            (std::vector<std::string>{"data/a-x", "data/a/1", "data/a/2", "data/b", "database", "other/data", "zzz"}));
   EXPECT_TRUE(std::is_sorted(all_names.begin(), all_names.end()));
 
   auto data = s->list("data/");
@@ -243,10 +241,12 @@ TEST_P(StorageContract, PutIfAbsentStream) {
   EXPECT_FALSE(s->put_if_absent_stream("db/1", pieces("second")));
   EXPECT_EQ(s->get("db/1"), "first" + big + "end");
   // A producer that fails leaves nothing under the name, and the name stays free.
-  EXPECT_THROW(s->put_if_absent_stream("db/2", [&](const Storage::Sink& sink) {
-    sink(big);
-    throw Error(ErrorKind::kPermanent, "producer failed");
-  }), Error);
+  EXPECT_THROW(s->put_if_absent_stream("db/2",
+                                       [&](const Storage::Sink& sink) {
+                                         sink(big);
+                                         throw Error(ErrorKind::kPermanent, "producer failed");
+                                       }),
+               Error);
   EXPECT_EQ(names(""), std::vector<std::string>{"db/1"});
   EXPECT_TRUE(s->put_if_absent_stream("db/2", pieces("again")));
   EXPECT_EQ(s->head("db/2"), std::optional<uint64_t>(5 + big.size() + 3));
@@ -361,8 +361,8 @@ TEST_P(StorageContract, ConcurrentPutsAndGets) {
 }
 
 TEST_P(StorageContract, InvalidNamesAreInvalidInput) {
-  for (const std::string& bad : std::vector<std::string>{"../x", "/abs", "a//b", "", "a/", ".", "..", "a/./b", "a/../b", "x/..", "./x",
-                          std::string("nul\0byte", 8)}) {
+  for (const std::string& bad : std::vector<std::string>{"../x", "/abs", "a//b", "", "a/", ".", "..", "a/./b", "a/../b",
+                                                         "x/..", "./x", std::string("nul\0byte", 8)}) {
     SCOPED_TRACE("name '" + bad + "'");
     EXPECT_THROW_KIND(kInvalidInput, s->put(bad, "x"));
     EXPECT_THROW_KIND(kInvalidInput, s->put_if_absent(bad, "x"));

@@ -104,8 +104,17 @@ TEST(Bytes, VarintRoundTripRandom) {
 }
 
 TEST(Bytes, SvarintRoundTripIncludingNegatives) {
-  const std::vector<int64_t> values = {0, 1, -1, 63, -64, 64, -65, 1000000, -1000000,
-                                       std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(),
+  const std::vector<int64_t> values = {0,
+                                       1,
+                                       -1,
+                                       63,
+                                       -64,
+                                       64,
+                                       -65,
+                                       1000000,
+                                       -1000000,
+                                       std::numeric_limits<int64_t>::max(),
+                                       std::numeric_limits<int64_t>::min(),
                                        std::numeric_limits<int64_t>::min() + 1};
   ByteWriter w;
   for (int64_t v : values) w.svarint(v);
@@ -154,7 +163,10 @@ TEST(ByteReader, TruncatedInputThrowsCorruption) {
   EXPECT_THROW_KIND(kCorruption, ByteReader(std::string_view("\xff\xff\xff", 3)).varint());
   EXPECT_THROW_KIND(kCorruption, ByteReader(std::string_view("ab", 2)).bytes(3));
   // A string whose length prefix says 5 but only 4 bytes follow.
-  EXPECT_THROW_KIND(kCorruption, ByteReader(std::string_view("\x05" "abcd", 5)).str());
+  EXPECT_THROW_KIND(kCorruption, ByteReader(std::string_view("\x05"
+                                                             "abcd",
+                                                             5))
+                                     .str());
 }
 
 TEST(ByteReader, TruncatedAtEveryPrefixOfAValidRecord) {
@@ -167,13 +179,15 @@ TEST(ByteReader, TruncatedAtEveryPrefixOfAValidRecord) {
   const std::string full = w.take();
   for (size_t n = 0; n < full.size(); ++n) {
     ByteReader r(std::string_view(full).substr(0, n));
-    EXPECT_THROW_KIND(kCorruption, {
-      r.u32();
-      r.varint();
-      r.svarint();
-      r.str();
-      r.u64();
-    }) << "prefix length " << n;
+    EXPECT_THROW_KIND(kCorruption,
+                      {
+                        r.u32();
+                        r.varint();
+                        r.svarint();
+                        r.str();
+                        r.u64();
+                      })
+        << "prefix length " << n;
   }
   ByteReader r(full);
   EXPECT_EQ(r.u32(), 7u);
@@ -271,8 +285,8 @@ TEST(Hex, RoundTripAllBytes) {
 }
 
 TEST(Hex, RejectsBadInput) {
-  EXPECT_FALSE(from_hex("abc").has_value());   // odd length
-  EXPECT_FALSE(from_hex("zz").has_value());    // not hex
+  EXPECT_FALSE(from_hex("abc").has_value());  // odd length
+  EXPECT_FALSE(from_hex("zz").has_value());   // not hex
   EXPECT_FALSE(from_hex("0g").has_value());
   EXPECT_FALSE(from_hex("g0").has_value());
   EXPECT_FALSE(from_hex(" 0").has_value());
@@ -282,8 +296,13 @@ TEST(Hex, RejectsBadInput) {
 
 TEST(Base64, Rfc4648Vectors) {
   const std::pair<const char*, const char*> vectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"},
   };
   for (auto [plain, enc] : vectors) {
     EXPECT_EQ(base64_encode(plain), enc);
@@ -314,8 +333,8 @@ TEST(Base64, UsesStandardAlphabet) {
 }
 
 TEST(Base64, RejectsBadInput) {
-  for (std::string bad : {"Zg=", "Zg", "Z", "Zm9vY", "Zm9*", "Zm9v\n", "Z===", "====", "Zg=a", "Zm=v", "Zg==Zg==",
-                          "=Zg=", "Zm9-", "Zm9_", " Zm9"}) {
+  for (std::string bad : {"Zg=", "Zg", "Z", "Zm9vY", "Zm9*", "Zm9v\n", "Z===", "====", "Zg=a", "Zm=v",
+                          "Zg==Zg==", "=Zg=", "Zm9-", "Zm9_", " Zm9"}) {
     EXPECT_FALSE(base64_decode(bad).has_value()) << "'" << bad << "'";
   }
   EXPECT_FALSE(base64_decode(std::string("Zm\0v", 4)).has_value());

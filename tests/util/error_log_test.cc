@@ -18,7 +18,7 @@ TEST(Error, KindAndMessage) {
 }
 
 TEST(Error, KindNamesAreDistinct) {
-  const ErrorKind kinds[] = {ErrorKind::kNotFound,   ErrorKind::kCorruption,   ErrorKind::kTransient,
+  const ErrorKind kinds[] = {ErrorKind::kNotFound,  ErrorKind::kCorruption,   ErrorKind::kTransient,
                              ErrorKind::kPermanent, ErrorKind::kInvalidInput, ErrorKind::kLocked};
   std::set<std::string> names;
   for (ErrorKind k : kinds) names.insert(error_kind_name(k));

@@ -130,8 +130,8 @@ TEST(ParseListing, RejectsDaysPastTheEndOfTheMonth) {
 TEST(ParseListing, FormatOfParseRoundTrips) {
   for (const char* zone : {"UTC", "EST5EDT,M3.2.0,M11.1.0", "CET-1CEST,M3.5.0,M10.5.0/3"}) {
     ScopedTz tz(zone);
-    for (const char* text : {"26-Jul-2019 14:07", "01-Jan-2000 00:00", "31-Dec-2030 23:59", "29-Feb-2024 06:05",
-                             "15-Jan-1971 12:00"}) {
+    for (const char* text :
+         {"26-Jul-2019 14:07", "01-Jan-2000 00:00", "31-Dec-2030 23:59", "29-Feb-2024 06:05", "15-Jan-1971 12:00"}) {
       auto t = parse_listing(text);
       ASSERT_TRUE(t.has_value()) << text << " in " << zone;
       EXPECT_EQ(format_listing(*t), text) << zone;

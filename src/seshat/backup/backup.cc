@@ -18,7 +18,8 @@ void announce_resume(const catalog::Catalog& cat, uint32_t folder) {
     const catalog::Backup& b = cat.backups[i];
     if (b.folder != folder) continue;
     if (!b.complete && b.files_stored > 0)
-      log::info("Resuming: {} files already stored by the interrupted backup of {}", b.files_stored, format_iso(b.time_ns));
+      log::info("Resuming: {} files already stored by the interrupted backup of {}", b.files_stored,
+                format_iso(b.time_ns));
     return;
   }
 }
@@ -77,9 +78,11 @@ Result run(catalog::Catalog& cat, const Options& o, const Services& services) {
     r.found_paths.push_back(cat.path(it.entry));
   }
   std::vector<WorkItem>().swap(walker.items);
-  log::info("Backup of {} complete: {} files stored ({} read, {} new in {} containers), {} unchanged by content, {} deleted, {} not backed up",
-            o.folder, r.files_stored, human_size(r.bytes_read), human_size(r.bytes_uploaded), r.containers,
-            r.deduplicated, r.deleted, r.not_backed_up);
+  log::info(
+      "Backup of {} complete: {} files stored ({} read, {} new in {} containers), {} unchanged by content, {} deleted, "
+      "{} not backed up",
+      o.folder, r.files_stored, human_size(r.bytes_read), human_size(r.bytes_uploaded), r.containers, r.deduplicated,
+      r.deleted, r.not_backed_up);
   return r;
 }
 

@@ -16,7 +16,7 @@ namespace seshat::backup {
 
 struct Options {
   std::string host;
-  std::string folder;                  // absolute path, no trailing slash (except "/")
+  std::string folder;                   // absolute path, no trailing slash (except "/")
   uint64_t max_container = 8ull << 30;  // split containers before they pass this size
   // Files larger than this are stored in parts. Each packing thread holds two buffers of a
   // part's size, so this is also most of the memory packing takes.
@@ -24,19 +24,19 @@ struct Options {
   // Asked before each container is committed: false when the DB lock was lost (the backup
   // then stops without committing it). Unset: always held.
   std::function<bool()> lock_held;
-  bool hidden = true;                   // back up names starting with '.'
+  bool hidden = true;  // back up names starting with '.'
   bool follow_symlinks = false;
-  bool dry_run = false;                 // walk and report; store nothing
-  std::vector<std::string> excludes;    // RE2, matched (partially) against the full path
-  std::vector<std::string> includes;    // RE2; a match overrides every exclusion
-  int threads = 1;                      // packing threads
+  bool dry_run = false;               // walk and report; store nothing
+  std::vector<std::string> excludes;  // RE2, matched (partially) against the full path
+  std::vector<std::string> includes;  // RE2; a match overrides every exclusion
+  int threads = 1;                    // packing threads
 };
 
 struct Result {
   uint64_t dirs_scanned = 0;
   uint64_t files_scanned = 0;
-  uint64_t found = 0;           // files to back up after the walk
-  uint64_t files_stored = 0;    // file versions written
+  uint64_t found = 0;         // files to back up after the walk
+  uint64_t files_stored = 0;  // file versions written
   uint64_t bytes_read = 0;
   uint64_t bytes_uploaded = 0;  // container bytes
   uint64_t deduplicated = 0;    // files whose content was already stored

@@ -52,7 +52,8 @@ bool changed_while_read(int fd, const fs::Stat& st, const std::string& path) {
 
 }  // namespace
 
-Packer::Packer(catalog::Catalog& cat, const Options& o, uint32_t backup, int64_t stamp, const Services& services, Result& r)
+Packer::Packer(catalog::Catalog& cat, const Options& o, uint32_t backup, int64_t stamp, const Services& services,
+               Result& r)
     : cat_(cat), o_(o), backup_(backup), services_(services), r_(r), checkpoint_ns_(now_ns()) {
   part_size_ = std::min<uint64_t>(o.part_size, std::max<uint64_t>(64 << 10, o.max_container / 4));
   for (const auto& c : cat.contents)
@@ -73,9 +74,11 @@ void Packer::run(const std::vector<WorkItem>& items) {
   if (interrupted()) {
     // What the closed containers hold is in the catalog: keep it as a checkpoint.
     services_.save();
-    throw Error(ErrorKind::kInterrupted,
-                fmt::format("backup interrupted after {} of {} files; a checkpoint was saved and the next backup resumes from it",
-                            r_.files_stored, items.size()));
+    throw Error(
+        ErrorKind::kInterrupted,
+        fmt::format(
+            "backup interrupted after {} of {} files; a checkpoint was saved and the next backup resumes from it",
+            r_.files_stored, items.size()));
   }
 }
 
@@ -110,8 +113,10 @@ void Packer::work() {
 }
 
 void Packer::not_backed_up(const std::string& path, int err) {
-  if (err == ENOENT) log::warn("File vanished before it was read: {}", path);
-  else log::warn("File not backed up: {} ({})", path, std::strerror(err));
+  if (err == ENOENT)
+    log::warn("File vanished before it was read: {}", path);
+  else
+    log::warn("File not backed up: {} ({})", path, std::strerror(err));
   std::lock_guard<std::mutex> lk(mu_);
   ++r_.not_backed_up;
 }
@@ -199,7 +204,8 @@ void Packer::store_small(const WorkItem& it, const std::string& path, int fd, fs
 
 // A big file of a size some stored content has: hashed first, so that a renamed or copied
 // big file is not stored again. True if it was found (and recorded).
-bool Packer::dedup_by_hash_first(const WorkItem& it, const std::string& path, int fd, const fs::Stat& st, std::string& buf) {
+bool Packer::dedup_by_hash_first(const WorkItem& it, const std::string& path, int fd, const fs::Stat& st,
+                                 std::string& buf) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (!big_sizes_.count(st.size)) return false;

@@ -42,7 +42,8 @@ class Packer {
   void record(uint32_t entry, const fs::Stat& st, uint32_t content, bool unstable);
   // A committed container (BlobWriter hook, under mu_): maybe a checkpoint.
   void committed(uint32_t id, uint64_t size, bool full);
-  static repo::BlobOrigin origin(const std::string& path, const fs::Stat& st, const catalog::Hash& h, uint32_t part, uint32_t parts);
+  static repo::BlobOrigin origin(const std::string& path, const fs::Stat& st, const catalog::Hash& h, uint32_t part,
+                                 uint32_t parts);
 
   catalog::Catalog& cat_;
   const Options& o_;
@@ -57,7 +58,7 @@ class Packer {
   std::atomic<size_t> next_{0};
   std::atomic<bool> failed_{false};
 
-  std::mutex mu_;  // guards the catalog, r_, the writer's place() and finish(), and below
+  std::mutex mu_;                  // guards the catalog, r_, the writer's place() and finish(), and below
   uint64_t since_checkpoint_ = 0;  // container bytes committed since the last checkpoint
   uint64_t catalog_size_ = 0;      // of the last generation saved
   int64_t checkpoint_ns_;

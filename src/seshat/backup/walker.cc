@@ -39,7 +39,8 @@ Walker::Walker(catalog::Catalog& cat, const Options& o, uint32_t backup, Result&
 
 void Walker::walk(uint32_t root) {
   auto dir = fs::Dir::open(o_.folder);
-  if (!dir) throw Error(dir.error().kind(), "cannot back up " + o_.folder + ": " + std::strerror(dir.error().sys_errno()));
+  if (!dir)
+    throw Error(dir.error().kind(), "cannot back up " + o_.folder + ": " + std::strerror(dir.error().sys_errno()));
   auto st = dir->stat_self();
   if (!st) throw Error(st.error().kind(), "cannot back up " + o_.folder + ": " + std::strerror(st.error().sys_errno()));
   record_dir(root, *st);
@@ -85,7 +86,8 @@ void Walker::tombstone_children(uint32_t entry) {
 void Walker::record_dir(uint32_t entry, const fs::Stat& st) {
   const catalog::Version* v = latest(entry);
   // Only the directory's own metadata is compared; its children are walked either way.
-  if (v && v->type == Type::kDir && v->mode == st.mode && v->uid == st.uid && v->gid == st.gid && v->mtime_ns == st.mtime_ns)
+  if (v && v->type == Type::kDir && v->mode == st.mode && v->uid == st.uid && v->gid == st.gid &&
+      v->mtime_ns == st.mtime_ns)
     return;
   cat_.add_version(entry, catalog::Version::dir(backup_, meta_of(st)));
 }
@@ -143,8 +145,10 @@ void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name,
   if (!st && o_.follow_symlinks && st.error().sys_errno() == ENOENT) st = dir.stat_child(name, false);  // dangling link
   fault::point("walk.child");
   if (!st) {
-    if (st.error().sys_errno() != ENOENT) not_backed_up("File", st.error());
-    else if (child != kNone) tombstone(child);  // vanished between listing and stat
+    if (st.error().sys_errno() != ENOENT)
+      not_backed_up("File", st.error());
+    else if (child != kNone)
+      tombstone(child);  // vanished between listing and stat
     return;
   }
   if (st->kind == fs::Kind::kOther) {

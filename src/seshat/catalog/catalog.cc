@@ -203,7 +203,8 @@ std::optional<uint32_t> Catalog::find_content(const Hash& hash) const {
       content_slots_.assign(cap, kNone);
       content_indexed_ = 0;
     }
-    for (; content_indexed_ < contents.size(); ++content_indexed_) index_content(static_cast<uint32_t>(content_indexed_));
+    for (; content_indexed_ < contents.size(); ++content_indexed_)
+      index_content(static_cast<uint32_t>(content_indexed_));
   }
   if (content_slots_.empty()) return std::nullopt;
   size_t mask = content_slots_.size() - 1;
@@ -242,9 +243,8 @@ void Catalog::for_each_at(uint32_t root, uint32_t backup, const std::function<vo
 
 size_t Catalog::memory_bytes() const {
   size_t n = arena.capacity() + entries.capacity() * sizeof(Entry) + versions.capacity() * sizeof(Version) +
-             contents.capacity() * sizeof(Content) + blobs.capacity() * sizeof(BlobRef) +
-             child_order_.capacity() * 4 + child_start_.capacity() * 4 +
-             content_slots_.capacity() * sizeof(uint32_t);
+             contents.capacity() * sizeof(Content) + blobs.capacity() * sizeof(BlobRef) + child_order_.capacity() * 4 +
+             child_start_.capacity() * 4 + content_slots_.capacity() * sizeof(uint32_t);
   for (const auto& c : containers) n += sizeof(Container) + c.name.capacity();
   n += backups.capacity() * sizeof(Backup) + folders.capacity() * sizeof(Folder);
   return n;

@@ -29,29 +29,29 @@ struct Host {
 
 struct Folder {
   uint32_t host = 0;
-  std::string path;            // absolute path of the backed-up directory
-  uint32_t root = kNone;       // its entry
-  bool automatic = true;       // backed up by AUTOMATIC
+  std::string path;       // absolute path of the backed-up directory
+  uint32_t root = kNone;  // its entry
+  bool automatic = true;  // backed up by AUTOMATIC
 };
 
 struct Backup {
   uint32_t folder = 0;
-  int64_t time_ns = 0;         // the backup timestamp
-  bool complete = false;       // false while running, or if it was interrupted
-  uint64_t files_stored = 0;   // versions written by this backup
-  uint64_t bytes_stored = 0;   // plaintext bytes of new content
+  int64_t time_ns = 0;        // the backup timestamp
+  bool complete = false;      // false while running, or if it was interrupted
+  uint64_t files_stored = 0;  // versions written by this backup
+  uint64_t bytes_stored = 0;  // plaintext bytes of new content
 };
 
 struct Container {
-  std::string name;            // object name, e.g. containers/SEF_host_home_20190726140750_000
+  std::string name;  // object name, e.g. containers/SEF_host_home_20190726140750_000
   uint64_t size = 0;
 };
 
 struct BlobRef {
   uint32_t container = 0;
-  uint32_t length = 0;         // stored length
+  uint32_t length = 0;  // stored length
   uint64_t offset = 0;
-  uint32_t raw_size = 0;       // plaintext length
+  uint32_t raw_size = 0;  // plaintext length
   bool compressed = false;
   std::array<uint8_t, 16> iv{};
   std::array<uint8_t, 32> mac{};
@@ -60,7 +60,7 @@ struct BlobRef {
 struct Content {
   Hash hash{};
   uint64_t size = 0;
-  uint32_t first_blob = 0;     // blobs [first_blob, first_blob + blob_count) in order
+  uint32_t first_blob = 0;  // blobs [first_blob, first_blob + blob_count) in order
   uint32_t blob_count = 0;
 };
 
@@ -76,16 +76,16 @@ struct Meta {
 // 56 bytes: a catalog holds one per file per change, so every byte counts a million times.
 struct Version {
   uint32_t backup = 0;
-  uint32_t prev = kNone;       // the previous version of the same entry
+  uint32_t prev = kNone;  // the previous version of the same entry
   uint32_t uid = 0, gid = 0;
-  uint32_t content = kNone;    // file: index into contents; symlink: target in the name arena
-  uint16_t mode = 0;           // permission bits (07777)
+  uint32_t content = kNone;  // file: index into contents; symlink: target in the name arena
+  uint16_t mode = 0;         // permission bits (07777)
   Type type = Type::kFile;
   uint8_t reserved = 0;
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
   uint64_t inode = 0;
-  uint64_t size = 0;           // symlink: the target's length
+  uint64_t size = 0;  // symlink: the target's length
 
   // The one way each kind of version is made (prev is set by Catalog::add_version).
   static Version file(uint32_t backup, const Meta& m, uint64_t size, uint32_t content);
@@ -101,7 +101,7 @@ struct Entry {
   uint32_t parent = kNone;
   uint32_t name_off = 0;
   uint32_t name_len = 0;
-  uint32_t latest = kNone;     // newest version
+  uint32_t latest = kNone;  // newest version
 };
 
 class Catalog {

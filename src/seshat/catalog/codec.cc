@@ -12,7 +12,9 @@ namespace {
 
 constexpr char kMagic[4] = {'S', 'C', 'A', 'T'};
 
-[[noreturn]] void corrupt(const std::string& what) { throw Error(ErrorKind::kCorruption, "catalog is damaged: " + what); }
+[[noreturn]] void corrupt(const std::string& what) {
+  throw Error(ErrorKind::kCorruption, "catalog is damaged: " + what);
+}
 
 void check_ref(uint64_t v, size_t limit, const char* what, bool allow_none = false) {
   if (allow_none && v == kNone) return;
@@ -253,7 +255,8 @@ Catalog decode(std::string_view data) {
     check_ref(v.backup, c.backups.size(), "backup");
     if (v.prev != kNone && v.prev >= i) corrupt("bad version chain");
     if (v.type == Type::kFile) check_ref(v.content, c.contents.size(), "content");
-    if (v.type == Type::kSymlink && (v.content == kNone || v.size > c.arena.size() || uint64_t{v.content} + v.size > c.arena.size()))
+    if (v.type == Type::kSymlink &&
+        (v.content == kNone || v.size > c.arena.size() || uint64_t{v.content} + v.size > c.arena.size()))
       corrupt("bad symlink target");
   }
   return c;

@@ -37,6 +37,7 @@ std::vector<Row> search(const Catalog& c, const std::vector<uint32_t>& folders,
 // The folder whose tree holds the entry.
 uint32_t folder_of(const Catalog& c, uint32_t entry);
 // The newest backup of the folder, at or before `at_or_before` if given.
-std::optional<uint32_t> newest_backup(const Catalog& c, uint32_t folder, std::optional<int64_t> at_or_before = std::nullopt);
+std::optional<uint32_t> newest_backup(const Catalog& c, uint32_t folder,
+                                      std::optional<int64_t> at_or_before = std::nullopt);
 
 }  // namespace seshat::catalog

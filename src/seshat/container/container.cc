@@ -66,7 +66,8 @@ void seal_blob_into(const crypto::Keys& keys, std::string_view plaintext, Sealed
   b.mac = s.mac;
 }
 
-std::string_view open_blob_into(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored, OpenBuffers& bufs) {
+std::string_view open_blob_into(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored,
+                                OpenBuffers& bufs) {
   if (stored.size() != loc.length) corrupt("blob has the wrong length");
   size_t n = crypto::open_into(keys, loc.iv, stored, loc.mac, bufs.decrypted);
   std::string_view dec(bufs.decrypted.data(), n);

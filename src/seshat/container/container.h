@@ -48,12 +48,12 @@ struct IndexEntry {
 // folders and backups from containers alone.
 struct Origin {
   std::string host;
-  std::string folder;       // absolute path of the backed-up folder
-  int64_t backup_ns = 0;    // the backup timestamp
+  std::string folder;     // absolute path of the backed-up folder
+  int64_t backup_ns = 0;  // the backup timestamp
 };
 
 struct Index {
-  Origin origin;            // empty for version 1 indexes
+  Origin origin;  // empty for version 1 indexes
   std::vector<IndexEntry> entries;
 };
 
@@ -79,7 +79,8 @@ std::string open_blob(const crypto::Keys& keys, const BlobLocation& loc, std::st
 struct OpenBuffers {
   std::string decrypted, plain;
 };
-std::string_view open_blob_into(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored, OpenBuffers& bufs);
+std::string_view open_blob_into(const crypto::Keys& keys, const BlobLocation& loc, std::string_view stored,
+                                OpenBuffers& bufs);
 
 // Builds a container's bytes incrementally. Not thread-safe.
 class Builder {

@@ -99,7 +99,8 @@ size_t cbc_encrypt(const Keys& keys, const Iv& iv, const unsigned char* in, size
   int out1 = 0, out2 = 0;
   if (n > static_cast<size_t>(std::numeric_limits<int>::max() - 16)) fail("AES: block too large");
   if (!c.ctx || EVP_EncryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1 ||
-      EVP_EncryptUpdate(c.ctx, out, &out1, in, static_cast<int>(n)) != 1 || EVP_EncryptFinal_ex(c.ctx, out + out1, &out2) != 1)
+      EVP_EncryptUpdate(c.ctx, out, &out1, in, static_cast<int>(n)) != 1 ||
+      EVP_EncryptFinal_ex(c.ctx, out + out1, &out2) != 1)
     fail("AES encrypt");
   return static_cast<size_t>(out1 + out2);
 }
@@ -109,11 +110,14 @@ size_t cbc_open(const Keys& keys, const Iv& iv, std::string_view ct, const Mac& 
   Mac expect = hmac(keys, iv, ct);
   if (CRYPTO_memcmp(expect.data(), mac.data(), kMacSize) != 0 || ct.size() % 16 != 0 || ct.empty())
     throw Error(ErrorKind::kCorruption, "authentication failed");
-  if (ct.size() > static_cast<size_t>(std::numeric_limits<int>::max())) throw Error(ErrorKind::kCorruption, "sealed object too large");
+  if (ct.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw Error(ErrorKind::kCorruption, "sealed object too large");
   CipherCtx c;
-  if (!c.ctx || EVP_DecryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1) fail("AES init");
+  if (!c.ctx || EVP_DecryptInit_ex(c.ctx, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1)
+    fail("AES init");
   int out1 = 0, out2 = 0;
-  if (EVP_DecryptUpdate(c.ctx, out, &out1, reinterpret_cast<const unsigned char*>(ct.data()), static_cast<int>(ct.size())) != 1 ||
+  if (EVP_DecryptUpdate(c.ctx, out, &out1, reinterpret_cast<const unsigned char*>(ct.data()),
+                        static_cast<int>(ct.size())) != 1 ||
       EVP_DecryptFinal_ex(c.ctx, out + out1, &out2) != 1)
     throw Error(ErrorKind::kCorruption, "authentication failed (bad padding)");
   return static_cast<size_t>(out1 + out2);
@@ -150,7 +154,8 @@ void seal_into(const Keys& keys, std::string_view plaintext, Sealed& s) {
   random_iv(s.iv);
   s.ciphertext.resize(plaintext.size() + 16);
   auto* out = reinterpret_cast<unsigned char*>(s.ciphertext.data());
-  s.ciphertext.resize(cbc_encrypt(keys, s.iv, reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), out));
+  s.ciphertext.resize(
+      cbc_encrypt(keys, s.iv, reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), out));
   s.mac = hmac(keys, s.iv, s.ciphertext);
 }
 
@@ -180,13 +185,15 @@ std::string seal_packed(const Keys& keys, std::string_view plaintext) {
   return s.finish();
 }
 
-PackedSealer::PackedSealer(const Keys& keys) : cipher_(EVP_CIPHER_CTX_new()), mac_(EVP_MAC_fetch(nullptr, "HMAC", nullptr)), mac_ctx_(nullptr) {
+PackedSealer::PackedSealer(const Keys& keys)
+    : cipher_(EVP_CIPHER_CTX_new()), mac_(EVP_MAC_fetch(nullptr, "HMAC", nullptr)), mac_ctx_(nullptr) {
   auto* c = static_cast<EVP_CIPHER_CTX*>(cipher_);
   auto* m = static_cast<EVP_MAC*>(mac_);
   if (m) mac_ctx_ = EVP_MAC_CTX_new(m);
   auto* mc = static_cast<EVP_MAC_CTX*>(mac_ctx_);
   Iv iv{};
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", const_cast<char*>("SHA256"), 0), OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", const_cast<char*>("SHA256"), 0),
+                         OSSL_PARAM_construct_end()};
   if (!c || !mc || RAND_bytes(iv.data(), kIvSize) != 1 ||
       EVP_EncryptInit_ex(c, EVP_aes_256_cbc(), nullptr, keys.enc.data(), iv.data()) != 1 ||
       EVP_MAC_init(mc, keys.mac.data(), keys.mac.size(), params) != 1) {
@@ -212,7 +219,8 @@ PackedSealer::~PackedSealer() {
 
 // The MAC covers IV || ciphertext: every byte of out_ from `from` on.
 void PackedSealer::mac_tail(size_t from) {
-  if (EVP_MAC_update(static_cast<EVP_MAC_CTX*>(mac_ctx_), reinterpret_cast<const unsigned char*>(out_.data() + from), out_.size() - from) != 1)
+  if (EVP_MAC_update(static_cast<EVP_MAC_CTX*>(mac_ctx_), reinterpret_cast<const unsigned char*>(out_.data() + from),
+                     out_.size() - from) != 1)
     fail("HMAC");
 }
 
@@ -223,8 +231,8 @@ void PackedSealer::update(std::string_view plaintext) {
     size_t at = out_.size();
     out_.resize(at + n + 16);
     int got = 0;
-    if (EVP_EncryptUpdate(static_cast<EVP_CIPHER_CTX*>(cipher_), reinterpret_cast<unsigned char*>(out_.data() + at), &got,
-                          reinterpret_cast<const unsigned char*>(plaintext.data()), static_cast<int>(n)) != 1)
+    if (EVP_EncryptUpdate(static_cast<EVP_CIPHER_CTX*>(cipher_), reinterpret_cast<unsigned char*>(out_.data() + at),
+                          &got, reinterpret_cast<const unsigned char*>(plaintext.data()), static_cast<int>(n)) != 1)
       fail("AES encrypt");
     out_.resize(at + static_cast<size_t>(got));
     mac_tail(at);
@@ -240,13 +248,15 @@ std::string PackedSealer::finish() {
   size_t at = out_.size();
   out_.resize(at + 16);
   int got = 0;
-  if (EVP_EncryptFinal_ex(static_cast<EVP_CIPHER_CTX*>(cipher_), reinterpret_cast<unsigned char*>(out_.data() + at), &got) != 1)
+  if (EVP_EncryptFinal_ex(static_cast<EVP_CIPHER_CTX*>(cipher_), reinterpret_cast<unsigned char*>(out_.data() + at),
+                          &got) != 1)
     fail("AES encrypt");
   out_.resize(at + static_cast<size_t>(got));
   mac_tail(at);
   Mac m{};
   size_t outl = 0;
-  if (EVP_MAC_final(static_cast<EVP_MAC_CTX*>(mac_ctx_), m.data(), &outl, m.size()) != 1 || outl != kMacSize) fail("HMAC");
+  if (EVP_MAC_final(static_cast<EVP_MAC_CTX*>(mac_ctx_), m.data(), &outl, m.size()) != 1 || outl != kMacSize)
+    fail("HMAC");
   out_.append(reinterpret_cast<const char*>(m.data()), kMacSize);
   if (sink_) {
     sink_(out_);
@@ -270,8 +280,7 @@ std::string_view open_packed_in_place(const Keys& keys, std::string& packed) {
 Keys derive_keys(std::string_view passphrase, std::string_view salt, const KdfParams& params) {
   if (sodium_init() < 0) fail("libsodium init");
   if (salt.size() != crypto_pwhash_SALTBYTES) throw Error(ErrorKind::kCorruption, "bad KDF salt length");
-  if (params.ops < crypto_pwhash_OPSLIMIT_MIN || params.ops > 100 || params.mem < 8192 ||
-      params.mem > (4ull << 30))
+  if (params.ops < crypto_pwhash_OPSLIMIT_MIN || params.ops > 100 || params.mem < 8192 || params.mem > (4ull << 30))
     throw Error(ErrorKind::kCorruption, "KDF parameters out of range");
   unsigned char out[64];
   if (crypto_pwhash(out, sizeof out, passphrase.data(), passphrase.size(),

@@ -92,7 +92,7 @@ class PackedSealer {
   void* mac_ctx_;
   static constexpr size_t kChunk = 4 << 20;
   std::function<void(std::string_view)> sink_;
-  std::string out_;                // the piece being filled
+  std::string out_;  // the piece being filled
 };
 std::string open_packed(const Keys& keys, std::string_view packed);
 // The same, decrypting inside `packed` itself (no second buffer): returns the plaintext, a

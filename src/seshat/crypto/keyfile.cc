@@ -1,7 +1,8 @@
 #include "seshat/crypto/keyfile.h"
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
+
+#include <nlohmann/json.hpp>
 
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
@@ -14,7 +15,8 @@ namespace {
 // passphrase (both make the authenticated unwrap fail). It reveals nothing that the file
 // does not already show.
 std::string checksum(uint64_t ops, uint64_t mem, const std::string& salt_b64, const std::string& data_b64) {
-  Hash h = sha256("seshat-keyfile\n" + std::to_string(ops) + "\n" + std::to_string(mem) + "\n" + salt_b64 + "\n" + data_b64);
+  Hash h =
+      sha256("seshat-keyfile\n" + std::to_string(ops) + "\n" + std::to_string(mem) + "\n" + salt_b64 + "\n" + data_b64);
   return to_hex(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
 }
 
@@ -40,7 +42,8 @@ Keys open_keyfile(std::string_view keyfile, std::string_view passphrase) {
   std::optional<std::string> salt, data;
   try {
     auto j = nlohmann::json::parse(keyfile);
-    if (json_int<int>(j, "version", "key file") != 1) throw Error(ErrorKind::kCorruption, "key file: unsupported version");
+    if (json_int<int>(j, "version", "key file") != 1)
+      throw Error(ErrorKind::kCorruption, "key file: unsupported version");
     if (j.at("kdf").get<std::string>() != "argon2id") throw Error(ErrorKind::kCorruption, "key file: unknown KDF");
     params.ops = json_int<uint64_t>(j, "ops", "key file");
     params.mem = json_int<uint64_t>(j, "mem", "key file");

@@ -12,9 +12,12 @@ namespace seshat::fs {
 
 Stat from_stat(const struct stat& st) {
   Stat s;
-  if (S_ISREG(st.st_mode)) s.kind = Kind::kFile;
-  else if (S_ISDIR(st.st_mode)) s.kind = Kind::kDir;
-  else if (S_ISLNK(st.st_mode)) s.kind = Kind::kSymlink;
+  if (S_ISREG(st.st_mode))
+    s.kind = Kind::kFile;
+  else if (S_ISDIR(st.st_mode))
+    s.kind = Kind::kDir;
+  else if (S_ISLNK(st.st_mode))
+    s.kind = Kind::kSymlink;
   else {
     s.kind = Kind::kOther;
     s.other_name = S_ISFIFO(st.st_mode) ? "FIFO" : S_ISSOCK(st.st_mode) ? "socket" : "device";

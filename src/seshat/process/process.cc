@@ -35,8 +35,8 @@ void run_again_with_huge_pages(char** argv) {
   }
   // Not with elevated privileges (setuid, file capabilities): glibc ignores tunables there.
   if (::getauxval(AT_SECURE)) return;
-  const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables && std::strstr(tunables, "glibc.malloc.hugetlb")) return;
+  std::string tunables = env::get(env::kGlibcTunables).value_or("");
+  if (tunables.find("glibc.malloc.hugetlb") != std::string::npos) return;
   char self[4096];
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof self);
   if (n <= 0 || n >= static_cast<ssize_t>(sizeof self)) return;
@@ -47,8 +47,8 @@ void run_again_with_huge_pages(char** argv) {
   if (::dladdr(reinterpret_cast<void*>(&run_again_with_huge_pages), &info) == 0 || !info.dli_fname ||
       ::stat(info.dli_fname, &a) != 0 || ::stat(self, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
     return;
-  std::string value = tunables && *tunables ? std::string(tunables) + ":glibc.malloc.hugetlb=1" : "glibc.malloc.hugetlb=1";
-  if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0 || ::setenv(env::kReexecuted.name, "1", 1) != 0) return;
+  std::string value = tunables.empty() ? "glibc.malloc.hugetlb=1" : tunables + ":glibc.malloc.hugetlb=1";
+  if (::setenv(env::kGlibcTunables.name, value.c_str(), 1) != 0 || ::setenv(env::kReexecuted.name, "1", 1) != 0) return;
   ::execv(self, argv);
   // Not reached unless the exec failed: run as we are.
   ::unsetenv(env::kReexecuted.name);

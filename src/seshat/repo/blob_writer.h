@@ -48,7 +48,7 @@ struct BlobOrigin {
 // Which backup a container belongs to, for its name and its index.
 struct ContainerOrigin {
   std::string host;
-  std::string folder;    // absolute path
+  std::string folder;  // absolute path
   int64_t backup_ns = 0;
 };
 

@@ -69,7 +69,8 @@ class ContainerBlobWriter : public BlobWriter {
     fi.uid = origin.uid;
     fi.gid = origin.gid;
     fi.hash = origin.hash;
-    container::BlobLocation loc = builder_->add(blob.bytes.size(), blob.raw_size, blob.compressed, blob.iv, blob.mac, fi);
+    container::BlobLocation loc =
+        builder_->add(blob.bytes.size(), blob.raw_size, blob.compressed, blob.iv, blob.mac, fi);
     return {blob_ref(id_, loc), placed_++};
   }
 
@@ -94,7 +95,9 @@ class ContainerBlobWriter : public BlobWriter {
 
   void abandon(const Placement&) override {
     std::lock_guard<std::mutex> lk(mu_);
-    if (!failure_) failure_ = std::make_exception_ptr(Error(ErrorKind::kPermanent, "a blob was placed in the container but not written"));
+    if (!failure_)
+      failure_ =
+          std::make_exception_ptr(Error(ErrorKind::kPermanent, "a blob was placed in the container but not written"));
     cv_.notify_all();
   }
 
@@ -130,7 +133,9 @@ class ContainerBlobWriter : public BlobWriter {
     wait_written();
     fault::point("container.before_commit");
     if (hooks_.may_commit && !hooks_.may_commit())
-      throw Error(ErrorKind::kLocked, "the DB lock of this backup was removed by another process (DB UNLOCK) or taken over; stopped without writing more");
+      throw Error(ErrorKind::kLocked,
+                  "the DB lock of this backup was removed by another process (DB UNLOCK) or taken over; stopped "
+                  "without writing more");
     builder_->finish_to(keys_, [&](std::string_view piece) { out_->write(piece); });
     out_->commit();
     uint64_t size = out_->size();

@@ -1,9 +1,9 @@
 // The catalog generations: seshat/db/<generation, 20 digits>, each the whole catalog encoded,
 // compressed and sealed (doc/format/catalog.md).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
-
-#include <fmt/format.h>
 
 #include "seshat/catalog/codec.h"
 #include "seshat/repo/repository.h"
@@ -45,7 +45,8 @@ std::vector<GenerationInfo> Generations::list() {
       warned_.push_back(o.name);
     }
   }
-  std::sort(out.begin(), out.end(), [](const GenerationInfo& a, const GenerationInfo& b) { return a.number < b.number; });
+  std::sort(out.begin(), out.end(),
+            [](const GenerationInfo& a, const GenerationInfo& b) { return a.number < b.number; });
   return out;
 }
 
@@ -74,7 +75,8 @@ catalog::Catalog Generations::load() {
       log::warn("Catalog generation {} is damaged ({}); trying the one before it", it->name, e.what());
     }
   }
-  if (!gens.empty()) throw Error(ErrorKind::kCorruption, "every catalog generation in " + store_.describe() + " is damaged");
+  if (!gens.empty())
+    throw Error(ErrorKind::kCorruption, "every catalog generation in " + store_.describe() + " is damaged");
   current_ = 0;
   return {};
 }
@@ -101,8 +103,8 @@ uint64_t Generations::save(const catalog::Catalog& catalog) {
   };
   fault::point("catalog.before_put");
   if (!store_.put_if_absent_stream(generation_name(next), produce))
-    throw Error(ErrorKind::kLocked, "another process saved the catalog at the same time (generation " + std::to_string(next) +
-                                        "); run the command again");
+    throw Error(ErrorKind::kLocked, "another process saved the catalog at the same time (generation " +
+                                        std::to_string(next) + "); run the command again");
   current_ = next;
   fault::point("catalog.after_put");
   // Only after the new generation is stored do old ones go.

@@ -67,7 +67,8 @@ LockRecord LockRecord::from_json(std::string_view text) {
   try {
     auto j = nlohmann::json::parse(text);
     LockRecord r;
-    if (json_int<int>(j, "version", "lock record") != 1) throw Error(ErrorKind::kCorruption, "lock record: unsupported version");
+    if (json_int<int>(j, "version", "lock record") != 1)
+      throw Error(ErrorKind::kCorruption, "lock record: unsupported version");
     r.id = j.at("id").get<std::string>();
     r.host = j.at("host").get<std::string>();
     r.pid = json_int<int64_t>(j, "pid", "lock record");
@@ -112,7 +113,9 @@ std::unique_ptr<Lock> Lock::acquire(std::shared_ptr<storage::Storage> store, con
       }
       continue;
     }
-    if (!wait) throw Error(ErrorKind::kLocked, "the DB is locked by " + holder->describe() + " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
+    if (!wait)
+      throw Error(ErrorKind::kLocked, "the DB is locked by " + holder->describe() +
+                                          " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
     if (now_ns() - last_message > 60LL * 1000000000LL) {
       log::info("Waiting for the DB lock held by {}", holder->describe());
       last_message = now_ns();
@@ -165,7 +168,9 @@ std::unique_ptr<Lock> Lock::acquire_by_listing(std::shared_ptr<storage::Storage>
     withdraw.armed = false;
     if (!blocker) return std::unique_ptr<Lock>(new Lock(store, mine, my_name));
     store->remove(my_name);  // withdraw before waiting: a waiter's record must not block others
-    if (!wait) throw Error(ErrorKind::kLocked, "the DB is locked by " + blocker->describe() + " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
+    if (!wait)
+      throw Error(ErrorKind::kLocked, "the DB is locked by " + blocker->describe() +
+                                          " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
     if (now_ns() - last_message > 60LL * 1000000000LL) {
       log::info("Waiting for the DB lock held by {}", blocker->describe());
       last_message = now_ns();
@@ -265,8 +270,9 @@ std::optional<LockRecord> Lock::force_unlock(storage::Storage& store, const std:
     if (!text) continue;
     auto r = parse_record(*text);
     if (r && !is_stale(*r, my_host) && r->host == my_host)
-      throw Error(ErrorKind::kLocked, "the DB lock is held by " + r->describe() +
-                                          ", which is running on this machine; stop it first (DB UNLOCK removes locks left by crashes)");
+      throw Error(ErrorKind::kLocked,
+                  "the DB lock is held by " + r->describe() +
+                      ", which is running on this machine; stop it first (DB UNLOCK removes locks left by crashes)");
     found.emplace_back(o.name, r);
   }
   std::optional<LockRecord> holder;

@@ -26,40 +26,88 @@ struct PartialFile {
   std::map<uint32_t, catalog::BlobRef> blobs;
 };
 
-}  // namespace
+class Rebuilder {
+ public:
+  Rebuilder(Repository& repo, catalog::Catalog& cat) : repo_(repo), cat_(cat) {}
 
-RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
-  RebuildResult r;
-  storage::Storage& store = repo.store();
-  std::vector<Found> found;
-  for (const auto& o : store.list(kContainerPrefix)) {
-    ++r.containers;
-    auto index = repo.read_index(o.name, o.size, false);
-    if (!index) {
-      ++r.unreadable;
-      log::warn("Container {} cannot be read: {}; skipped", o.name, index.error().what());
-      continue;
-    }
-    if (index->origin.folder.empty()) {
-      ++r.without_origin;
-      log::warn("Container {} does not record its backup (an older format); skipped", o.name);
-      continue;
-    }
-    found.push_back({o.name, o.size, std::move(index).value()});
+  RebuildResult run() {
+    std::vector<Found> found = read_indexes();
+    for (const Found& fd : found) add_container(fd);
+    r_.incomplete_files = partial_.size();
+    for (const auto& [k, pf] : partial_) log::warn("Not recovered (parts missing): {}", pf.info.path);
+    return r_;
   }
-  std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
-    return std::tie(a.index.origin.backup_ns, a.name) < std::tie(b.index.origin.backup_ns, b.name);
-  });
 
-  std::map<std::pair<uint32_t, int64_t>, uint32_t> backups;  // (folder, time) -> backup
-  std::unordered_map<std::string, uint32_t> entry_of;        // "<folder id>\0<path>" -> entry
-  std::map<std::pair<uint32_t, std::string>, PartialFile> partial;  // (backup, path)
+ private:
+  // Every container's index that can be read and names its backup, oldest backup first.
+  std::vector<Found> read_indexes() {
+    std::vector<Found> found;
+    for (const auto& o : repo_.store().list(kContainerPrefix)) {
+      ++r_.containers;
+      auto index = repo_.read_index(o.name, o.size, false);
+      if (!index) {
+        ++r_.unreadable;
+        log::warn("Container {} cannot be read: {}; skipped", o.name, index.error().what());
+        continue;
+      }
+      if (index->origin.folder.empty()) {
+        ++r_.without_origin;
+        log::warn("Container {} does not record its backup (an older format); skipped", o.name);
+        continue;
+      }
+      found.push_back({o.name, o.size, std::move(index).value()});
+    }
+    std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+      return std::tie(a.index.origin.backup_ns, a.name) < std::tie(b.index.origin.backup_ns, b.name);
+    });
+    return found;
+  }
 
-  auto entry_for = [&](uint32_t folder, const std::string& path, uint32_t backup, int64_t stamp) -> uint32_t {
-    const catalog::Folder& f = cat.folders[folder];
+  // The backup a container's origin names, made at its first container.
+  uint32_t backup_of(const container::Origin& o) {
+    uint32_t folder = cat_.find_or_add_folder(cat_.find_or_add_host(o.host), o.folder);
+    auto [it, inserted] = backups_.emplace(std::make_pair(folder, o.backup_ns), 0);
+    if (inserted) {
+      it->second = cat_.add_backup(folder, o.backup_ns);
+      cat_.backups[it->second].complete = true;
+      ++r_.backups;
+      const catalog::Folder& f = cat_.folders[folder];
+      if (cat_.entries[f.root].latest == catalog::kNone)
+        cat_.add_version(f.root, catalog::Version::dir(it->second, {.mode = 0755, .mtime_ns = o.backup_ns}));
+    }
+    return it->second;
+  }
+
+  void add_container(const Found& fd) {
+    const container::Origin& o = fd.index.origin;
+    uint32_t backup = backup_of(o);
+    uint32_t cid = cat_.add_container(fd.name, fd.size);
+    for (const auto& ie : fd.index.entries) {
+      if (ie.file.path.size() <= o.folder.size() || ie.file.path.compare(0, o.folder.size(), o.folder) != 0) continue;
+      catalog::BlobRef ref = blob_ref(cid, ie.blob);
+      if (ie.file.parts <= 1) {
+        add_file(backup, ie.file, {ref}, true);
+        continue;
+      }
+      PartialFile& pf = partial_[{backup, ie.file.path}];
+      pf.parts = ie.file.parts;
+      if (pf.blobs.empty() || ie.file.part == 0) pf.info = ie.file;
+      pf.blobs[ie.file.part] = ref;
+      if (pf.blobs.size() == pf.parts) {
+        std::vector<catalog::BlobRef> refs;
+        for (auto& [n, b] : pf.blobs) refs.push_back(b);
+        add_file(backup, pf.info, refs, false);
+        partial_.erase({backup, ie.file.path});
+      }
+    }
+  }
+
+  // The entry of a path below the folder, with the chain of directories from the folder root
+  // down made as needed (present from this backup on).
+  uint32_t entry_for(uint32_t folder, const std::string& path, uint32_t backup, int64_t stamp) {
+    const catalog::Folder& f = cat_.folders[folder];
     std::string key = std::to_string(folder) + '\0' + path;
-    if (auto it = entry_of.find(key); it != entry_of.end()) return it->second;
-    // Create the chain of directories from the folder root down.
+    if (auto it = entry_of_.find(key); it != entry_of_.end()) return it->second;
     uint32_t cur = f.root;
     std::string prefix = f.path;
     std::string rest = path.substr(f.path.size());
@@ -71,23 +119,23 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
       if (part.empty()) break;
       prefix += (prefix == "/" ? "" : "/") + part;
       std::string k = std::to_string(folder) + '\0' + prefix;
-      auto it = entry_of.find(k);
-      if (it == entry_of.end()) {
-        uint32_t e = cat.add_entry(cur, part);
-        it = entry_of.emplace(k, e).first;
-        if (slash != std::string::npos)  // a directory on the way: present from this backup on
-          cat.add_version(e, catalog::Version::dir(backup, {.mode = 0755, .mtime_ns = stamp}));
+      auto it = entry_of_.find(k);
+      if (it == entry_of_.end()) {
+        uint32_t e = cat_.add_entry(cur, part);
+        it = entry_of_.emplace(k, e).first;
+        if (slash != std::string::npos)
+          cat_.add_version(e, catalog::Version::dir(backup, {.mode = 0755, .mtime_ns = stamp}));
       }
       cur = it->second;
       if (slash == std::string::npos) break;
       pos = slash + 1;
     }
     return cur;
-  };
+  }
 
-  auto add_file = [&](uint32_t backup, const container::FileInfo& info, const std::vector<catalog::BlobRef>& refs, bool whole_hash) {
-    uint32_t folder = cat.backups[backup].folder;
-    uint32_t e = entry_for(folder, info.path, backup, cat.backups[backup].time_ns);
+  void add_file(uint32_t backup, const container::FileInfo& info, const std::vector<catalog::BlobRef>& refs,
+                bool whole_hash) {
+    uint32_t e = entry_for(cat_.backups[backup].folder, info.path, backup, cat_.backups[backup].time_ns);
     catalog::Hash h{};
     if (whole_hash) {
       std::copy(info.hash.begin(), info.hash.end(), h.begin());
@@ -95,63 +143,39 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) {
       // Parts do not carry the file's hash: derive a stand-in from their MACs.
       crypto::Sha256 sha;
       sha.update("seshat-rebuilt-parts");
-      for (const auto& b : refs) sha.update(std::string_view(reinterpret_cast<const char*>(b.mac.data()), b.mac.size()));
+      for (const auto& b : refs)
+        sha.update(std::string_view(reinterpret_cast<const char*>(b.mac.data()), b.mac.size()));
       crypto::Hash d = sha.finish();
       std::copy(d.begin(), d.end(), h.begin());
     }
     uint64_t size = 0;
     for (const auto& b : refs) size += b.raw_size;
     uint32_t content;
-    if (auto c = cat.find_content(h)) content = *c;
-    else content = cat.add_content(h, size, refs);
+    if (auto c = cat_.find_content(h))
+      content = *c;
+    else
+      content = cat_.add_content(h, size, refs);
+    uint32_t latest = cat_.entries[e].latest;
+    if (latest != catalog::kNone && cat_.versions[latest].backup == backup) return;  // already have it
     // ctime and inode unknown: the next backup reads the file again and dedups it.
-    catalog::Meta m{.mode = static_cast<uint16_t>(info.mode & 07777), .uid = info.uid, .gid = info.gid, .mtime_ns = info.mtime_ns};
-    catalog::Version v = catalog::Version::file(backup, m, size, content);
-    uint32_t latest = cat.entries[e].latest;
-    if (latest != catalog::kNone && cat.versions[latest].backup == backup) return;  // already have it
-    cat.add_version(e, v);
-    ++cat.backups[backup].files_stored;
-    ++r.files;
-  };
-
-  for (const Found& fd : found) {
-    const container::Origin& o = fd.index.origin;
-    uint32_t host = cat.find_or_add_host(o.host);
-    uint32_t folder = cat.find_or_add_folder(host, o.folder);
-    auto [bit, inserted] = backups.emplace(std::make_pair(folder, o.backup_ns), 0);
-    if (inserted) {
-      bit->second = cat.add_backup(folder, o.backup_ns);
-      cat.backups[bit->second].complete = true;
-      ++r.backups;
-      const catalog::Folder& f = cat.folders[folder];
-      if (cat.entries[f.root].latest == catalog::kNone)
-        cat.add_version(f.root, catalog::Version::dir(bit->second, {.mode = 0755, .mtime_ns = o.backup_ns}));
-    }
-    uint32_t backup = bit->second;
-    uint32_t cid = cat.add_container(fd.name, fd.size);
-    for (const auto& ie : fd.index.entries) {
-      if (ie.file.path.size() <= o.folder.size() || ie.file.path.compare(0, o.folder.size(), o.folder) != 0) continue;
-      catalog::BlobRef ref = blob_ref(cid, ie.blob);
-      if (ie.file.parts <= 1) {
-        add_file(backup, ie.file, {ref}, true);
-        continue;
-      }
-      PartialFile& pf = partial[{backup, ie.file.path}];
-      pf.parts = ie.file.parts;
-      if (pf.blobs.empty() || ie.file.part == 0) pf.info = ie.file;
-      pf.blobs[ie.file.part] = ref;
-      if (pf.blobs.size() == pf.parts) {
-        std::vector<catalog::BlobRef> refs;
-        for (auto& [n, b] : pf.blobs) refs.push_back(b);
-        add_file(backup, pf.info, refs, false);
-        partial.erase({backup, ie.file.path});
-      }
-    }
+    catalog::Meta m{
+        .mode = static_cast<uint16_t>(info.mode & 07777), .uid = info.uid, .gid = info.gid, .mtime_ns = info.mtime_ns};
+    cat_.add_version(e, catalog::Version::file(backup, m, size, content));
+    ++cat_.backups[backup].files_stored;
+    ++r_.files;
   }
-  r.incomplete_files = partial.size();
-  for (const auto& [k, pf] : partial) log::warn("Not recovered (parts missing): {}", pf.info.path);
-  return r;
-}
+
+  Repository& repo_;
+  catalog::Catalog& cat_;
+  RebuildResult r_;
+  std::map<std::pair<uint32_t, int64_t>, uint32_t> backups_;         // (folder, time) -> backup
+  std::unordered_map<std::string, uint32_t> entry_of_;               // "<folder id>\0<path>" -> entry
+  std::map<std::pair<uint32_t, std::string>, PartialFile> partial_;  // (backup, path)
+};
+
+}  // namespace
+
+RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) { return Rebuilder(repo, cat).run(); }
 
 TidyResult tidy_after_interrupted(Repository& repo, catalog::Catalog& cat) {
   TidyResult r;
@@ -174,7 +198,8 @@ TidyResult tidy_after_interrupted(Repository& repo, catalog::Catalog& cat) {
     }
     uint32_t cid = kNone32;
     for (const auto& ie : index->entries) {
-      if (ie.file.parts > 1 || std::all_of(ie.file.hash.begin(), ie.file.hash.end(), [](auto b) { return b == 0; })) continue;  // parts carry no whole-file hash to find them by
+      if (ie.file.parts > 1 || std::all_of(ie.file.hash.begin(), ie.file.hash.end(), [](auto b) { return b == 0; }))
+        continue;  // parts carry no whole-file hash to find them by
       catalog::Hash h{};
       std::copy(ie.file.hash.begin(), ie.file.hash.end(), h.begin());
       if (cat.find_content(h)) continue;

@@ -19,10 +19,10 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& out);
 
 // What an interrupted backup left in the store that the catalog does not know.
 struct TidyResult {
-  size_t containers = 0;        // complete containers adopted into the catalog
-  size_t contents = 0;          // file contents they hold that the catalog now knows
-  size_t unreadable = 0;        // unreferenced containers whose index cannot be read (left alone)
-  storage::Leftovers leftovers; // temporary objects / unfinished uploads removed
+  size_t containers = 0;         // complete containers adopted into the catalog
+  size_t contents = 0;           // file contents they hold that the catalog now knows
+  size_t unreadable = 0;         // unreferenced containers whose index cannot be read (left alone)
+  storage::Leftovers leftovers;  // temporary objects / unfinished uploads removed
 };
 
 // Run at the start of a backup, holding the DB lock. A backup killed between writing a

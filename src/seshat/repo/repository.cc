@@ -1,12 +1,11 @@
 #include "seshat/repo/repository.h"
 
-#include "seshat/repo/internal.h"
-
 #include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "seshat/crypto/keyfile.h"
+#include "seshat/repo/internal.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
 #include "seshat/util/fault.h"
@@ -20,8 +19,10 @@ namespace {
 std::string sanitize(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') out.push_back(c);
-    else if (!out.empty() && out.back() != '-') out.push_back('-');
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-')
+      out.push_back(c);
+    else if (!out.empty() && out.back() != '-')
+      out.push_back('-');
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
   while (!out.empty() && out.front() == '-') out.erase(out.begin());
@@ -86,7 +87,8 @@ std::unique_ptr<Repository> Repository::open(std::shared_ptr<storage::Storage> s
     auto cfg = nlohmann::json::parse(store->get(kConfigName));
     if (cfg.at("format").get<std::string>() != "seshat") throw Error(ErrorKind::kCorruption, "not a Seshat repository");
     if (json_int<int>(cfg, "version", "repository config") != 1)
-      throw Error(ErrorKind::kCorruption, "repository format version " + cfg.at("version").dump() + " is not supported by this Seshat");
+      throw Error(ErrorKind::kCorruption,
+                  "repository format version " + cfg.at("version").dump() + " is not supported by this Seshat");
     id = cfg.at("id").get<std::string>();
   } catch (const nlohmann::json::exception&) {
     throw Error(ErrorKind::kCorruption, "the repository config in " + store->describe() + " is damaged");
@@ -99,8 +101,10 @@ std::unique_ptr<Repository> Repository::open(std::shared_ptr<storage::Storage> s
       crypto::Keys master = crypto::open_keyfile(store->get(k.name), passphrase);
       return std::unique_ptr<Repository>(new Repository(std::move(store), std::move(master), id));
     } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kCorruption) log::warn("Key file {} is damaged: {}", k.name, e.what());
-      else if (e.kind() != ErrorKind::kInvalidInput) throw Error(e.kind(), "cannot read the key file " + k.name + ": " + e.what());
+      if (e.kind() == ErrorKind::kCorruption)
+        log::warn("Key file {} is damaged: {}", k.name, e.what());
+      else if (e.kind() != ErrorKind::kInvalidInput)
+        throw Error(e.kind(), "cannot read the key file " + k.name + ": " + e.what());
       last = e;
     }
   }
@@ -120,9 +124,11 @@ std::unique_ptr<BlobReader> Repository::blob_reader(const catalog::Catalog& cat,
 
 Result<container::Index> Repository::read_index(const std::string& name, uint64_t size, bool check_header) {
   try {
-    if (size < container::kHeaderSize + container::kFooterSize) return Error(ErrorKind::kCorruption, "too short to be a container");
+    if (size < container::kHeaderSize + container::kFooterSize)
+      return Error(ErrorKind::kCorruption, "too short to be a container");
     if (check_header) container::check_header(store_->get_range(name, 0, container::kHeaderSize));
-    container::Footer f = container::parse_footer(store_->get_range(name, size - container::kFooterSize, container::kFooterSize), size);
+    container::Footer f =
+        container::parse_footer(store_->get_range(name, size - container::kFooterSize, container::kFooterSize), size);
     return container::parse_index_with_origin(keys_, store_->get_range(name, f.index_offset, f.index_length));
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kCorruption && e.kind() != ErrorKind::kNotFound) throw;

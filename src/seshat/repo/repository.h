@@ -71,7 +71,8 @@ class Repository {
 
   // A writer of the containers of one backup: containers/SEF_<host>_<folder>_<stamp>_<seq>
   // (a name never reused), closed before max_container bytes or 16 MB of index.
-  std::unique_ptr<BlobWriter> blob_writer(const ContainerOrigin& origin, uint64_t max_container, BlobWriter::Hooks hooks);
+  std::unique_ptr<BlobWriter> blob_writer(const ContainerOrigin& origin, uint64_t max_container,
+                                          BlobWriter::Hooks hooks);
   // A reader of the blobs the catalog's BlobRefs point at.
   std::unique_ptr<BlobReader> blob_reader(const catalog::Catalog& cat, ReadPlan plan = {});
   // A container's header, footer and sealed index, read and authenticated (VERIFY, DB

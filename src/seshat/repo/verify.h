@@ -23,7 +23,7 @@ struct VerifyResult {
   size_t blobs_read = 0;     // downloaded and authenticated
   size_t generations = 0;
   size_t problems = 0;
-  size_t unreferenced = 0;   // containers no generation refers to (left by interrupted backups)
+  size_t unreferenced = 0;                 // containers no generation refers to (left by interrupted backups)
   std::vector<std::string> damaged_files;  // "path (version of <date>)"
 };
 

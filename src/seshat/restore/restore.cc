@@ -55,31 +55,48 @@ fs::Meta meta_of(const catalog::Version& v) { return {v.mode, v.uid, v.gid, v.mt
 
 class Restorer {
  public:
-  Restorer(const catalog::Catalog& cat, const Options& o, repo::BlobReader& reader) : cat_(cat), o_(o), reader_(reader) {}
+  Restorer(const catalog::Catalog& cat, const Options& o, repo::BlobReader& reader)
+      : cat_(cat), o_(o), reader_(reader) {}
 
   Result run(const std::vector<Item>& items) {
     std::vector<Planned> dirs, links;
     for (const Item& it : items) {
       Planned p{it.version, it.entry, destination(cat_.path(it.entry), o_.target)};
       switch (cat_.versions[it.version].type) {
-        case Type::kDir: dirs.push_back(std::move(p)); break;
-        case Type::kFile: files_.push_back(std::move(p)); break;
-        case Type::kSymlink: links.push_back(std::move(p)); break;
-        case Type::kDeleted: break;
+        case Type::kDir:
+          dirs.push_back(std::move(p));
+          break;
+        case Type::kFile:
+          files_.push_back(std::move(p));
+          break;
+        case Type::kSymlink:
+          links.push_back(std::move(p));
+          break;
+        case Type::kDeleted:
+          break;
       }
     }
     if (o_.dry_run) return dry_run(dirs, links);
     chown_ = ::geteuid() == 0;
-    for (const auto& d : dirs) {
-      if (Status st = make_dirs(d.dest); !st) fail_path(d.dest, std::strerror(st.error().sys_errno()));
-      else ++r_.dirs;
+    std::vector<bool> made(dirs.size());
+    for (size_t i = 0; i < dirs.size(); ++i) {
+      Status st = make_dirs(dirs[i].dest);
+      made[i] = st.ok();
+      if (!st)
+        fail_path(dirs[i].dest, std::strerror(st.error().sys_errno()));
+      else
+        ++r_.dirs;
     }
     restore_files();
     for (const auto& l : links) restore_link(l);
-    // Directory metadata last, children before parents, so writing inside does not change it.
-    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
-      Status st = fs::set_metadata(it->dest, false, meta_of(cat_.versions[it->version]), chown_);
-      if (!st) log::warn("Restored {} but could not set its metadata ({})", it->dest, std::strerror(st.error().sys_errno()));
+    // Directory metadata last, children before parents, so writing inside does not change it;
+    // never on what stood in the way of a directory that could not be made.
+    for (size_t i = dirs.size(); i-- > 0;) {
+      if (!made[i]) continue;
+      Status st = fs::set_metadata(dirs[i].dest, false, meta_of(cat_.versions[dirs[i].version]), chown_);
+      if (!st)
+        log::warn("Restored {} but could not set its metadata ({})", dirs[i].dest,
+                  std::strerror(st.error().sys_errno()));
     }
     return r_;
   }
@@ -92,8 +109,8 @@ class Restorer {
       log::info("Would restore {}", f.dest);
     }
     for (const auto& l : links) log::info("Would restore {}", l.dest);
-    log::info("Dry run: {} files ({}), {} directories, {} symlinks would be restored; nothing was written", files_.size(),
-              human_size(bytes), dirs.size(), links.size());
+    log::info("Dry run: {} files ({}), {} directories, {} symlinks would be restored; nothing was written",
+              files_.size(), human_size(bytes), dirs.size(), links.size());
     r_.files = files_.size();
     r_.dirs = dirs.size();
     r_.symlinks = links.size();
@@ -141,7 +158,8 @@ class Restorer {
     repo::BlobReader::Sink sink;
     sink.blob = [this](uint64_t tag, std::string_view plain) { write_part(pieces_[tag], plain); };
     sink.failed = [this](uint64_t tag, const Error& e) {
-      part_failed(pieces_[tag].file, e.kind() == ErrorKind::kInterrupted ? std::string("interrupted") : "damaged: " + std::string(e.what()));
+      part_failed(pieces_[tag].file, e.kind() == ErrorKind::kInterrupted ? std::string("interrupted")
+                                                                         : "damaged: " + std::string(e.what()));
     };
     reader_.read(std::move(requests), o_.threads, sink);
   }

@@ -20,7 +20,7 @@ struct Item {
 struct Options {
   std::string target;  // empty: the original place; else a directory the paths are recreated under
   bool dry_run = false;
-  int threads = 1;     // reads in flight (fetching overlaps with writing)
+  int threads = 1;  // reads in flight (fetching overlaps with writing)
 };
 
 struct Result {
@@ -33,6 +33,7 @@ std::string destination(const std::string& original, const std::string& target);
 
 // REQUIRES: items are ordered parents before children (as Catalog::for_each_at gives them).
 // Never throws for one file's problem: it is reported, counted, and the rest goes on.
-Result run(const catalog::Catalog& cat, const std::vector<Item>& items, const Options& options, repo::BlobReader& reader);
+Result run(const catalog::Catalog& cat, const std::vector<Item>& items, const Options& options,
+           repo::BlobReader& reader);
 
 }  // namespace seshat::restore

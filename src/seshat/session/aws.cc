@@ -57,11 +57,17 @@ storage::S3Options s3_options(const Settings& c) {
   o.storage_class = c.s3_class;
   o.path_style = c.s3_style == "path" || !c.s3_endpoint.empty();
   std::string home = home_dir();
-  std::string profile = !c.s3_profile.empty() ? c.s3_profile : !env_or_empty(env::kAwsProfile).empty() ? env_or_empty(env::kAwsProfile) : "default";
-  std::string cred_file = !env_or_empty(env::kAwsSharedCredentialsFile).empty() ? env_or_empty(env::kAwsSharedCredentialsFile) : home + "/.aws/credentials";
-  std::string config_file = !env_or_empty(env::kAwsConfigFile).empty() ? env_or_empty(env::kAwsConfigFile) : home + "/.aws/config";
+  std::string profile = !c.s3_profile.empty()                     ? c.s3_profile
+                        : !env_or_empty(env::kAwsProfile).empty() ? env_or_empty(env::kAwsProfile)
+                                                                  : "default";
+  std::string cred_file = !env_or_empty(env::kAwsSharedCredentialsFile).empty()
+                              ? env_or_empty(env::kAwsSharedCredentialsFile)
+                              : home + "/.aws/credentials";
+  std::string config_file =
+      !env_or_empty(env::kAwsConfigFile).empty() ? env_or_empty(env::kAwsConfigFile) : home + "/.aws/config";
 
-  if (!env_or_empty(env::kAwsAccessKeyId).empty() && !env_or_empty(env::kAwsSecretAccessKey).empty() && c.s3_profile.empty()) {
+  if (!env_or_empty(env::kAwsAccessKeyId).empty() && !env_or_empty(env::kAwsSecretAccessKey).empty() &&
+      c.s3_profile.empty()) {
     o.credentials.access_key = env_or_empty(env::kAwsAccessKeyId);
     o.credentials.secret_key = env_or_empty(env::kAwsSecretAccessKey);
     o.credentials.session_token = env_or_empty(env::kAwsSessionToken);
@@ -72,15 +78,21 @@ storage::S3Options s3_options(const Settings& c) {
     o.credentials.session_token = sec["aws_session_token"];
   }
   if (o.credentials.access_key.empty() || o.credentials.secret_key.empty())
-    throw Error(ErrorKind::kInvalidInput, "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add profile [" +
-                                              profile + "] to " + cred_file);
+    throw Error(ErrorKind::kInvalidInput,
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add profile [" +
+                    profile + "] to " + cred_file);
 
   auto cfg = ini_section(config_file, profile == "default" ? "default" : "profile " + profile);
-  if (!c.s3_region.empty()) o.region = c.s3_region;
-  else if (!env_or_empty(env::kAwsRegion).empty()) o.region = env_or_empty(env::kAwsRegion);
-  else if (!env_or_empty(env::kAwsDefaultRegion).empty()) o.region = env_or_empty(env::kAwsDefaultRegion);
-  else if (!cfg["region"].empty()) o.region = cfg["region"];
-  else o.region = "us-east-1";
+  if (!c.s3_region.empty())
+    o.region = c.s3_region;
+  else if (!env_or_empty(env::kAwsRegion).empty())
+    o.region = env_or_empty(env::kAwsRegion);
+  else if (!env_or_empty(env::kAwsDefaultRegion).empty())
+    o.region = env_or_empty(env::kAwsDefaultRegion);
+  else if (!cfg["region"].empty())
+    o.region = cfg["region"];
+  else
+    o.region = "us-east-1";
 
   if (auto p = env::get_int(env::kS3PartSize, 1 << 20, int64_t{5} << 30)) o.part_size = static_cast<uint64_t>(*p);
   o.retry = retry_options();

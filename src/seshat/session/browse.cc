@@ -25,10 +25,14 @@ Error no_row(int n, size_t rows) {
 
 EntryRow::Kind kind_of(Type t) {
   switch (t) {
-    case Type::kDir: return EntryRow::Kind::kDir;
-    case Type::kSymlink: return EntryRow::Kind::kSymlink;
-    case Type::kDeleted: return EntryRow::Kind::kDeleted;
-    case Type::kFile: break;
+    case Type::kDir:
+      return EntryRow::Kind::kDir;
+    case Type::kSymlink:
+      return EntryRow::Kind::kSymlink;
+    case Type::kDeleted:
+      return EntryRow::Kind::kDeleted;
+    case Type::kFile:
+      break;
   }
   return EntryRow::Kind::kFile;
 }
@@ -46,7 +50,8 @@ std::vector<BackupRow> Browser::backups(const catalog::Catalog& c) const {
     if (host_sel_ && f.host != *host_sel_) continue;
     rows.push_back({i, c.hosts[f.host].name, f.path, b.time_ns, b.complete, b.files_stored, b.bytes_stored});
   }
-  std::stable_sort(rows.begin(), rows.end(), [](const BackupRow& a, const BackupRow& b) { return a.time_ns < b.time_ns; });
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const BackupRow& a, const BackupRow& b) { return a.time_ns < b.time_ns; });
   return rows;
 }
 
@@ -81,7 +86,8 @@ std::vector<HostRow> Browser::hosts(const catalog::Catalog& c) const {
 void Browser::select_backup_number(const catalog::Catalog& c, int n) {
   auto rows = backups(c);
   if (n < 1 || static_cast<size_t>(n) > rows.size())
-    throw Error(ErrorKind::kInvalidInput, fmt::format("there is no backup number {} (LIST BACKUPS shows {})", n, rows.size()));
+    throw Error(ErrorKind::kInvalidInput,
+                fmt::format("there is no backup number {} (LIST BACKUPS shows {})", n, rows.size()));
   const auto& r = rows[static_cast<size_t>(n - 1)];
   backup_ = r.backup;
   folder_ = c.backups[r.backup].folder;
@@ -120,7 +126,8 @@ void Browser::select_folder(const catalog::Catalog& c, const std::string& name) 
     if (mine.size() == 1) matches = mine;
   }
   if (matches.empty()) throw Error(ErrorKind::kNotFound, "no backed-up folder " + name + " (LIST FOLDERS shows them)");
-  if (matches.size() > 1) throw Error(ErrorKind::kInvalidInput, "folder " + name + " exists on several hosts; SELECT HOST first");
+  if (matches.size() > 1)
+    throw Error(ErrorKind::kInvalidInput, "folder " + name + " exists on several hosts; SELECT HOST first");
   folder_ = matches[0];
   host_sel_ = c.folders[matches[0]].host;
   if (backup_ && c.backups[*backup_].folder != *folder_) backup_.reset();
@@ -130,7 +137,8 @@ void Browser::select_folder(const catalog::Catalog& c, const std::string& name) 
 void Browser::select_folder_number(const catalog::Catalog& c, int n) {
   auto rows = folders(c);
   if (n < 1 || static_cast<size_t>(n) > rows.size())
-    throw Error(ErrorKind::kInvalidInput, fmt::format("there is no folder number {} (LIST FOLDERS shows {})", n, rows.size()));
+    throw Error(ErrorKind::kInvalidInput,
+                fmt::format("there is no folder number {} (LIST FOLDERS shows {})", n, rows.size()));
   const FolderRow& r = rows[static_cast<size_t>(n - 1)];
   folder_ = r.folder;
   host_sel_ = c.folders[*folder_].host;
@@ -152,7 +160,8 @@ void Browser::select_host(const catalog::Catalog& c, const std::string& name) {
 void Browser::select_host_number(const catalog::Catalog& c, int n) {
   auto rows = hosts(c);
   if (n < 1 || static_cast<size_t>(n) > rows.size())
-    throw Error(ErrorKind::kInvalidInput, fmt::format("there is no host number {} (LIST HOSTS shows {})", n, rows.size()));
+    throw Error(ErrorKind::kInvalidInput,
+                fmt::format("there is no host number {} (LIST HOSTS shows {})", n, rows.size()));
   select_host(c, rows[static_cast<size_t>(n - 1)].name);
 }
 
@@ -176,7 +185,9 @@ std::string Browser::describe(const catalog::Catalog* c) const {
 uint32_t Browser::backup_for(const catalog::Catalog& c, uint32_t folder) const {
   if (time_) {
     auto b = catalog::newest_backup(c, folder, *time_);
-    if (!b) throw Error(ErrorKind::kNotFound, "no backup of " + c.folders[folder].path + " at or before the restore timestamp");
+    if (!b)
+      throw Error(ErrorKind::kNotFound,
+                  "no backup of " + c.folders[folder].path + " at or before the restore timestamp");
     return *b;
   }
   if (backup_ && c.backups[*backup_].folder == folder) return *backup_;
@@ -228,7 +239,8 @@ std::vector<EntryRow> Browser::keep(std::vector<EntryRow> rows) {
 std::vector<EntryRow> Browser::list_files(const catalog::Catalog& c) {
   uint32_t b = backup_for(c, require_folder());
   std::vector<EntryRow> rows;
-  for (const auto& r : catalog::children_at(c, cwd(c), b)) rows.push_back(entry_row(c, r.entry, r.version, std::string(c.name(r.entry))));
+  for (const auto& r : catalog::children_at(c, cwd(c), b))
+    rows.push_back(entry_row(c, r.entry, r.version, std::string(c.name(r.entry))));
   return keep(std::move(rows));
 }
 
@@ -281,7 +293,8 @@ std::vector<EntryRow> Browser::search(const catalog::Catalog& c, const std::stri
     return lowered.find(needle) != std::string::npos;
   };
   std::vector<EntryRow> rows;
-  for (const auto& r : catalog::search(c, folders, match)) rows.push_back(entry_row(c, r.entry, r.version, c.path(r.entry), 0, r.deleted_later));
+  for (const auto& r : catalog::search(c, folders, match))
+    rows.push_back(entry_row(c, r.entry, r.version, c.path(r.entry), 0, r.deleted_later));
   return keep(std::move(rows));
 }
 
@@ -296,10 +309,13 @@ std::string Browser::cd(const catalog::Catalog& c, const std::string& where) {
   } else {
     uint32_t b = backup_for(c, f);
     auto [first, last] = c.children(here);
-    const uint32_t* it = std::lower_bound(first, last, where, [&](uint32_t e, const std::string& n) { return c.name(e) < n; });
-    if (it == last || c.name(*it) != where) throw Error(ErrorKind::kNotFound, "no folder " + where + " in " + c.path(here));
+    const uint32_t* it =
+        std::lower_bound(first, last, where, [&](uint32_t e, const std::string& n) { return c.name(e) < n; });
+    if (it == last || c.name(*it) != where)
+      throw Error(ErrorKind::kNotFound, "no folder " + where + " in " + c.path(here));
     uint32_t v = c.version_at(*it, b);
-    if (v == kNone || c.versions[v].type != Type::kDir) throw Error(ErrorKind::kInvalidInput, where + " is not a folder in this backup");
+    if (v == kNone || c.versions[v].type != Type::kDir)
+      throw Error(ErrorKind::kInvalidInput, where + " is not a folder in this backup");
     cwd_ = *it;
   }
   return c.path(*cwd_);

@@ -14,9 +14,12 @@ std::unique_ptr<OpenRepository> OpenRepository::open(const Settings& s) {
   std::unique_ptr<repo::Repository> r;
   if (!repo::Repository::exists(*store)) {
     if (!store_is_empty(*store, s))
-      throw Error(ErrorKind::kInvalidInput, "the store " + s.store_description() + " is not empty and holds no Seshat repository");
+      throw Error(ErrorKind::kInvalidInput,
+                  "the store " + s.store_description() + " is not empty and holds no Seshat repository");
     std::string pass = read_passphrase(true);
-    if (s.dry_run) throw Error(ErrorKind::kInvalidInput, "there is no repository in " + s.store_description() + " yet (dry run: nothing created)");
+    if (s.dry_run)
+      throw Error(ErrorKind::kInvalidInput,
+                  "there is no repository in " + s.store_description() + " yet (dry run: nothing created)");
     if (s.store == StoreKind::kLocal) make_dirs(s.local_dir).throw_if_failed();
     log::info("Creating a new repository in {}", s.store_description());
     repo::Repository::init(*store, pass, new_repository_kdf());
@@ -35,7 +38,8 @@ std::unique_ptr<OpenRepository> OpenRepository::open(const Settings& s) {
 std::unique_ptr<OpenRepository> OpenRepository::open_for_rebuild(const Settings& s) {
   log::info("Initializing SESHAT for DB REBUILD from {}", s.store_description());
   auto store = open_store(s);
-  if (!repo::Repository::exists(*store)) throw Error(ErrorKind::kNotFound, "there is no repository in " + s.store_description());
+  if (!repo::Repository::exists(*store))
+    throw Error(ErrorKind::kNotFound, "there is no repository in " + s.store_description());
   return std::unique_ptr<OpenRepository>(new OpenRepository(repo::Repository::open(store, read_passphrase(false))));
 }
 

@@ -48,10 +48,13 @@ std::string read_passphrase(bool confirm) {
     if (text.empty()) throw Error(ErrorKind::kInvalidInput, "the passphrase file " + *f + " is empty");
     return text;
   }
-  if (!::isatty(STDIN_FILENO)) throw Error(ErrorKind::kInvalidInput, "no passphrase: set SESHAT_PASSWORD or SESHAT_PASSWORD_FILE, or run on a terminal");
+  if (!::isatty(STDIN_FILENO))
+    throw Error(ErrorKind::kInvalidInput,
+                "no passphrase: set SESHAT_PASSWORD or SESHAT_PASSWORD_FILE, or run on a terminal");
   std::string p = prompt_hidden(confirm ? "New passphrase: " : "Passphrase: ");
   if (p.empty()) throw Error(ErrorKind::kInvalidInput, "an empty passphrase is not allowed");
-  if (confirm && prompt_hidden("Repeat the passphrase: ") != p) throw Error(ErrorKind::kInvalidInput, "the passphrases do not match; nothing was created");
+  if (confirm && prompt_hidden("Repeat the passphrase: ") != p)
+    throw Error(ErrorKind::kInvalidInput, "the passphrases do not match; nothing was created");
   return p;
 }
 
@@ -63,7 +66,9 @@ crypto::KdfParams new_repository_kdf() {
   if (mem) p.mem = static_cast<uint64_t>(*mem);
   if (ops) p.ops = static_cast<uint64_t>(*ops);
   if (mem || ops)
-    log::debug("Key derivation weakened by SESHAT_KDF_MEMLIMIT / SESHAT_KDF_OPSLIMIT (a test hook): {} passes, {} bytes", p.ops, p.mem);
+    log::debug(
+        "Key derivation weakened by SESHAT_KDF_MEMLIMIT / SESHAT_KDF_OPSLIMIT (a test hook): {} passes, {} bytes",
+        p.ops, p.mem);
   return p;
 }
 

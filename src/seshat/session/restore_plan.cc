@@ -54,7 +54,8 @@ void RestorePlan::add_row(const catalog::Catalog& c, const Browser& b, int n) {
 
 void RestorePlan::add_all_rows(const catalog::Catalog& c, const Browser& b) {
   const auto& rows = b.last_rows();
-  if (rows.empty()) throw Error(ErrorKind::kInvalidInput, "nothing listed: use LIST FILES, LIST VERSIONS or SEARCH first");
+  if (rows.empty())
+    throw Error(ErrorKind::kInvalidInput, "nothing listed: use LIST FILES, LIST VERSIONS or SEARCH first");
   size_t added = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
     if (rows[i].version == kNone || c.versions[rows[i].version].type == Type::kDeleted) continue;
@@ -81,10 +82,15 @@ std::vector<std::string> RestorePlan::describe(const catalog::Catalog& c) const 
   std::vector<std::string> out;
   for (const auto& s : set_) {
     switch (s.kind) {
-      case Selection::kTree: out.push_back("tree    " + c.path(s.entry)); break;
-      case Selection::kFolderFiles: out.push_back("files   " + c.path(s.entry) + "/*"); break;
+      case Selection::kTree:
+        out.push_back("tree    " + c.path(s.entry));
+        break;
+      case Selection::kFolderFiles:
+        out.push_back("files   " + c.path(s.entry) + "/*");
+        break;
       case Selection::kVersion:
-        out.push_back("file    " + c.path(s.entry) + "  (version of " + format_listing(c.backups[c.versions[s.version].backup].time_ns) + ")");
+        out.push_back("file    " + c.path(s.entry) + "  (version of " +
+                      format_listing(c.backups[c.versions[s.version].backup].time_ns) + ")");
         break;
     }
   }
@@ -92,7 +98,8 @@ std::vector<std::string> RestorePlan::describe(const catalog::Catalog& c) const 
 }
 
 void RestorePlan::set_target(const std::string& dir) {
-  if (!dir.empty() && dir[0] != '/') throw Error(ErrorKind::kInvalidInput, "RESTORE TARGET needs an absolute directory or ORIGINAL");
+  if (!dir.empty() && dir[0] != '/')
+    throw Error(ErrorKind::kInvalidInput, "RESTORE TARGET needs an absolute directory or ORIGINAL");
   target_ = dir;
   log::info("Restore target is: {}", dir.empty() ? "ORIGINAL" : dir);
 }
@@ -103,8 +110,10 @@ std::vector<restore::Item> RestorePlan::resolve(const catalog::Catalog& c, const
   std::unordered_map<uint32_t, size_t> seen;  // entry -> index in items (a later selection wins)
   auto add = [&](uint32_t e, uint32_t v) {
     auto [it, inserted] = seen.emplace(e, items.size());
-    if (inserted) items.push_back({e, v});
-    else items[it->second].version = v;
+    if (inserted)
+      items.push_back({e, v});
+    else
+      items[it->second].version = v;
   };
   for (const auto& s : set_) {
     if (s.kind == Selection::kVersion) {

@@ -23,7 +23,7 @@ class RestorePlan {
   // Every folder of the selected host, else of `this_host`.
   void add_baremetal(const catalog::Catalog& c, const Browser& b, const std::string& this_host);
   std::vector<std::string> describe(const catalog::Catalog& c) const;  // LIST SELECTED
-  void set_target(const std::string& dir);                            // "" = ORIGINAL
+  void set_target(const std::string& dir);                             // "" = ORIGINAL
   const std::string& target() const { return target_; }
   // The items to restore, parents before children; a later selection of a path wins.
   std::vector<restore::Item> resolve(const catalog::Catalog& c, const Browser& b) const;

@@ -40,10 +40,10 @@ struct EntryRow {
   int64_t backup_ns = 0;       // the backup the version is from
   bool deleted_later = false;  // SEARCH: gone in the newest backup
   Kind kind = Kind::kFile;
-  uint32_t mode = 0;           // permission bits
+  uint32_t mode = 0;  // permission bits
   uint64_t size = 0;
   int64_t mtime_ns = 0;
-  std::string link_target;     // symlinks
+  std::string link_target;  // symlinks
 };
 
 struct DbSize {

@@ -99,7 +99,8 @@ void Session::tidy() {
     log::info("Removed {} unfinished uploads of an interrupted backup{}", t.leftovers.objects,
               t.leftovers.bytes ? " (" + human_size(t.leftovers.bytes) + ")" : std::string());
   if (t.containers > 0)
-    log::info("Adopted {} containers written by an interrupted backup: {} files in them are not sent again", t.containers, t.contents);
+    log::info("Adopted {} containers written by an interrupted backup: {} files in them are not sent again",
+              t.containers, t.contents);
 }
 
 void Session::backup(const std::string& dir) {
@@ -149,7 +150,9 @@ void Session::automatic() {
     for (const auto& f : c.folders)
       if (f.host == *h && f.automatic) paths.push_back(f.path);
   if (paths.empty())
-    throw Error(ErrorKind::kInvalidInput, "no folder of host " + host_ + " is registered for AUTOMATIC; back one up with BACKUP <directory> first");
+    throw Error(
+        ErrorKind::kInvalidInput,
+        "no folder of host " + host_ + " is registered for AUTOMATIC; back one up with BACKUP <directory> first");
   for (const auto& p : paths) backup(p);
 }
 
@@ -177,8 +180,10 @@ void Session::db_unlock() {
   }
   auto store = open_store(settings_);
   auto holder = repo::Lock::force_unlock(*store, host_);
-  if (!holder) log::info("The DB was not locked");
-  else log::info("DB Lock removed ({})", holder->host.empty() ? "damaged record" : holder->describe());
+  if (!holder)
+    log::info("The DB was not locked");
+  else
+    log::info("DB Lock removed ({})", holder->host.empty() ? "damaged record" : holder->describe());
 }
 
 void Session::db_rebuild() {
@@ -191,9 +196,13 @@ void Session::db_rebuild() {
   open_->set_catalog(std::move(c));
   browser_.reset();
   restore_reset();
-  log::info("DB rebuilt from {} containers ({} unreadable, {} without backup records): {} backups, {} file versions; {} files with missing parts",
-            r.containers, r.unreadable, r.without_origin, r.backups, r.files, r.incomplete_files);
-  log::info("Not recoverable from containers: deletions between backups, symlinks, empty files and directories' own metadata");
+  log::info(
+      "DB rebuilt from {} containers ({} unreadable, {} without backup records): {} backups, {} file versions; {} "
+      "files with missing parts",
+      r.containers, r.unreadable, r.without_origin, r.backups, r.files, r.incomplete_files);
+  log::info(
+      "Not recoverable from containers: deletions between backups, symlinks, empty files and directories' own "
+      "metadata");
 }
 
 void Session::db_reset() {
@@ -205,19 +214,25 @@ void Session::db_reset() {
   browser_ = Browser(host_);
   restore_reset();
   found_.clear();
-  log::info("DB reset: generation {} is empty; the containers stay in the store until pruned", o.generations().current());
+  log::info("DB reset: generation {} is empty; the containers stay in the store until pruned",
+            o.generations().current());
 }
 
 bool Session::verify(bool data, double percent) {
   OpenRepository& o = open_repo();
-  if (percent <= 0 || percent > 100) throw Error(ErrorKind::kInvalidInput, "VERIFY DATA takes a percentage from 1 to 100");
-  log::info("Verifying {}{}", store_description(), data ? fmt::format(" (downloading {}% of the blobs)", percent) : std::string());
+  if (percent <= 0 || percent > 100)
+    throw Error(ErrorKind::kInvalidInput, "VERIFY DATA takes a percentage from 1 to 100");
+  log::info("Verifying {}{}", store_description(),
+            data ? fmt::format(" (downloading {}% of the blobs)", percent) : std::string());
   repo::VerifyResult r = repo::verify(o.repo(), o.catalog(), {data, percent});
-  log::info("Verified {} catalog generations, {} containers, {} blob references{}; {} problems, {} damaged file versions",
-            r.generations, r.containers, r.blobs_checked, data ? fmt::format(", {} blobs downloaded and authenticated", r.blobs_read) : "",
-            r.problems, r.damaged_files.size());
+  log::info(
+      "Verified {} catalog generations, {} containers, {} blob references{}; {} problems, {} damaged file versions",
+      r.generations, r.containers, r.blobs_checked,
+      data ? fmt::format(", {} blobs downloaded and authenticated", r.blobs_read) : "", r.problems,
+      r.damaged_files.size());
   if (r.unreferenced > 0)
-    log::info("{} containers are not referenced by the catalog (left by interrupted backups; harmless)", r.unreferenced);
+    log::info("{} containers are not referenced by the catalog (left by interrupted backups; harmless)",
+              r.unreferenced);
   return r.problems == 0;
 }
 
@@ -271,8 +286,8 @@ bool Session::restore_go() {
   auto reader = o.repo().blob_reader(c);
   restore::Result r = restore::run(c, items, opt, *reader);
   if (settings_.dry_run) return true;
-  log::info("Restore complete: {} files ({}), {} directories, {} symlinks restored, {} failed", r.files, human_size(r.bytes),
-            r.dirs, r.symlinks, r.failed);
+  log::info("Restore complete: {} files ({}), {} directories, {} symlinks restored, {} failed", r.files,
+            human_size(r.bytes), r.dirs, r.symlinks, r.failed);
   return r.failed == 0;
 }
 

@@ -9,11 +9,10 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "seshat/session/browse.h"
 #include "seshat/session/open_repo.h"
@@ -67,14 +66,18 @@ class Session {
   void select_host(const std::string& name) { browser_.select_host(cat(), name); }
   void select_host_number(int n) { browser_.select_host_number(cat(), n); }
   void select_reset() { browser_.reset(); }
-  std::string selection_description() const { return browser_.describe(open_ && open_->loaded() ? &open_->catalog() : nullptr); }
+  std::string selection_description() const {
+    return browser_.describe(open_ && open_->loaded() ? &open_->catalog() : nullptr);
+  }
 
   // ---- browsing (a folder must be selected; the point in time is the restore timestamp,
   // else the selected backup, else the newest backup)
   std::vector<EntryRow> list_files() { return browser_.list_files(cat()); }
   std::vector<EntryRow> list_tree() { return browser_.list_tree(cat()); }
   std::vector<EntryRow> list_versions() { return browser_.list_versions(cat()); }
-  std::vector<EntryRow> search(const std::string& pattern, bool regex) { return browser_.search(cat(), pattern, regex); }
+  std::vector<EntryRow> search(const std::string& pattern, bool regex) {
+    return browser_.search(cat(), pattern, regex);
+  }
   std::string cd(const std::string& where) { return browser_.cd(cat(), where); }
   std::string cd_number(int n) { return browser_.cd_number(cat(), n); }
   std::string cwd_path() { return browser_.cwd_path(open_ && open_->loaded() ? &open_->catalog() : nullptr); }

@@ -31,7 +31,8 @@ std::string as_string(const json& v, const char* key) {
 
 std::string absolute_dir(const json& v, const char* key, const char* what, bool quote) {
   std::string d = as_string(v, key);
-  if (d.empty() || d[0] != '/') invalid(std::string(what) + " needs an absolute directory" + (quote ? ", not '" + d + "'" : ""));
+  if (d.empty() || d[0] != '/')
+    invalid(std::string(what) + " needs an absolute directory" + (quote ? ", not '" + d + "'" : ""));
   while (d.size() > 1 && d.back() == '/') d.pop_back();
   return d;
 }
@@ -50,22 +51,34 @@ std::vector<std::string> regex_list(const json& v, const char* key) {
 
 std::string yes_no(bool b) { return b ? "YES" : "NO"; }
 
-const char* const kClasses[] = {"STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"};
+const char* const kClasses[] = {"STANDARD",   "STANDARD_IA", "INTELLIGENT_TIERING",
+                                "GLACIER_IR", "GLACIER",     "DEEP_ARCHIVE"};
 
 SettingDef flag(const char* key, const char* label, bool remembered, bool Settings::*field) {
-  return {key, label, remembered, [key, field](Settings& s, const json& v) { s.*field = as_bool(v, key); },
+  return {key,
+          label,
+          remembered,
+          [key, field](Settings& s, const json& v) { s.*field = as_bool(v, key); },
           [field](const Settings& s) { return json(s.*field); },
           [field](const Settings& s) { return std::vector<std::string>{yes_no(s.*field)}; }};
 }
 
 SettingDef text(const char* key, const char* label, std::string Settings::*field, std::string empty_shows) {
-  return {key, label, true, [key, field](Settings& s, const json& v) { s.*field = as_string(v, key); },
+  return {key,
+          label,
+          true,
+          [key, field](Settings& s, const json& v) { s.*field = as_string(v, key); },
           [field](const Settings& s) { return json(s.*field); },
-          [field, empty_shows](const Settings& s) { return std::vector<std::string>{(s.*field).empty() ? empty_shows : s.*field}; }};
+          [field, empty_shows](const Settings& s) {
+            return std::vector<std::string>{(s.*field).empty() ? empty_shows : s.*field};
+          }};
 }
 
 SettingDef patterns(const char* key, const char* label, std::vector<std::string> Settings::*field) {
-  return {key, label, true, [key, field](Settings& s, const json& v) { s.*field = regex_list(v, key); },
+  return {key,
+          label,
+          true,
+          [key, field](Settings& s, const json& v) { s.*field = regex_list(v, key); },
           [field](const Settings& s) { return json(s.*field); },
           [field](const Settings& s) {
             std::vector<std::string> lines{(s.*field).empty() ? "(none)" : ""};
@@ -74,14 +87,17 @@ SettingDef patterns(const char* key, const char* label, std::vector<std::string>
           }};
 }
 
-std::vector<SettingDef> build() {
-  std::vector<SettingDef> t;
+// Where the backups go: the store and its S3 settings.
+void store_settings(std::vector<SettingDef>& t) {
   t.push_back({"store", "Store", true,
                [](Settings& s, const json& v) {
                  std::string k = as_string(v, "store");
-                 if (k == "local") s.store = StoreKind::kLocal;
-                 else if (k == "s3") s.store = StoreKind::kS3;
-                 else invalid("store must be \"local\" or \"s3\", not \"" + k + "\"");
+                 if (k == "local")
+                   s.store = StoreKind::kLocal;
+                 else if (k == "s3")
+                   s.store = StoreKind::kS3;
+                 else
+                   invalid("store must be \"local\" or \"s3\", not \"" + k + "\"");
                },
                [](const Settings& s) { return json(s.store == StoreKind::kS3 ? "s3" : "local"); },
                [](const Settings& s) { return std::vector<std::string>{s.store_description()}; }});
@@ -105,19 +121,22 @@ std::vector<SettingDef> build() {
                  s.s3_endpoint = e;
                },
                [](const Settings& s) { return json(s.s3_endpoint); },
-               [](const Settings& s) { return std::vector<std::string>{s.s3_endpoint.empty() ? "(Amazon S3)" : s.s3_endpoint}; }});
+               [](const Settings& s) {
+                 return std::vector<std::string>{s.s3_endpoint.empty() ? "(Amazon S3)" : s.s3_endpoint};
+               }});
   t.push_back(text("s3_profile", "S3 profile", &Settings::s3_profile, "(AWS_PROFILE or default)"));
-  t.push_back({"s3_class", "S3 class", true,
-               [](Settings& s, const json& v) {
-                 std::string c = as_string(v, "s3_class");
-                 for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-                 if (!c.empty() && std::find(std::begin(kClasses), std::end(kClasses), c) == std::end(kClasses))
-                   invalid("unknown storage class " + as_string(v, "s3_class") +
-                           " (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER, DEEP_ARCHIVE)");
-                 s.s3_class = c == "STANDARD" ? "" : c;
-               },
-               [](const Settings& s) { return json(s.s3_class); },
-               [](const Settings& s) { return std::vector<std::string>{s.s3_class.empty() ? "STANDARD" : s.s3_class}; }});
+  t.push_back(
+      {"s3_class", "S3 class", true,
+       [](Settings& s, const json& v) {
+         std::string c = as_string(v, "s3_class");
+         for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+         if (!c.empty() && std::find(std::begin(kClasses), std::end(kClasses), c) == std::end(kClasses))
+           invalid("unknown storage class " + as_string(v, "s3_class") +
+                   " (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER, DEEP_ARCHIVE)");
+         s.s3_class = c == "STANDARD" ? "" : c;
+       },
+       [](const Settings& s) { return json(s.s3_class); },
+       [](const Settings& s) { return std::vector<std::string>{s.s3_class.empty() ? "STANDARD" : s.s3_class}; }});
   t.push_back({"s3_style", nullptr, true,
                [](Settings& s, const json& v) {
                  std::string st = as_string(v, "s3_style");
@@ -125,6 +144,10 @@ std::vector<SettingDef> build() {
                  s.s3_style = st;
                },
                [](const Settings& s) { return json(s.s3_style); }, nullptr});
+}
+
+// How backups are made, and this run's switches.
+void backup_settings(std::vector<SettingDef>& t) {
   t.push_back({"max_container", "Max container", true,
                [](Settings& s, const json& v) {
                  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
@@ -141,14 +164,23 @@ std::vector<SettingDef> build() {
   t.push_back(flag("wait", "Wait for lock", true, &Settings::wait));
   t.push_back({"delay", "Delay (staging)", true, [](Settings& s, const json& v) { s.delay = as_bool(v, "delay"); },
                [](const Settings& s) { return json(s.delay); },
-               [](const Settings& s) { return std::vector<std::string>{yes_no(s.delay) + (s.delay ? " in " + s.staging : "")}; }});
-  t.push_back({"staging", nullptr, true, [](Settings& s, const json& v) { s.staging = absolute_dir(v, "staging", "SET STAGING", false); },
+               [](const Settings& s) {
+                 return std::vector<std::string>{yes_no(s.delay) + (s.delay ? " in " + s.staging : "")};
+               }});
+  t.push_back({"staging", nullptr, true,
+               [](Settings& s, const json& v) { s.staging = absolute_dir(v, "staging", "SET STAGING", false); },
                [](const Settings& s) { return json(s.staging); }, nullptr});
   t.push_back(flag("dry_run", "Dry run", false, &Settings::dry_run));
   t.push_back(flag("detail", "Detail", false, &Settings::detail));
   t.push_back(flag("confirm", nullptr, false, &Settings::confirm));
   t.push_back(patterns("excludes", "Excludes", &Settings::excludes));
   t.push_back(patterns("includes", "Includes", &Settings::includes));
+}
+
+std::vector<SettingDef> build() {
+  std::vector<SettingDef> t;
+  store_settings(t);
+  backup_settings(t);
   return t;
 }
 
@@ -194,7 +226,8 @@ Settings load_settings(const std::string& path, const std::string& home) {
   } catch (const json::exception&) {
     throw Error(ErrorKind::kInvalidInput, "the settings file " + path + " is damaged; fix or delete it");
   }
-  if (!j.is_object()) throw Error(ErrorKind::kInvalidInput, "the settings file " + path + " is damaged; fix or delete it");
+  if (!j.is_object())
+    throw Error(ErrorKind::kInvalidInput, "the settings file " + path + " is damaged; fix or delete it");
   for (const auto& d : setting_table()) {
     if (!d.remembered || !j.contains(d.key)) continue;
     try {

@@ -16,8 +16,10 @@ namespace seshat::session {
 
 std::shared_ptr<storage::Storage> open_store(const Settings& s) {
   std::shared_ptr<storage::Storage> store;
-  if (s.store == StoreKind::kS3) store = std::make_shared<storage::S3Storage>(s3_options(s));
-  else store = std::make_shared<storage::LocalStorage>(s.local_dir);
+  if (s.store == StoreKind::kS3)
+    store = std::make_shared<storage::S3Storage>(s3_options(s));
+  else
+    store = std::make_shared<storage::LocalStorage>(s.local_dir);
   store = std::make_shared<storage::RetryingStorage>(store, retry_options());
   // Test hook above the retries (an injected fault is what the caller sees); a no-op unless
   // SESHAT_FAULTS or SESHAT_IO_LOG is set.

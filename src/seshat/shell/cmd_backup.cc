@@ -7,10 +7,13 @@ namespace seshat::shell {
 std::vector<Node> backup_commands() {
   using session::Session;
   return {
-      kw({"AUTOMATIC"}, "Back up every folder of this host that was backed up before", run([](Session& s) { s.automatic(); })),
+      kw({"AUTOMATIC"}, "Back up every folder of this host that was backed up before",
+         run([](Session& s) { s.automatic(); })),
       kw({"BACKUP"}, "Back up a directory (initialises for you)", nullptr,
-         {arg(ArgType::kDirectory, "The directory to back up", run_arg([](Session& s, const std::string& d) { s.backup(d); }))}),
-      kw({"INITIALIZE"}, "Initialize Seshat: open the store's repository (create it if the store is empty) and read the DB",
+         {arg(ArgType::kDirectory, "The directory to back up",
+              run_arg([](Session& s, const std::string& d) { s.backup(d); }))}),
+      kw({"INITIALIZE"},
+         "Initialize Seshat: open the store's repository (create it if the store is empty) and read the DB",
          run([](Session& s) { s.initialize(); })),
   };
 }

@@ -13,15 +13,17 @@ using session::Session;
 
 int db_reset(Context& c) {
   const auto& st = c.session.settings();
-  require_confirmation(c, "DB RESET forgets every backup in " + c.session.store_description() + " (DO NOT DO THIS unless you mean it)",
-                       st.store == session::StoreKind::kS3 ? st.s3_bucket : st.local_dir);
+  require_confirmation(
+      c, "DB RESET forgets every backup in " + c.session.store_description() + " (DO NOT DO THIS unless you mean it)",
+      st.store == session::StoreKind::kS3 ? st.s3_bucket : st.local_dir);
   c.session.db_reset();
   return 0;
 }
 
 int db_size(Context& c) {
   auto s = c.session.db_size();
-  out(fmt::format("DB generation {} ({} kept), stored size {}", s.generation, s.generations, human_size(s.stored_bytes)));
+  out(fmt::format("DB generation {} ({} kept), stored size {}", s.generation, s.generations,
+                  human_size(s.stored_bytes)));
   out(fmt::format("{} hosts, {} folders, {} backups, {} containers", s.hosts, s.folders, s.backups, s.containers));
   out(fmt::format("{} paths, {} versions, {} distinct contents, {} in memory", s.entries, s.versions, s.contents,
                   human_size(s.memory_bytes)));
@@ -44,18 +46,23 @@ std::vector<Node> db_commands() {
          {
              kw({"REBUILD"}, "Recreate the DB from the containers' own indexes when every DB generation is lost",
                 run([](Session& s) { s.db_rebuild(); })),
-             kw({"RESET"}, "Reset the DB - DO NOT DO THIS AS YOU WILL FORGET ALL HISTORY! (asks to type the store name)", db_reset),
+             kw({"RESET"},
+                "Reset the DB - DO NOT DO THIS AS YOU WILL FORGET ALL HISTORY! (asks to type the store name)",
+                db_reset),
              kw({"LOAD"}, "Load the DB from the store", run([](Session& s) { s.db_load(); })),
              kw({"LOCK"}, "Manually lock the DB until DB UNLOCK or exit", run([](Session& s) { s.db_lock(); })),
              kw({"SAVE"}, "Save the DB as a new generation", run([](Session& s) { s.db_save(); })),
              kw({"SIZE"}, "Report the DB size", db_size),
-             kw({"UNLOCK"}, "Manually unlock the DB. Useful in the case of a crash", run([](Session& s) { s.db_unlock(); })),
+             kw({"UNLOCK"}, "Manually unlock the DB. Useful in the case of a crash",
+                run([](Session& s) { s.db_unlock(); })),
          }),
       kw({"RESET"}, "Reset things", nullptr,
          {kw({"DB"}, "Reset the database. DON'T DO THIS (asks to type the store name)", db_reset)}),
-      kw({"VERIFY"}, "Check that every container the DB refers to is in the store and lists the blobs; exit status 1 if not",
+      kw({"VERIFY"},
+         "Check that every container the DB refers to is in the store and lists the blobs; exit status 1 if not",
          verify(false, false),
-         {kw({"DATA"}, "Also download and authenticate every blob; a number checks that share at random", verify(true, false),
+         {kw({"DATA"}, "Also download and authenticate every blob; a number checks that share at random",
+             verify(true, false),
              {arg(ArgType::kInteger, "The percentage of blobs to check (1-100)", verify(true, true))})}),
   };
 }

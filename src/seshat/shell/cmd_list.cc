@@ -30,14 +30,18 @@ void numbered(const Rows& rows, int limit, Fn line) {
 }
 
 std::string mode_string(const EntryRow& r) {
-  std::string s = r.kind == EntryRow::Kind::kDir ? "d" : r.kind == EntryRow::Kind::kSymlink ? "l" : r.kind == EntryRow::Kind::kDeleted ? "x" : "-";
+  std::string s = r.kind == EntryRow::Kind::kDir       ? "d"
+                  : r.kind == EntryRow::Kind::kSymlink ? "l"
+                  : r.kind == EntryRow::Kind::kDeleted ? "x"
+                                                       : "-";
   const char* rwx = "rwxrwxrwx";
   for (int i = 0; i < 9; ++i) s.push_back((r.mode & (0400u >> i)) ? rwx[i] : '-');
   return s;
 }
 
 std::string entry_line(const EntryRow& r, bool versions) {
-  if (r.kind == EntryRow::Kind::kDeleted) return fmt::format("{}  deleted in the backup of {}", r.path, format_listing(r.backup_ns));
+  if (r.kind == EntryRow::Kind::kDeleted)
+    return fmt::format("{}  deleted in the backup of {}", r.path, format_listing(r.backup_ns));
   std::string name = std::string(r.depth * 2, ' ') + r.path;
   if (r.kind == EntryRow::Kind::kDir) name += "/";
   if (r.kind == EntryRow::Kind::kSymlink) name += " -> " + r.link_target;
@@ -64,7 +68,8 @@ int list_backups(Context& c) {
 int list_folders(Context& c) {
   numbered(c.session.folders(), limit_of(c), [](const session::FolderRow& r) {
     return fmt::format("{:<12} {:<40} {:>3} backups  last {}{}", r.host, r.path, r.backups,
-                       r.last_ns ? format_listing(*r.last_ns) : std::string("never"), r.automatic ? "" : "  (not AUTOMATIC)");
+                       r.last_ns ? format_listing(*r.last_ns) : std::string("never"),
+                       r.automatic ? "" : "  (not AUTOMATIC)");
   });
   return 0;
 }
@@ -78,7 +83,8 @@ int list_auto(Context& c) {
 }
 
 int list_hosts(Context& c) {
-  numbered(c.session.hosts(), limit_of(c), [](const session::HostRow& r) { return fmt::format("{:<20} {} folders", r.name, r.folders); });
+  numbered(c.session.hosts(), limit_of(c),
+           [](const session::HostRow& r) { return fmt::format("{:<20} {} folders", r.name, r.folders); });
   return 0;
 }
 
@@ -92,11 +98,15 @@ std::vector<Node> list_kinds() {
       kw({"AUTO"}, "Directories that will be backed up using AUTOMATIC", list_auto),
       kw({"BACKUPS"}, "What backups have been performed", list_backups),
       kw({"DIRECTORIES", "DIRS", "FOLDERS"}, "The directories backed up", list_folders),
-      kw({"FILES"}, "Files in the current folder (CD) of the selected backup", list_rows([](Session& s) { return s.list_files(); }, false)),
-      kw({"FOUND"}, "Files found to back up by the last walk", [](Context& c) { return list_strings(c, c.session.found()); }),
+      kw({"FILES"}, "Files in the current folder (CD) of the selected backup",
+         list_rows([](Session& s) { return s.list_files(); }, false)),
+      kw({"FOUND"}, "Files found to back up by the last walk",
+         [](Context& c) { return list_strings(c, c.session.found()); }),
       kw({"HOSTS"}, "Hosts in the DB", list_hosts),
-      kw({"SELECTED"}, "What RESTORE ADD selected for restoring", [](Context& c) { return list_strings(c, c.session.restore_selected()); }),
-      kw({"TREE"}, "The tree of files below the current folder, for restoring", list_rows([](Session& s) { return s.list_tree(); }, false)),
+      kw({"SELECTED"}, "What RESTORE ADD selected for restoring",
+         [](Context& c) { return list_strings(c, c.session.restore_selected()); }),
+      kw({"TREE"}, "The tree of files below the current folder, for restoring",
+         list_rows([](Session& s) { return s.list_tree(); }, false)),
       kw({"VERSIONS"}, "The versions of the file picked by CD <n>, else of every file in the current folder",
          list_rows([](Session& s) { return s.list_versions(); }, true)),
   };
@@ -133,8 +143,10 @@ std::vector<Node> list_commands() {
       kw({"LIST"}, "List parts of the DB; a number limits the rows", nullptr, std::move(kinds)),
       kw({"MEMSTATS"}, "Display memory statistics", memstats),
       kw({"SEARCH"}, "Find files in every version in scope (the selected host or folder, else all)", nullptr,
-         {kw({"CONTAINS"}, "Paths containing a word (case-insensitive)", nullptr, {arg(ArgType::kWord, "The word", search(false))}),
-          kw({"REGEX"}, "Paths matching a regular expression (RE2)", nullptr, {arg(ArgType::kRegex, "The pattern", search(true))})}),
+         {kw({"CONTAINS"}, "Paths containing a word (case-insensitive)", nullptr,
+             {arg(ArgType::kWord, "The word", search(false))}),
+          kw({"REGEX"}, "Paths matching a regular expression (RE2)", nullptr,
+             {arg(ArgType::kRegex, "The pattern", search(true))})}),
   };
 }
 

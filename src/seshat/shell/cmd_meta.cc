@@ -24,7 +24,8 @@ std::vector<Node> meta_commands() {
              [](Context&) {
                auto problems = check_tree(command_table());
                for (const auto& p : problems) out("  " + p);
-               if (!problems.empty()) throw Error(ErrorKind::kInvalidInput, fmt::format("the grammar has {} problems", problems.size()));
+               if (!problems.empty())
+                 throw Error(ErrorKind::kInvalidInput, fmt::format("the grammar has {} problems", problems.size()));
                log::info("Grammar check passed");
                return 0;
              }),
@@ -33,7 +34,9 @@ std::vector<Node> meta_commands() {
                for (const auto& l : print_tree(command_table())) out(l);
                return 0;
              }),
-          kw({"PRUNE"}, "Show the nodes pruning would drop from the command tables (dead ends, duplicates); the tables stay as they are",
+          kw({"PRUNE"},
+             "Show the nodes pruning would drop from the command tables (dead ends, duplicates); the tables stay as "
+             "they are",
              [](Context&) {
                Node copy = command_table();
                auto removed = prune_tree(copy);

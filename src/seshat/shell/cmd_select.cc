@@ -31,11 +31,13 @@ std::vector<Node> select_commands() {
              kw({"FOLDER"}, "Select a backed-up folder by number or path", nullptr,
                 {arg(ArgType::kInteger, "The number from LIST FOLDERS",
                      run_arg([](Session& s, const std::string& n) { s.select_folder_number(std::stoi(n)); })),
-                 arg(ArgType::kWord, "The folder's path", run_arg([](Session& s, const std::string& p) { s.select_folder(p); }))}),
+                 arg(ArgType::kWord, "The folder's path",
+                     run_arg([](Session& s, const std::string& p) { s.select_folder(p); }))}),
              kw({"HOST"}, "Select a host by number or name", nullptr,
                 {arg(ArgType::kInteger, "The number from LIST HOSTS",
                      run_arg([](Session& s, const std::string& n) { s.select_host_number(std::stoi(n)); })),
-                 arg(ArgType::kWord, "The host name", run_arg([](Session& s, const std::string& h) { s.select_host(h); }))}),
+                 arg(ArgType::kWord, "The host name",
+                     run_arg([](Session& s, const std::string& h) { s.select_host(h); }))}),
              kw({"RESET"}, "Reset the selections", run([](Session& s) {
                   s.select_reset();
                   log::info("Selections reset");

@@ -52,8 +52,12 @@ void set_s3(Session& s, const std::string& what, const std::string& value) {
   log::info("S3 {} is {}", what, now.empty() ? "(default)" : now);
 }
 
-Action s3_value(const std::string& what) { return run_arg([what](Session& s, const std::string& v) { set_s3(s, what, v); }); }
-Action s3_fixed(const std::string& what, const std::string& v) { return run([what, v](Session& s) { set_s3(s, what, v); }); }
+Action s3_value(const std::string& what) {
+  return run_arg([what](Session& s, const std::string& v) { set_s3(s, what, v); });
+}
+Action s3_fixed(const std::string& what, const std::string& v) {
+  return run([what, v](Session& s) { set_s3(s, what, v); });
+}
 
 Action add_pattern(bool exclude) {
   return run_arg([exclude](Session& s, const std::string& re) {
@@ -94,18 +98,24 @@ std::vector<Node> settings_commands() {
          {kw({"RESET"}, "Reset the exclude list", reset_patterns(true)),
           arg(ArgType::kRegex, "The regex, e.g. \\.iso$ or /Dropbox$", add_pattern(true))}),
       kw({"INCLUDE"}, "Force the inclusion of paths matching a regex; overrides every exclusion", nullptr,
-         {kw({"RESET"}, "Reset the include list", reset_patterns(false)), arg(ArgType::kRegex, "The regex", add_pattern(false))}),
+         {kw({"RESET"}, "Reset the include list", reset_patterns(false)),
+          arg(ArgType::kRegex, "The regex", add_pattern(false))}),
       kw({"SET"}, "Change a setting (MAX, HIDDEN, SYMLINKS and WAIT are remembered in ~/.seshatrc)", nullptr,
          {
-             yes_no("CONFIRM", "confirm", "Ask before DB RESET and overwriting files; NO lets scripts do them (this run only)"),
-             yes_no("DELAY", "delay", "Stage each whole container in the staging area, then upload it (default NO: stream)"),
+             yes_no("CONFIRM", "confirm",
+                    "Ask before DB RESET and overwriting files; NO lets scripts do them (this run only)"),
+             yes_no("DELAY", "delay",
+                    "Stage each whole container in the staging area, then upload it (default NO: stream)"),
              yes_no("DETAIL", "detail", "Log every file as it is backed up (this run only)"),
-             yes_no("DRYRUN", "dry_run", "Report what BACKUP or RESTORE GO would do and change nothing (this run only)"),
+             yes_no("DRYRUN", "dry_run",
+                    "Report what BACKUP or RESTORE GO would do and change nothing (this run only)"),
              yes_no("HIDDEN", "hidden", "Back up names starting with '.' (default YES)"),
              kw({"MAX"}, "The size at which containers are split (default 8 GB)", nullptr,
-                {kw({"MAX"}, "The largest allowed: 5 TB on a local store, 10,000 upload parts on S3 (156 GB with 16 MiB parts)",
+                {kw({"MAX"},
+                    "The largest allowed: 5 TB on a local store, 10,000 upload parts on S3 (156 GB with 16 MiB parts)",
                     run([](Session& s) {
-                      set_max(s, s.settings().store == session::StoreKind::kS3 ? 10000ull * (16ull << 20) : (5ull << 40));
+                      set_max(s,
+                              s.settings().store == session::StoreKind::kS3 ? 10000ull * (16ull << 20) : (5ull << 40));
                     })),
                  arg(ArgType::kInteger, "The size", nullptr,
                      {kw({"MB"}, "Megabytes", max_in(1ull << 20)), kw({"GB"}, "Gigabytes", max_in(1ull << 30))})}),
@@ -121,8 +131,10 @@ std::vector<Node> settings_commands() {
          {
              kw({"BUCKET"}, "Set the S3 bucket name (default osiris-seshat); selects the S3 store", nullptr,
                 {arg(ArgType::kWord, "The bucket name", s3_value("BUCKET"))}),
-             kw({"CLASS"}, "Storage class of the containers: STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or DEEP_ARCHIVE (the DB, keys and lock stay STANDARD)", nullptr,
-                {arg(ArgType::kWord, "The storage class", s3_value("CLASS"))}),
+             kw({"CLASS"},
+                "Storage class of the containers: STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or "
+                "DEEP_ARCHIVE (the DB, keys and lock stay STANDARD)",
+                nullptr, {arg(ArgType::kWord, "The storage class", s3_value("CLASS"))}),
              kw({"ENDPOINT"}, "URL of an S3-compatible service (MinIO, Ceph, B2, Wasabi...); DEFAULT for AWS", nullptr,
                 {kw({"DEFAULT"}, "Amazon S3 itself", s3_fixed("ENDPOINT", "")),
                  arg(ArgType::kWord, "e.g. http://127.0.0.1:9000", s3_value("ENDPOINT"))}),
@@ -134,7 +146,8 @@ std::vector<Node> settings_commands() {
                 {kw({"PATH"}, "https://host/bucket/key", s3_fixed("STYLE", "path")),
                  kw({"VIRTUAL"}, "https://bucket.host/key", s3_fixed("STYLE", "virtual"))}),
          }),
-      kw({"SHOW"}, "Show settings", nullptr, {kw({"CONFIG"}, "The settings, the store and the selection", show_config)}),
+      kw({"SHOW"}, "Show settings", nullptr,
+         {kw({"CONFIG"}, "The settings, the store and the selection", show_config)}),
       kw({"STORE"}, "Choose where backups are kept (remembered in ~/.seshatrc)", nullptr,
          {kw({"LOCAL"}, "A directory on this machine (default ~/.seshat/store)", nullptr,
              {arg(ArgType::kDirectory, "An absolute directory", run_arg([](Session& s, const std::string& d) {

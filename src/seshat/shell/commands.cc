@@ -72,18 +72,19 @@ const Node& command_table() {
   static const Node root = [] {
     Node r;
     r.help = "Seshat";
-    for (auto* family : {backup_commands, db_commands, list_commands, select_commands, restore_commands, settings_commands,
-                         meta_commands})
+    for (auto* family : {backup_commands, db_commands, list_commands, select_commands, restore_commands,
+                         settings_commands, meta_commands})
       for (Node& n : family()) r.children.push_back(std::move(n));
     // The order HELP and GRAMMAR PRINT show (the manual's, with the newer commands after).
-    static const char* const kOrder[] = {"AUTOMATIC", "BACKUP", "BYE",    "CD",     "DB",     "EXCLUDE", "GRAMMAR",
+    static const char* const kOrder[] = {"AUTOMATIC", "BACKUP",  "BYE",        "CD",   "DB",       "EXCLUDE", "GRAMMAR",
                                          "HELP",      "INCLUDE", "INITIALIZE", "LIST", "MEMSTATS", "RESTORE", "RESET",
-                                         "SEARCH",    "SELECT",  "SET",    "S3",     "VERIFY", "SHOW",    "STORE"};
+                                         "SEARCH",    "SELECT",  "SET",        "S3",   "VERIFY",   "SHOW",    "STORE"};
     auto rank = [](const Node& n) {
       auto it = std::find(std::begin(kOrder), std::end(kOrder), n.keywords.front());
       return it - std::begin(kOrder);
     };
-    std::stable_sort(r.children.begin(), r.children.end(), [&](const Node& a, const Node& b) { return rank(a) < rank(b); });
+    std::stable_sort(r.children.begin(), r.children.end(),
+                     [&](const Node& a, const Node& b) { return rank(a) < rank(b); });
     return r;
   }();
   return root;

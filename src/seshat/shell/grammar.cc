@@ -124,31 +124,42 @@ int execute(const Node& n, Context& ctx) {
 
 const char* arg_name(ArgType t) {
   switch (t) {
-    case ArgType::kNone: return "";
-    case ArgType::kInteger: return "<Integer>";
-    case ArgType::kWord: return "<Word>";
-    case ArgType::kDirectory: return "<Directory>";
-    case ArgType::kRegex: return "<Regex>";
-    case ArgType::kDate: return "<Date dd-MMM-yyyy>";
-    case ArgType::kTime: return "<Time HH:MM[:SS]>";
+    case ArgType::kNone:
+      return "";
+    case ArgType::kInteger:
+      return "<Integer>";
+    case ArgType::kWord:
+      return "<Word>";
+    case ArgType::kDirectory:
+      return "<Directory>";
+    case ArgType::kRegex:
+      return "<Regex>";
+    case ArgType::kDate:
+      return "<Date dd-MMM-yyyy>";
+    case ArgType::kTime:
+      return "<Time HH:MM[:SS]>";
   }
   return "";
 }
 
 bool accepts(const Node& node, const std::string& token) {
   switch (node.arg) {
-    case ArgType::kNone: return false;
+    case ArgType::kNone:
+      return false;
     case ArgType::kInteger:
-      return !token.empty() && token.size() < 10 &&
-             std::all_of(token.begin(), token.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)) != 0; });
-    case ArgType::kDate: return parse_listing(token).has_value();
+      return !token.empty() && token.size() < 10 && std::all_of(token.begin(), token.end(), [](char ch) {
+        return std::isdigit(static_cast<unsigned char>(ch)) != 0;
+      });
+    case ArgType::kDate:
+      return parse_listing(token).has_value();
     case ArgType::kTime: {
       int h, m, s;
       return parse_clock(token, h, m, s).has_value();
     }
     case ArgType::kWord:
     case ArgType::kDirectory:
-    case ArgType::kRegex: return !token.empty();
+    case ArgType::kRegex:
+      return !token.empty();
   }
   return false;
 }
@@ -189,7 +200,8 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
     Match m = tokens[i].quoted && node == &root ? Match{} : find_child(*node, tok);
     // A command that may end here ends before a word that is a command's full name, rather
     // than taking it as a free argument ("CD EXIT" is CD, then EXIT).
-    if (m.node && m.node->keywords.empty() && node != &root && node->action && !tokens[i].quoted && is_command_name(root, tok))
+    if (m.node && m.node->keywords.empty() && node != &root && node->action && !tokens[i].quoted &&
+        is_command_name(root, tok))
       m = Match{};
     if (!m.ambiguous.empty()) {
       report(tokens, line, i, fmt::format("'{}' is ambiguous here: it could be {}", tok, m.ambiguous));
@@ -272,20 +284,25 @@ std::vector<std::string> check_tree(const Node& root) {
       std::string here = where.empty() ? node_label(c) : where + " " + node_label(c);
       if (c.help.empty()) problems.push_back("no help text: " + here);
       if (!c.action && c.children.empty()) problems.push_back("dead end (no action, nothing may follow): " + here);
-      if (c.keywords.empty() && c.arg == ArgType::kNone) problems.push_back("node with neither keyword nor argument: " + here);
-      if (c.keywords.empty() && (c.arg == ArgType::kWord || c.arg == ArgType::kDirectory || c.arg == ArgType::kRegex)) ++free_args;
+      if (c.keywords.empty() && c.arg == ArgType::kNone)
+        problems.push_back("node with neither keyword nor argument: " + here);
+      if (c.keywords.empty() && (c.arg == ArgType::kWord || c.arg == ArgType::kDirectory || c.arg == ArgType::kRegex))
+        ++free_args;
       for (const auto& k : c.keywords) {
         if (k != upper(k)) problems.push_back("keyword not in upper case: " + here);
         words.push_back(k);
       }
       rec(c, here);
     }
-    if (free_args > 1) problems.push_back("more than one free-text argument after: " + (where.empty() ? "(start)" : where));
+    if (free_args > 1)
+      problems.push_back("more than one free-text argument after: " + (where.empty() ? "(start)" : where));
     std::sort(words.begin(), words.end());
     for (size_t i = 0; i + 1 < words.size(); ++i) {
-      if (words[i] == words[i + 1]) problems.push_back("duplicate keyword " + words[i] + " after: " + (where.empty() ? "(start)" : where));
+      if (words[i] == words[i + 1])
+        problems.push_back("duplicate keyword " + words[i] + " after: " + (where.empty() ? "(start)" : where));
       else if (words[i + 1].compare(0, words[i].size(), words[i]) == 0)
-        problems.push_back("ambiguous prefix: " + words[i] + " is a prefix of " + words[i + 1] + " after: " + (where.empty() ? "(start)" : where));
+        problems.push_back("ambiguous prefix: " + words[i] + " is a prefix of " + words[i + 1] +
+                           " after: " + (where.empty() ? "(start)" : where));
     }
   };
   rec(root, "");

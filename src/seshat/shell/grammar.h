@@ -26,13 +26,13 @@ struct Node {
   std::vector<std::string> keywords;  // upper case; several = synonyms; empty = typed argument
   ArgType arg = ArgType::kNone;
   std::string help;
-  Action action;                      // set where a command may end
+  Action action;  // set where a command may end
   std::vector<Node> children;
 };
 
 struct Context {
   session::Session& session;
-  std::vector<std::string> args;      // typed arguments in order
+  std::vector<std::string> args;  // typed arguments in order
   bool interactive = false;
   bool exit_requested = false;
 };

@@ -1,17 +1,17 @@
 #include "seshat/shell/shell.h"
 
 #include <histedit.h>
-#include <csignal>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
 
 #include "seshat/process/process.h"
-#include "seshat/session/settings.h"
 #include "seshat/session/session.h"
+#include "seshat/session/settings.h"
 #include "seshat/shell/commands.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"

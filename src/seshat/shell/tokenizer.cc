@@ -34,7 +34,8 @@ TokenizeResult tokenize(const std::string& line) {
         return r;
       }
     } else {
-      while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n') t.text.push_back(line[i++]);
+      while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
+        t.text.push_back(line[i++]);
     }
     r.tokens.push_back(std::move(t));
   }

@@ -1,5 +1,8 @@
 // FaultStorage: the fault-injection wrapper of the reliability campaigns.
+#include "seshat/storage/fault_storage.h"
+
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -8,9 +11,6 @@
 #include <mutex>
 #include <thread>
 
-#include <fmt/format.h>
-
-#include "seshat/storage/fault_storage.h"
 #include "seshat/util/env.h"
 #include "seshat/util/error.h"
 

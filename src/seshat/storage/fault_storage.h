@@ -39,7 +39,9 @@ class FaultStorage : public StorageWrapper {
   std::string get(const std::string& n) override;
   std::string get_range(const std::string& n, uint64_t o, uint64_t l) override;
   // Through get_range(), so that its faults apply.
-  void read_range(const std::string& n, uint64_t o, uint64_t l, std::string& b) override { Storage::read_range(n, o, l, b); }
+  void read_range(const std::string& n, uint64_t o, uint64_t l, std::string& b) override {
+    Storage::read_range(n, o, l, b);
+  }
   std::optional<uint64_t> head(const std::string& n) override;
   std::vector<ObjectInfo> list(const std::string& p) override;
   void remove(const std::string& n) override;

@@ -1,17 +1,18 @@
+#include "seshat/storage/local_storage.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
-#include <atomic>
 #include <functional>
 #include <optional>
 
-#include "seshat/storage/local_storage.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"
 #include "seshat/util/fault.h"
@@ -48,7 +49,8 @@ class LocalWriter : public ObjectWriter {
     }
     // A big object's buffer is sized once for the most it holds before a flush (doubling
     // would end at twice that); a small object's grows as usual.
-    if (buffer_.size() + data.size() > (64u << 10) && buffer_.capacity() < kBuffer + (1u << 20)) buffer_.reserve(kBuffer + (1u << 20));
+    if (buffer_.size() + data.size() > (64u << 10) && buffer_.capacity() < kBuffer + (1u << 20))
+      buffer_.reserve(kBuffer + (1u << 20));
     buffer_.append(data);
     if (buffer_.size() >= kBuffer) flush();
   }
@@ -68,7 +70,8 @@ class LocalWriter : public ObjectWriter {
 
  private:
   void put(std::string_view data) {
-    if (Status st = file_->write(data); !st) throw Error(ErrorKind::kPermanent, "cannot write " + final_ + ": " + st.error().what());
+    if (Status st = file_->write(data); !st)
+      throw Error(ErrorKind::kPermanent, "cannot write " + final_ + ": " + st.error().what());
     written_ += data.size();
     start_writeback();
   }
@@ -82,7 +85,8 @@ class LocalWriter : public ObjectWriter {
   void start_writeback() {
     constexpr uint64_t kChunk = 32 << 20;
     if (written_ - synced_ < kChunk) return;
-    ::sync_file_range(file_->fd(), static_cast<off_t>(synced_), static_cast<off_t>(written_ - synced_), SYNC_FILE_RANGE_WRITE);
+    ::sync_file_range(file_->fd(), static_cast<off_t>(synced_), static_cast<off_t>(written_ - synced_),
+                      SYNC_FILE_RANGE_WRITE);
     synced_ = written_;
   }
   std::string final_;
@@ -111,7 +115,8 @@ void check_object_name(const std::string& name) {
 
 LocalStorage::LocalStorage(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-  if (root_.empty() || root_[0] != '/') throw Error(ErrorKind::kInvalidInput, "the local store must be an absolute path: " + root_);
+  if (root_.empty() || root_[0] != '/')
+    throw Error(ErrorKind::kInvalidInput, "the local store must be an absolute path: " + root_);
 }
 
 std::string LocalStorage::path_of(const std::string& name) const {
@@ -193,7 +198,8 @@ std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
   }
   // Start at the deepest directory the prefix names, then filter by the full prefix.
   std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
-  std::function<void(const std::string&, const std::string&)> walk = [&](const std::string& path, const std::string& rel) {
+  std::function<void(const std::string&, const std::string&)> walk = [&](const std::string& path,
+                                                                         const std::string& rel) {
     DIR* d = ::opendir(path.c_str());
     if (!d) {
       if (errno == ENOENT || errno == ENOTDIR) return;

@@ -19,7 +19,9 @@ int64_t Retry::delay_ms(int attempt) {
   return step / 2 + static_cast<int64_t>(z % static_cast<uint64_t>(step / 2 + 1));
 }
 
-void RetryingStorage::check() { retry_.run("checking " + describe(), [&] { inner_->check(); }); }
+void RetryingStorage::check() {
+  retry_.run("checking " + describe(), [&] { inner_->check(); });
+}
 
 void RetryingStorage::put(const std::string& n, std::string_view d) {
   retry_.run("PUT " + n, [&] { inner_->put(n, d); });

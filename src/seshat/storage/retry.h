@@ -4,8 +4,8 @@
 // writer for its parts (a streaming upload cannot be replayed by a wrapper: the writer keeps
 // each part until it is acknowledged and re-sends it).
 #pragma once
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -43,7 +43,8 @@ class Retry {
         if (e.kind() != ErrorKind::kTransient) throw;
         if (attempt >= o_.attempts) {
           if (o_.attempts <= 1) throw;
-          throw Error(ErrorKind::kTransient, what + " failed after " + std::to_string(o_.attempts) + " attempts: " + e.what());
+          throw Error(ErrorKind::kTransient,
+                      what + " failed after " + std::to_string(o_.attempts) + " attempts: " + e.what());
         }
         int64_t d = delay_ms(attempt + 1);
         log::debug("Retrying {} in {} ms (attempt {}): {}", what, d, attempt + 1, e.what());

@@ -1,5 +1,4 @@
 #include "seshat/storage/s3_storage.h"
-#include "seshat/storage/s3_xml.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -13,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "seshat/storage/s3_xml.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
 #include "seshat/util/fault.h"
@@ -74,12 +74,23 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -118,13 +129,17 @@ class S3Writer : public ObjectWriter {
     parts_.clear();
     std::string xml = "<CompleteMultipartUpload>";
     for (size_t i = 0; i < etags_.size(); ++i)
-      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etags_[i]) + "</ETag></Part>";
+      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etags_[i]) +
+             "</ETag></Part>";
     xml += "</CompleteMultipartUpload>";
-    auto r = retry_.run("completing the upload of " + name_,
-                        [&] { return s3_.request("POST", name_, {{"uploadId", upload_id_}}, {{"content-type", "application/xml"}}, xml); });
+    auto r = retry_.run("completing the upload of " + name_, [&] {
+      return s3_.request("POST", name_, {{"uploadId", upload_id_}}, {{"content-type", "application/xml"}}, xml);
+    });
     // CompleteMultipartUpload may answer 200 with an error in the body.
     S3ErrorInfo e = parse_s3_error(r.body);
-    if (!e.code.empty()) throw Error(ErrorKind::kTransient, "S3 could not complete the upload of " + name_ + ": " + e.code + " " + e.message);
+    if (!e.code.empty())
+      throw Error(ErrorKind::kTransient,
+                  "S3 could not complete the upload of " + name_ + ": " + e.code + " " + e.message);
     done_ = true;
     log::debug("Uploaded {} in {} parts ({})", name_, next_part_ - 1, human_size(size_));
   }
@@ -154,7 +169,9 @@ class S3Writer : public ObjectWriter {
       Headers headers;
       if (cls_ == ObjectClass::kData && !s3_.options().storage_class.empty())
         headers.emplace_back("x-amz-storage-class", s3_.options().storage_class);
-      auto r = retry_.run("starting the upload of " + name_, [&] { return s3_.request("POST", name_, {{"uploads", ""}}, headers, {}); });
+      auto r = retry_.run("starting the upload of " + name_, [&] {
+        return s3_.request("POST", name_, {{"uploads", ""}}, headers, {});
+      });
       upload_id_ = parse_upload_id(r.body);
       if (upload_id_.empty()) throw Error(ErrorKind::kTransient, "S3 did not start a multipart upload for " + name_);
       log::info("Uploading multipart part file {}/{}", s3_.options().bucket, name_);
@@ -168,7 +185,8 @@ class S3Writer : public ObjectWriter {
       ++waited_;
     }
     if (next_part_ > 10000)
-      throw Error(ErrorKind::kInvalidInput, "S3 takes at most 10,000 parts in one upload: lower SET MAX or raise the part size");
+      throw Error(ErrorKind::kInvalidInput,
+                  "S3 takes at most 10,000 parts in one upload: lower SET MAX or raise the part size");
     int number = next_part_++;
     // The part's bytes move into the task and are freed when it ends: a finished future must
     // not keep them (memory stays within parts_in_flight parts).
@@ -223,7 +241,8 @@ std::string S3Storage::describe() const {
   return "S3 " + o_.bucket + (o_.endpoint.empty() ? "" : " at " + o_.endpoint);
 }
 
-S3Storage::Url S3Storage::url_for(const std::string& key, const std::vector<std::pair<std::string, std::string>>& query) const {
+S3Storage::Url S3Storage::url_for(const std::string& key,
+                                  const std::vector<std::pair<std::string, std::string>>& query) const {
   Url u;
   std::string scheme_host;
   if (o_.endpoint.empty()) {
@@ -249,23 +268,30 @@ std::optional<Error> classify_s3_response(long status, std::string_view body, co
   if (status >= 200 && status < 300) return std::nullopt;
   if (status == 404 && c.ok_404) return std::nullopt;
   S3ErrorInfo e = parse_s3_error(body);
-  std::string detail = e.code.empty() ? "HTTP " + std::to_string(status) : e.code + (e.message.empty() ? "" : " (" + e.message + ")");
+  std::string detail =
+      e.code.empty() ? "HTTP " + std::to_string(status) : e.code + (e.message.empty() ? "" : " (" + e.message + ")");
   auto err = [](ErrorKind k, std::string m) { return std::optional<Error>(Error(k, std::move(m))); };
   if (e.code == "NotImplemented") return err(ErrorKind::kInvalidInput, "the S3 server does not implement " + c.what);
-  if (status >= 500 || status == 429 || e.code == "SlowDown" || e.code == "RequestTimeout" || e.code == "InternalError" ||
-      e.code == "RequestTimeTooSkewed")
+  if (status >= 500 || status == 429 || e.code == "SlowDown" || e.code == "RequestTimeout" ||
+      e.code == "InternalError" || e.code == "RequestTimeTooSkewed")
     return err(ErrorKind::kTransient, "S3 answered " + detail + " to " + c.what);
   if (status == 404 && e.code == "NoSuchBucket")
     return err(ErrorKind::kPermanent, "the S3 bucket " + c.bucket + " does not exist (S3 BUCKET sets the name)");
   if (status == 404 || e.code == "NoSuchKey") return err(ErrorKind::kNotFound, "object not found: " + c.key);
-  if (status == 416 || e.code == "InvalidRange") return err(ErrorKind::kCorruption, "object " + c.key + " is shorter than expected");
+  if (status == 416 || e.code == "InvalidRange")
+    return err(ErrorKind::kCorruption, "object " + c.key + " is shorter than expected");
   if (e.code == "InvalidAccessKeyId")
-    return err(ErrorKind::kPermanent, "S3 does not know the access key (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or ~/.aws/credentials");
+    return err(ErrorKind::kPermanent,
+               "S3 does not know the access key (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID or ~/.aws/credentials");
   if (e.code == "SignatureDoesNotMatch")
-    return err(ErrorKind::kPermanent, "S3 rejected the request signature (SignatureDoesNotMatch): check the secret key");
+    return err(ErrorKind::kPermanent,
+               "S3 rejected the request signature (SignatureDoesNotMatch): check the secret key");
   if (status == 301 || e.code == "PermanentRedirect" || e.code == "AuthorizationHeaderMalformed")
-    return err(ErrorKind::kPermanent, "the S3 bucket " + c.bucket + " is in another region: set S3 REGION (" + detail + ")");
-  if (status == 403) return err(ErrorKind::kPermanent, "S3 denied " + c.what + ": " + detail + "; check the credentials and the bucket policy");
+    return err(ErrorKind::kPermanent,
+               "the S3 bucket " + c.bucket + " is in another region: set S3 REGION (" + detail + ")");
+  if (status == 403)
+    return err(ErrorKind::kPermanent,
+               "S3 denied " + c.what + ": " + detail + "; check the credentials and the bucket policy");
   if (status == 412) return err(ErrorKind::kLocked, "precondition failed for " + c.what);
   return err(ErrorKind::kPermanent, "S3 refused " + c.what + ": " + detail);
 }
@@ -275,7 +301,8 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
                                        std::string_view body, bool ok_404) {
   Url u = url_for(key, query);
   const std::string payload_hash = sigv4::hex_sha256(body);
-  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   sigv4::Request req;
   req.method = method;
   req.path = u.path;
@@ -284,7 +311,8 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
   req.headers.emplace_back("host", u.host);
   req.headers.emplace_back("x-amz-date", sigv4::amz_date(now));
   req.headers.emplace_back("x-amz-content-sha256", payload_hash);
-  if (!o_.credentials.session_token.empty()) req.headers.emplace_back("x-amz-security-token", o_.credentials.session_token);
+  if (!o_.credentials.session_token.empty())
+    req.headers.emplace_back("x-amz-security-token", o_.credentials.session_token);
   sigv4::Signed s = sigv4::sign(req, payload_hash, o_.credentials, o_.region, "s3", now);
 
   CURL* h = thread_handle();
@@ -329,7 +357,8 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
   }
   CURLcode rc = curl_easy_perform(h);
   const std::string what = method + " " + (key.empty() ? o_.bucket : o_.bucket + "/" + key);
-  if (rc != CURLE_OK) throw Error(ErrorKind::kTransient, std::string("cannot reach S3 (") + curl_easy_strerror(rc) + ") for " + what);
+  if (rc != CURLE_OK)
+    throw Error(ErrorKind::kTransient, std::string("cannot reach S3 (") + curl_easy_strerror(rc) + ") for " + what);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
   if (auto e = classify_s3_response(resp.status, resp.body, {what, o_.bucket, key, ok_404})) throw *e;
   return resp;
@@ -339,7 +368,8 @@ void S3Storage::check() { request("GET", "", {{"list-type", "2"}, {"max-keys", "
 
 void S3Storage::put_object(const std::string& name, std::string_view data, ObjectClass cls, Headers extra) {
   check_object_name(name);
-  if (cls == ObjectClass::kData && !o_.storage_class.empty()) extra.emplace_back("x-amz-storage-class", o_.storage_class);
+  if (cls == ObjectClass::kData && !o_.storage_class.empty())
+    extra.emplace_back("x-amz-storage-class", o_.storage_class);
   request("PUT", name, {}, std::move(extra), data);
 }
 
@@ -366,8 +396,10 @@ std::string S3Storage::get(const std::string& name) {
 std::string S3Storage::get_range(const std::string& name, uint64_t offset, uint64_t length) {
   check_object_name(name);
   if (length == 0) return "";
-  auto r = request("GET", name, {}, {{"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}}, {});
-  if (r.status == 200 && r.body.size() > length && r.body.size() >= offset + length) return r.body.substr(offset, length);
+  auto r = request("GET", name, {},
+                   {{"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}}, {});
+  if (r.status == 200 && r.body.size() > length && r.body.size() >= offset + length)
+    return r.body.substr(offset, length);
   if (r.body.size() != length) throw Error(ErrorKind::kCorruption, "object " + name + " is shorter than expected");
   return std::move(r.body);
 }
@@ -396,7 +428,8 @@ std::vector<ObjectInfo> S3Storage::list(const std::string& prefix) {
       if (o.name.find(".seshat-tmp") == std::string::npos) out.push_back(std::move(o));
     if (!page.truncated) break;
     const std::string& next = page.next_token;
-    if (next.empty() || next == token) throw Error(ErrorKind::kTransient, "S3 sent a truncated listing without a continuation token");
+    if (next.empty() || next == token)
+      throw Error(ErrorKind::kTransient, "S3 sent a truncated listing without a continuation token");
     token = next;
   }
   std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
@@ -417,7 +450,8 @@ void S3Storage::remove_many(const std::vector<std::string>& names) {
       xml += "<Object><Key>" + xml_escape(names[i]) + "</Key></Object>";
     }
     xml += "</Delete>";
-    auto r = request("POST", "", {{"delete", ""}}, {{"Content-MD5", base64_md5(xml)}, {"content-type", "application/xml"}}, xml);
+    auto r = request("POST", "", {{"delete", ""}},
+                     {{"Content-MD5", base64_md5(xml)}, {"content-type", "application/xml"}}, xml);
     std::string err = parse_delete_errors(r.body);
     if (!err.empty()) throw Error(ErrorKind::kPermanent, "S3 could not delete " + err);
   }

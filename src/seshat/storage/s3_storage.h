@@ -31,9 +31,9 @@ namespace seshat::storage {
 struct S3Options {
   std::string bucket;
   std::string region = "us-east-1";
-  std::string endpoint;        // e.g. http://127.0.0.1:4568; empty = AWS
-  bool path_style = false;     // forced on when an endpoint is set
-  std::string storage_class;   // for data objects (containers); empty = STANDARD
+  std::string endpoint;       // e.g. http://127.0.0.1:4568; empty = AWS
+  bool path_style = false;    // forced on when an endpoint is set
+  std::string storage_class;  // for data objects (containers); empty = STANDARD
   sigv4::Credentials credentials;
   uint64_t part_size = 16ull << 20;  // multipart part size (>= 5 MiB on AWS)
   int parts_in_flight = 4;           // bound on parts held in memory per upload
@@ -45,7 +45,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // How one S3 answer is to be taken. Pure: no I/O, no state.
 struct S3Context {
-  std::string what;    // "GET bucket/key", for messages
+  std::string what;  // "GET bucket/key", for messages
   std::string bucket;
   std::string key;
   bool ok_404 = false;  // a 404 is a normal answer (HEAD, DELETE)
@@ -91,8 +91,9 @@ class S3Storage : public Storage {
   Url url_for(const std::string& key, const std::vector<std::pair<std::string, std::string>>& query) const;
   // One signed request, one attempt. Throws Error as classify_s3_response says, or
   // Error(kTransient, "cannot reach S3 (...)") when no answer came.
-  Response request(const std::string& method, const std::string& key, std::vector<std::pair<std::string, std::string>> query,
-                   Headers headers, std::string_view body, bool ok_404 = false);
+  Response request(const std::string& method, const std::string& key,
+                   std::vector<std::pair<std::string, std::string>> query, Headers headers, std::string_view body,
+                   bool ok_404 = false);
   // Puts one whole object (the storage class applies to data objects).
   void put_object(const std::string& name, std::string_view data, ObjectClass cls, Headers extra = {});
 

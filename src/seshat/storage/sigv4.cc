@@ -106,8 +106,8 @@ Signed sign(const Request& req, const std::string& payload_hash, const Credentia
     signed_headers += headers[i].first;
   }
   Signed s;
-  s.canonical_request = req.method + "\n" + req.encoded_path() + "\n" + req.canonical_query() + "\n" + canonical_headers +
-                        "\n" + signed_headers + "\n" + payload_hash;
+  s.canonical_request = req.method + "\n" + req.encoded_path() + "\n" + req.canonical_query() + "\n" +
+                        canonical_headers + "\n" + signed_headers + "\n" + payload_hash;
   std::string date = amz_date(unix_seconds);
   std::string day = date.substr(0, 8);
   std::string scope = day + "/" + region + "/" + service + "/aws4_request";
@@ -117,8 +117,8 @@ Signed sign(const Request& req, const std::string& payload_hash, const Credentia
   k = hmac(k, service);
   k = hmac(k, "aws4_request");
   std::string signature = to_hex(hmac(k, s.string_to_sign));
-  s.authorization = "AWS4-HMAC-SHA256 Credential=" + creds.access_key + "/" + scope + ", SignedHeaders=" + signed_headers +
-                    ", Signature=" + signature;
+  s.authorization = "AWS4-HMAC-SHA256 Credential=" + creds.access_key + "/" + scope +
+                    ", SignedHeaders=" + signed_headers + ", Signature=" + signature;
   return s;
 }
 

@@ -20,9 +20,9 @@ struct Credentials {
 std::string uri_encode(std::string_view s, bool keep_slash);
 
 struct Request {
-  std::string method;                                     // "GET", "PUT", ...
-  std::string path;                                       // raw (unencoded) path, starting with '/'
-  std::vector<std::pair<std::string, std::string>> query;  // raw keys and values
+  std::string method;                                        // "GET", "PUT", ...
+  std::string path;                                          // raw (unencoded) path, starting with '/'
+  std::vector<std::pair<std::string, std::string>> query;    // raw keys and values
   std::vector<std::pair<std::string, std::string>> headers;  // name, value (host included)
 
   std::string encoded_path() const { return uri_encode(path, true); }

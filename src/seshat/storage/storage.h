@@ -105,8 +105,10 @@ class Storage {
   virtual void read_range(const std::string& name, uint64_t offset, uint64_t length, std::string& buf) {
     std::string got = get_range(name, offset, length);
     if (got.size() != length) throw Error(ErrorKind::kCorruption, "object " + name + " is shorter than expected");
-    if (buf.size() < got.size()) buf = std::move(got);
-    else std::copy(got.begin(), got.end(), buf.begin());
+    if (buf.size() < got.size())
+      buf = std::move(got);
+    else
+      std::copy(got.begin(), got.end(), buf.begin());
   }
   // Every object whose name starts with prefix, sorted by name.
   virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
@@ -137,7 +139,9 @@ class StorageWrapper : public Storage {
   }
   std::string get(const std::string& n) override { return inner_->get(n); }
   std::string get_range(const std::string& n, uint64_t o, uint64_t l) override { return inner_->get_range(n, o, l); }
-  void read_range(const std::string& n, uint64_t o, uint64_t l, std::string& b) override { inner_->read_range(n, o, l, b); }
+  void read_range(const std::string& n, uint64_t o, uint64_t l, std::string& b) override {
+    inner_->read_range(n, o, l, b);
+  }
   std::optional<uint64_t> head(const std::string& n) override { return inner_->head(n); }
   std::vector<ObjectInfo> list(const std::string& p) override { return inner_->list(p); }
   void remove(const std::string& n) override { inner_->remove(n); }

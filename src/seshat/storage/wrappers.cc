@@ -1,4 +1,6 @@
 // Storage wrappers whose code does not fit in the header.
+#include "seshat/storage/wrappers.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -6,17 +8,16 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <chrono>
 #include <optional>
 
 #include "seshat/storage/local_storage.h"
-#include "seshat/storage/wrappers.h"
 #include "seshat/util/atomic_file.h"
-#include "seshat/util/io.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/io.h"
 #include "seshat/util/log.h"
 
 namespace seshat::storage {
@@ -43,14 +44,17 @@ class StagedWriter : public ObjectWriter {
     o.marker = ".seshat-staging-";
     o.sync = false;
     auto f = AtomicFile::create(dir + "/" + name_.substr(name_.rfind('/') + 1), o);
-    if (!f) throw Error(ErrorKind::kPermanent, std::string("cannot create the staging file in ") + dir + ": " + f.error().what());
+    if (!f)
+      throw Error(ErrorKind::kPermanent,
+                  std::string("cannot create the staging file in ") + dir + ": " + f.error().what());
     file_.emplace(std::move(f.value()));
   }
   ~StagedWriter() override { abort(); }
   void write(std::string_view data) override {
     if (!file_) throw Error(ErrorKind::kPermanent, "write after commit/abort");
     if (Status st = file_->write(data); !st)
-      throw Error(ErrorKind::kPermanent, "cannot write the staging file " + file_->temp_name() + ": " + st.error().what());
+      throw Error(ErrorKind::kPermanent,
+                  "cannot write the staging file " + file_->temp_name() + ": " + st.error().what());
     size_ += data.size();
   }
   uint64_t size() const override { return size_; }
@@ -64,7 +68,9 @@ class StagedWriter : public ObjectWriter {
     int decile = 0;
     while (done < size_) {
       auto n = io::pread_full(file_->fd(), buf.data(), buf.size(), done);
-      if (!n) throw Error(ErrorKind::kPermanent, "cannot read the staging file " + file_->temp_name() + ": " + n.error().what());
+      if (!n)
+        throw Error(ErrorKind::kPermanent,
+                    "cannot read the staging file " + file_->temp_name() + ": " + n.error().what());
       if (*n == 0) throw Error(ErrorKind::kPermanent, "the staging file " + file_->temp_name() + " shrank");
       out->write(std::string_view(buf.data(), *n));
       done += *n;
@@ -107,6 +113,8 @@ Leftovers StagingStorage::remove_incomplete(const std::string& prefix) {
   return out;
 }
 
-std::unique_ptr<ObjectWriter> DryRunStorage::create(const std::string&, ObjectClass) { return std::make_unique<NullWriter>(); }
+std::unique_ptr<ObjectWriter> DryRunStorage::create(const std::string&, ObjectClass) {
+  return std::make_unique<NullWriter>();
+}
 
 }  // namespace seshat::storage

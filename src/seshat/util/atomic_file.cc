@@ -1,13 +1,12 @@
 #include "seshat/util/atomic_file.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-
-#include <fmt/format.h>
 
 namespace seshat {
 
@@ -65,8 +64,14 @@ Result<AtomicFile> AtomicFile::create(const std::string& path, const Options& o)
 }
 
 AtomicFile::AtomicFile(AtomicFile&& o) noexcept
-    : dirfd_(o.dirfd_), owned_dir_(std::move(o.owned_dir_)), name_(std::move(o.name_)), temp_(std::move(o.temp_)),
-      fd_(std::move(o.fd_)), replace_(o.replace_), sync_(o.sync_), done_(o.done_) {
+    : dirfd_(o.dirfd_),
+      owned_dir_(std::move(o.owned_dir_)),
+      name_(std::move(o.name_)),
+      temp_(std::move(o.temp_)),
+      fd_(std::move(o.fd_)),
+      replace_(o.replace_),
+      sync_(o.sync_),
+      done_(o.done_) {
   o.done_ = true;
 }
 

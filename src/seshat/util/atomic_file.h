@@ -56,8 +56,13 @@ class AtomicFile {
 
  private:
   AtomicFile(int dirfd, io::Fd owned_dir, std::string name, std::string temp, io::Fd fd, const Options& o)
-      : dirfd_(dirfd), owned_dir_(std::move(owned_dir)), name_(std::move(name)), temp_(std::move(temp)),
-        fd_(std::move(fd)), replace_(o.replace), sync_(o.sync) {}
+      : dirfd_(dirfd),
+        owned_dir_(std::move(owned_dir)),
+        name_(std::move(name)),
+        temp_(std::move(temp)),
+        fd_(std::move(fd)),
+        replace_(o.replace),
+        sync_(o.sync) {}
   int dirfd_;
   io::Fd owned_dir_;
   std::string name_, temp_;

@@ -66,7 +66,10 @@ std::string human_size(uint64_t bytes) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB", "PB"};
   double v = static_cast<double>(bytes);
   int u = 0;
-  while (v >= 1024 && u < 5) { v /= 1024; ++u; }
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
   if (u == 0) return fmt::format("{} B", bytes);
   if (v >= 100 || v == static_cast<double>(static_cast<uint64_t>(v))) return fmt::format("{:.0f} {}", v, units[u]);
   return fmt::format("{:.1f} {}", v, units[u]);
@@ -76,7 +79,10 @@ std::string to_hex(std::string_view bytes) {
   static const char* d = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) { out.push_back(d[c >> 4]); out.push_back(d[c & 15]); }
+  for (unsigned char c : bytes) {
+    out.push_back(d[c >> 4]);
+    out.push_back(d[c & 15]);
+  }
   return out;
 }
 
@@ -125,8 +131,10 @@ std::optional<std::string> base64_decode(std::string_view in) {
     for (int k = 0; k < 4; ++k) {
       char c = in[i + k];
       int d;
-      if (c == '=' && i + 4 == in.size() && k >= 2) { d = 0; ++pad; }
-      else {
+      if (c == '=' && i + 4 == in.size() && k >= 2) {
+        d = 0;
+        ++pad;
+      } else {
         if (pad) return std::nullopt;
         const char* p = c ? std::char_traits<char>::find(kB64, 64, c) : nullptr;
         if (!p) return std::nullopt;

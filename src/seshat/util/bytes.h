@@ -17,7 +17,10 @@ class ByteWriter {
   void varint(uint64_t v);
   void svarint(int64_t v) { varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
   void bytes(std::string_view b) { out_.append(b); }
-  void str(std::string_view s) { varint(s.size()); out_.append(s); }
+  void str(std::string_view s) {
+    varint(s.size());
+    out_.append(s);
+  }
   std::string& data() { return out_; }
   std::string take() { return std::move(out_); }
 
@@ -32,7 +35,10 @@ class ByteReader {
   uint32_t u32();
   uint64_t u64();
   uint64_t varint();
-  int64_t svarint() { uint64_t v = varint(); return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+  int64_t svarint() {
+    uint64_t v = varint();
+    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+  }
   std::string_view bytes(size_t n);
   std::string_view str() { return bytes(varint()); }
   // A count of items that each take at least min_item_bytes: rejects counts the remaining

@@ -10,9 +10,9 @@
 namespace seshat::env {
 
 enum class Audience {
-  kUser,     // documented for users
-  kTuning,   // tuning knobs (documented; defaults are right for nearly everyone)
-  kTestHook, // set by the test suite only (doc/testing.md); never needed in use
+  kUser,      // documented for users
+  kTuning,    // tuning knobs (documented; defaults are right for nearly everyone)
+  kTestHook,  // set by the test suite only (doc/testing.md); never needed in use
 };
 
 struct Var {
@@ -22,7 +22,7 @@ struct Var {
 };
 
 extern const Var kPassword, kPasswordFile, kHostname, kThreads, kDebug;
-extern const Var kS3PartSize, kS3Attempts, kS3BackoffMs, kNoHugepages;
+extern const Var kS3PartSize, kS3Attempts, kS3BackoffMs, kNoHugepages, kGlibcTunables;
 extern const Var kKdfMemLimit, kKdfOpsLimit, kLockLeaseSeconds, kCrashAt, kCrashLog, kFaults, kIoLog, kReexecuted;
 extern const Var kHome, kUser, kAwsAccessKeyId, kAwsSecretAccessKey, kAwsSessionToken, kAwsProfile, kAwsRegion,
     kAwsDefaultRegion, kAwsSharedCredentialsFile, kAwsConfigFile;

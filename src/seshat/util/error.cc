@@ -7,22 +7,35 @@ namespace seshat {
 
 const char* error_kind_name(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kNotFound: return "not found";
-    case ErrorKind::kCorruption: return "corruption";
-    case ErrorKind::kTransient: return "transient";
-    case ErrorKind::kPermanent: return "permanent";
-    case ErrorKind::kInvalidInput: return "invalid input";
-    case ErrorKind::kLocked: return "locked";
-    case ErrorKind::kInterrupted: return "interrupted";
+    case ErrorKind::kNotFound:
+      return "not found";
+    case ErrorKind::kCorruption:
+      return "corruption";
+    case ErrorKind::kTransient:
+      return "transient";
+    case ErrorKind::kPermanent:
+      return "permanent";
+    case ErrorKind::kInvalidInput:
+      return "invalid input";
+    case ErrorKind::kLocked:
+      return "locked";
+    case ErrorKind::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }
 
 ErrorKind kind_from_errno(int err) {
   switch (err) {
-    case ENOENT: case ENOTDIR: return ErrorKind::kNotFound;
-    case EINTR: case EAGAIN: case ETIMEDOUT: return ErrorKind::kTransient;
-    default: return ErrorKind::kPermanent;
+    case ENOENT:
+    case ENOTDIR:
+      return ErrorKind::kNotFound;
+    case EINTR:
+    case EAGAIN:
+    case ETIMEDOUT:
+      return ErrorKind::kTransient;
+    default:
+      return ErrorKind::kPermanent;
   }
 }
 

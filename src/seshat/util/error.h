@@ -5,10 +5,10 @@
 //    its message as one line.
 // Per-file problems during a walk or restore are reported and counted, not thrown.
 #pragma once
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
-#include <optional>
 #include <variant>
 
 namespace seshat {
@@ -51,7 +51,7 @@ Error errno_error(const std::string& message, int err);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }

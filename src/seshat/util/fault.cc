@@ -1,6 +1,7 @@
 #include "seshat/util/fault.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -8,8 +9,6 @@
 #include <map>
 #include <mutex>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "seshat/util/env.h"
 

@@ -25,10 +25,20 @@ void write(Level level, const std::string& message) {
   const char* name = "INFO";
   FILE* out = stdout;
   switch (level) {
-    case Level::kDebug: name = "DEBUG"; break;
-    case Level::kInfo: break;
-    case Level::kWarn: name = "WARN"; ++g_warns; break;
-    case Level::kError: name = "ERROR"; out = stderr; ++g_errors; break;
+    case Level::kDebug:
+      name = "DEBUG";
+      break;
+    case Level::kInfo:
+      break;
+    case Level::kWarn:
+      name = "WARN";
+      ++g_warns;
+      break;
+    case Level::kError:
+      name = "ERROR";
+      out = stderr;
+      ++g_errors;
+      break;
   }
   std::string line = format_clock(now_ns()) + " " + name + " - " + message + "\n";
   std::lock_guard<std::mutex> lock(g_mu);

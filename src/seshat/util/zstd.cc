@@ -67,7 +67,8 @@ void Compressor::pump(std::string_view piece, bool end) {
   for (;;) {
     ZSTD_outBuffer o{out_.data(), out_.size(), 0};
     size_t left = ZSTD_compressStream2(ctx_->z, &o, &in, end ? ZSTD_e_end : ZSTD_e_continue);
-    if (ZSTD_isError(left)) throw Error(ErrorKind::kPermanent, std::string("zstd compression failed: ") + ZSTD_getErrorName(left));
+    if (ZSTD_isError(left))
+      throw Error(ErrorKind::kPermanent, std::string("zstd compression failed: ") + ZSTD_getErrorName(left));
     if (o.pos > 0) sink_(std::string_view(out_.data(), o.pos));
     if (end ? left == 0 : in.pos == in.size) break;
   }

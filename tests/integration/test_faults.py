@@ -286,8 +286,13 @@ def run_and_kill_env(env, tokens, extra_env, delay):
 def kill_between_container_and_catalog_adopts(env):
     """Killed right after a container was committed and before the catalog was saved: the next
     backup adopts the container (its files are not sent again), and a leftover temporary file
-    of a second kill (local store) is removed."""
-    src = small_tree(env, n=30)
+    of a second kill (local store) is removed.
+
+    Files of one part only: a file's version is recorded the moment its blob is placed, so the
+    checkpoint after the first container holds every file in it whatever the threads did. (A
+    multi-part file is recorded after its last part; with big.bin the first container could
+    hold nothing but its first parts, and the checkpoint no whole file.)"""
+    src = small_tree(env, n=30, big=False)
     env.run(*env.store_tokens(), "SET", "MAX", str(MAX_MB), "MB", "INITIALIZE")
     logs = mkdirs(env.base, "logs")
     r = env.run("BACKUP", src, rc=None, check_lock=False,
@@ -359,12 +364,13 @@ def lock_removed_under_a_running_backup(env):
 
 # ---------------------------------------------------------------------------- fault injection
 
-def small_tree(env, name="src", n=24):
+def small_tree(env, name="src", n=24, big=True):
     src = mkdirs(env.base, name)
     rng = random.Random(7)
     for i in range(n):
         write(f"{src}/f{i:02}.dat", rng.randbytes(rng.randrange(50 << 10, 400 << 10)))
-    write(f"{src}/big.bin", rng.randbytes(3 << 20))
+    if big:
+        write(f"{src}/big.bin", rng.randbytes(3 << 20))
     return src
 
 

@@ -35,16 +35,41 @@ ssize_t read_full_errno(int fd, char* buf, size_t n) {
 }
 int pwrite_errno(int fd, std::string_view data, uint64_t offset) { return errno_of(io::pwrite_full(fd, data, offset)); }
 int make_dirs_errno(const std::string& path) { return errno_of(::seshat::make_dirs(path)); }
+// The restore's calls work relative to an open directory: these open the parent of `path`.
+struct InParent {
+  explicit InParent(const std::string& path)
+      : fd(::open(path.substr(0, path.rfind('/')).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
+        name(path.substr(path.rfind('/') + 1)) {}
+  ~InParent() {
+    if (fd >= 0) ::close(fd);
+  }
+  int fd;
+  std::string name;
+};
 int make_symlink_errno(const std::string& target, const std::string& path) {
-  return errno_of(make_symlink(target, path));
+  InParent p(path);
+  if (p.fd < 0) return errno;
+  return errno_of(make_symlink_at(p.fd, p.name, target));
 }
 int set_metadata_errno(const std::string& path, bool is_symlink, uint32_t mode, uint32_t uid, uint32_t gid,
                        int64_t mtime_ns, bool chown) {
-  return errno_of(set_metadata(path, is_symlink, Meta{mode, uid, gid, mtime_ns}, chown));
+  Meta m{mode, uid, gid, mtime_ns};
+  if (is_symlink) {
+    InParent p(path);
+    if (p.fd < 0) return errno;
+    return errno_of(set_symlink_metadata_at(p.fd, p.name, m, chown));
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int r = errno_of(set_metadata_fd(fd, m, chown));
+  ::close(fd);
+  return r;
 }
-// A restored file as the restore writes it: fs::create_file, the content, its size, commit.
+// A restored file as the restore writes it: fs::create_file_at, the content, its size, commit.
 int restore_file_errno(const std::string& path, uint64_t size, const std::function<int(int fd)>& fill) {
-  auto f = create_file(path, size);
+  InParent p(path);
+  if (p.fd < 0) return errno;
+  auto f = create_file_at(p.fd, p.name, size);
   if (!f) return f.error().sys_errno();
   if (int r = fill(f->fd())) return r;
   if (::ftruncate(f->fd(), static_cast<off_t>(size)) != 0) return errno;

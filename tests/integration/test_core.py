@@ -21,6 +21,7 @@ The s3_* tests only run with --store s3.
 import hashlib
 import json
 import os
+import random
 import re
 import select
 import shutil
@@ -527,6 +528,48 @@ class Env:
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append(p)
         return p
+
+    def on_terminal(self, steps, extra_env=None, timeout=60):
+        """Runs seshat interactively on a pseudo-terminal, as a user at the prompt would. steps:
+        a list of command lines, or (line, check) pairs where check(output so far) runs once the
+        prompt is back after that line. Returns (exit status, the whole output)."""
+        import pty
+        master, slave = pty.openpty()
+        p = subprocess.Popen([self.binary], env=self.run_env(extra_env), stdin=slave, stdout=slave, stderr=slave,
+                             start_new_session=True)
+        self.procs.append(p)
+        os.close(slave)
+        out = b""
+
+        def read_until(pred):
+            nonlocal out
+            deadline = time.monotonic() + timeout
+            while not pred(out):
+                if time.monotonic() > deadline:
+                    raise TestFailure(f"seshat on a terminal did not answer in {timeout} s\n{clip(out.decode(errors='replace'))}")
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:  # EIO: the other side is closed
+                        return
+                    if not chunk:
+                        return
+                    out += chunk
+        try:
+            # The i-th prompt comes before the i-th line, and after it ran the next prompt.
+            for i, step in enumerate(steps):
+                line, after = (step, None) if isinstance(step, str) else step
+                read_until(lambda o: o.count(b"Seshat>") >= i + 1)
+                os.write(master, line.encode() + b"\n")
+                if after:
+                    read_until(lambda o: o.count(b"Seshat>") >= i + 2)
+                    after(out.decode(errors="replace"))
+            read_until(lambda o: p.poll() is not None)
+            rc = p.wait(timeout)
+        finally:
+            os.close(master)
+        return rc, out.decode(errors="replace")
 
     def run(self, *tokens, rc=0, exit=True, extra_env=None, unset=(), input=None, timeout=60, prefix=(),
             check_lock=True):
@@ -1244,6 +1287,55 @@ def batch_from_stdin_stops_at_failure(env):
 def lock_record(host, pid, lease_ns, ident=None):
     return json.dumps({"version": 1, "id": ident or "x" + os.urandom(4).hex(), "host": host, "pid": pid, "user": "u",
                        "started_ns": 0, "lease_until_ns": lease_ns}, indent=2) + "\n"
+
+
+@test
+def db_lock_is_kept_until_db_unlock(env):
+    """A lock DB LOCK took stays held through a backup that failed (its catalog is dropped and
+    loaded again) and through the store opened again with other wrappers (SET STAGING), until
+    DB UNLOCK releases it: at the prompt, where a failed command does not end the session."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a\n")
+    env.first_backup(src)
+    write(f"{src}/b.txt", "b\n")
+    staging = mkdirs(env.base, "staging2")
+
+    def held(what):
+        def check_held(out):
+            check(env.store.lock_keys(), f"the DB LOCK of the session was let go after {what}\n{clip(out)}")
+        return check_held
+    rc, out = env.on_terminal(
+        [" ".join(env.store_tokens()) if env.store_tokens() else "LIST BACKUPS", ("DB LOCK", held("DB LOCK")),
+         ("BACKUP " + src, held("a failed backup")), ("LIST BACKUPS", held("the catalog was loaded again")),
+         ("SET STAGING " + staging, held("SET STAGING")), ("LIST BACKUPS", held("the store was opened again")),
+         "DB UNLOCK", "EXIT"],
+        extra_env={"SESHAT_FAULTS": "create:containers@*=fail"})
+    check("injected fault" in out, f"the backup did not fail as planned\n{clip(out)}")
+    check("DB Lock released" in out, f"DB UNLOCK did not release the session's own lock\n{clip(out)}")
+    check(not env.store.lock_keys(), f"DB UNLOCK left lock records: {env.store.lock_keys()}")
+    check(len(env.list_backups()) == 1, "the failed backup was recorded")
+
+
+@test
+def verify_goes_on_past_an_unreadable_container(env):
+    """A container the store will not give (an error that is not damage: permissions, cold
+    storage, a server that keeps failing) is one problem of VERIFY, named as unreadable, not
+    damaged; the other containers are still checked and the exit status says it."""
+    src = mkdirs(env.base, "src")
+    rng = random.Random(3)
+    for i in range(6):
+        write(f"{src}/f{i}.bin", rng.randbytes(700 << 10))
+    env.first_backup(src, "SET", "MAX", "1", "MB")
+    names = env.store.containers()
+    check(len(names) >= 3, f"expected several containers, got {names}")
+    victim = names[1]
+    r = env.run("VERIFY", rc=1, extra_env={"SESHAT_FAULTS": f"range:{victim}@*=fail,get:{victim}@*=fail"})
+    bad = [l for l in r.errors() if victim in l]
+    check(len(bad) == 1 and "cannot be read" in bad[0] and "damaged" not in bad[0].split("(")[0],
+          f"VERIFY does not name {victim} once as unreadable\n{r.summary()}")
+    m = re.search(r"(\d+) containers, .*?(\d+) problems", r.out)
+    check(m and int(m.group(1)) == len(names) and int(m.group(2)) == 1,
+          f"VERIFY did not check every container with one problem\n{r.summary()}")
 
 
 @test

@@ -63,6 +63,13 @@ class Dir {
 Result<io::Fd> open_read(const std::string& path);
 
 // ---- writing (restore)
+//
+// A restore may run as root in a tree other users can write. It never follows a symlink it
+// did not create: directories are opened one component at a time relative to their parent
+// (O_NOFOLLOW | O_DIRECTORY), files, symlinks and metadata are made and set relative to an
+// open directory or through an open fd. A symlink, file or device where a directory should
+// be is an Error whose message says what is in the way ("a symlink is in the way"; errno
+// ELOOP for a symlink, ENOTDIR otherwise).
 
 // What a restore sets on a file, directory or symlink.
 struct Meta {
@@ -71,16 +78,31 @@ struct Meta {
   int64_t mtime_ns = 0;
 };
 
-// A restored file's content goes to an AtomicFile beside `path` (marker ".seshat-restore-",
-// mode 0600 until set_metadata_fd, not fsync'ed: a restore syncs once at the end if asked),
-// preallocated when it is big; it is put in place by commit().
-Result<AtomicFile> create_file(const std::string& path, uint64_t size);
+// The directory `name` (one component) in `dirfd`, never through a symlink. With create a
+// missing one is made with mode 0700 (its own mode comes with its metadata), and *created
+// says so.
+Result<io::Fd> open_dir_at(int dirfd, const std::string& name, bool create, bool* created = nullptr);
+// A directory by absolute path (of any length), made with its missing parents (0700) if
+// create: the root of a restore's destination. A symlink on the way is followed only if root
+// or we own it (nobody else can have planted or changed it; its target is resolved by the
+// same rule); a symlink of another user is an Error.
+Result<io::Fd> open_dir_trusted(const std::string& path, bool create);
+// A restored file's content goes to an AtomicFile named `name` in `dirfd` (marker
+// ".seshat-restore-", mode 0600 until set_metadata_fd, not fsync'ed: a restore syncs once at
+// the end if asked), preallocated when it is big; it is put in place by commit(), which
+// replaces a file or symlink at that name without following it.
+Result<AtomicFile> create_file_at(int dirfd, const std::string& name, uint64_t size);
 // Ownership (if chown), then mode (chown clears set-uid bits), then mtime, through the fd.
 // Every step is tried; the first failure is returned.
 Status set_metadata_fd(int fd, const Meta& meta, bool chown);
-// The same by path without following a symlink (directories, and symlinks themselves).
-Status set_metadata(const std::string& path, bool is_symlink, const Meta& meta, bool chown);
-// Replaces whatever is at path by a symlink to target (atomically, through a temporary name).
-Status make_symlink(const std::string& target, const std::string& path);
+// Ownership and mtime of the symlink `name` in `dirfd` itself (a symlink has no mode).
+Status set_symlink_metadata_at(int dirfd, const std::string& name, const Meta& meta, bool chown);
+// Replaces whatever is at `name` in `dirfd` by a symlink to target (atomically, through an
+// unpredictable temporary name).
+Status make_symlink_at(int dirfd, const std::string& name, const std::string& target);
+// Removes what killed restores left in the directory: files and symlinks named
+// ".seshat-restore-<pid>-<16 hex digits>" that we own, of a process that is gone. Returns
+// how many.
+size_t remove_restore_leftovers(int dirfd);
 
 }  // namespace seshat::fs

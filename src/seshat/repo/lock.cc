@@ -224,6 +224,10 @@ void Lock::renew_loop() {
       log::warn("Could not renew the DB lock: {}", e.what());
     }
     lk.lock();
+    if (!renewed && lost_) {
+      cv_.wait(lk, [this] { return stop_; });  // nothing more to renew: the lock is another's
+      return;
+    }
     if (!renewed) {
       next = Clock::now() + retry;
       continue;

@@ -131,7 +131,9 @@ Result<container::Index> Repository::read_index(const std::string& name, uint64_
         container::parse_footer(store_->get_range(name, size - container::kFooterSize, container::kFooterSize), size);
     return container::parse_index_with_origin(keys_, store_->get_range(name, f.index_offset, f.index_length));
   } catch (const Error& e) {
-    if (e.kind() != ErrorKind::kCorruption && e.kind() != ErrorKind::kNotFound) throw;
+    // One container's problem (damaged, gone, unreadable after the retries, in cold storage):
+    // the callers report it and go on with the others. Ctrl-C stops them all.
+    if (e.kind() == ErrorKind::kInterrupted) throw;
     return e;
   }
 }

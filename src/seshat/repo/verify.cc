@@ -73,8 +73,9 @@ class Verifier {
     } else if (auto index = repo_.read_index(c.name, *size, true); !index) {
       // The catalog's own blob locations still reach every blob: the files are not lost (VERIFY
       // DATA authenticates them one by one), but DB REBUILD could not use this container.
-      problem(k, std::string("its header, footer or index is damaged (") + index.error().what() +
-                     "); its files are checked by VERIFY DATA, DB REBUILD could not use it");
+      bool damaged = index.error().kind() == ErrorKind::kCorruption;
+      problem(k, std::string(damaged ? "its header, footer or index is damaged (" : "its index cannot be read (") +
+                     index.error().what() + "); its files are checked by VERIFY DATA, DB REBUILD could not use it");
     } else {
       compare_index(k, *index);
     }

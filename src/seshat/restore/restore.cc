@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "seshat/fs/fs.h"
+#include "seshat/restore/dest_dirs.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
 #include "seshat/util/log.h"
@@ -39,6 +40,7 @@ struct Planned {
 // A file being written: parts arrive in any order, from any thread.
 struct FileState {
   std::mutex mu;
+  DestDirs::Handle dir;            // where it goes, held while its temporary is open
   std::optional<AtomicFile> file;  // its temporary, once the first part came
   uint32_t remaining = 0;
   bool failed = false;
@@ -56,7 +58,7 @@ fs::Meta meta_of(const catalog::Version& v) { return {v.mode, v.uid, v.gid, v.mt
 class Restorer {
  public:
   Restorer(const catalog::Catalog& cat, const Options& o, repo::BlobReader& reader)
-      : cat_(cat), o_(o), reader_(reader) {}
+      : cat_(cat), o_(o), reader_(reader), dest_(cat, o.target) {}
 
   Result run(const std::vector<Item>& items) {
     std::vector<Planned> dirs, links;
@@ -80,10 +82,10 @@ class Restorer {
     chown_ = ::geteuid() == 0;
     std::vector<bool> made(dirs.size());
     for (size_t i = 0; i < dirs.size(); ++i) {
-      Status st = make_dirs(dirs[i].dest);
-      made[i] = st.ok();
-      if (!st)
-        fail_path(dirs[i].dest, std::strerror(st.error().sys_errno()));
+      auto d = dest_.get(dirs[i].entry, true);
+      made[i] = d.ok();
+      if (!d)
+        fail_path(dirs[i].dest, d.error());
       else
         ++r_.dirs;
     }
@@ -93,11 +95,12 @@ class Restorer {
     // never on what stood in the way of a directory that could not be made.
     for (size_t i = dirs.size(); i-- > 0;) {
       if (!made[i]) continue;
-      Status st = fs::set_metadata(dirs[i].dest, false, meta_of(cat_.versions[dirs[i].version]), chown_);
-      if (!st)
-        log::warn("Restored {} but could not set its metadata ({})", dirs[i].dest,
-                  std::strerror(st.error().sys_errno()));
+      auto d = dest_.get(dirs[i].entry, false);
+      Status st = d ? fs::set_metadata_fd(d.value()->get(), meta_of(cat_.versions[dirs[i].version]), chown_)
+                    : Status(d.error());
+      if (!st) log::warn("Restored {} but could not set its metadata ({})", dirs[i].dest, st.error().what());
     }
+    if (size_t n = dest_.leftovers_removed()) log::info("Removed {} temporary files left by an interrupted restore", n);
     return r_;
   }
 
@@ -119,22 +122,28 @@ class Restorer {
 
   void restore_link(const Planned& l) {
     const catalog::Version& v = cat_.versions[l.version];
-    Status st = ensure_parent(l.dest);
-    if (st) st = fs::make_symlink(std::string(cat_.symlink_target(v)), l.dest);
-    if (!st) return fail_path(l.dest, std::strerror(st.error().sys_errno()));
-    (void)fs::set_metadata(l.dest, true, meta_of(v), chown_);
+    auto d = dest_.get(cat_.entries[l.entry].parent, true);
+    if (!d) return fail_path(l.dest, d.error());
+    std::string name(cat_.name(l.entry));
+    if (Status st = fs::make_symlink_at(d.value()->get(), name, std::string(cat_.symlink_target(v))); !st)
+      return fail_path(l.dest, st.error());
+    (void)fs::set_symlink_metadata_at(d.value()->get(), name, meta_of(v), chown_);
     ++r_.symlinks;
   }
+
+  // Why a path was not restored: what was in its way, else the failed call's errno text.
+  static std::string reason(const Error& e) {
+    std::string what = e.what();
+    if (what.find(" is in the way") != std::string::npos || e.sys_errno() == 0) return what;
+    return std::strerror(e.sys_errno());
+  }
+
+  void fail_path(const std::string& path, const Error& e) { fail_path(path, reason(e)); }
 
   void fail_path(const std::string& path, const std::string& why) {
     log::error("Not restored: {} ({})", path, why);
     std::lock_guard<std::mutex> lk(mu_);
     ++r_.failed;
-  }
-
-  static Status ensure_parent(const std::string& dest) {
-    size_t slash = dest.rfind('/');
-    return slash == 0 || slash == std::string::npos ? Status() : make_dirs(dest.substr(0, slash));
   }
 
   void restore_files() {
@@ -167,19 +176,21 @@ class Restorer {
   // Opens the file's temporary (first part), under its lock. False on failure.
   bool open_temp(uint32_t i, FileState& s) {
     if (s.file) return true;
-    const std::string& dest = files_[i].dest;
-    if (Status st = ensure_parent(dest); !st) {
+    const Planned& f = files_[i];
+    auto d = dest_.get(cat_.entries[f.entry].parent, true);
+    if (!d) {
       s.failed = true;
-      s.problem = std::strerror(st.error().sys_errno());
+      s.problem = reason(d.error());
       return false;
     }
-    auto f = fs::create_file(dest, cat_.versions[files_[i].version].size);
-    if (!f) {
+    auto t = fs::create_file_at(d.value()->get(), std::string(cat_.name(f.entry)), cat_.versions[f.version].size);
+    if (!t) {
       s.failed = true;
-      s.problem = std::strerror(f.error().sys_errno() ? f.error().sys_errno() : EIO);
+      s.problem = reason(t.error());
       return false;
     }
-    s.file.emplace(std::move(f.value()));
+    s.dir = std::move(d.value());
+    s.file.emplace(std::move(t.value()));
     return true;
   }
 
@@ -230,6 +241,7 @@ class Restorer {
       }
     }
     s.file.reset();  // an uncommitted temporary is removed
+    s.dir.reset();
     if (s.failed) return fail_path(cat_.path(f.entry), s.problem);
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -242,6 +254,7 @@ class Restorer {
   const catalog::Catalog& cat_;
   const Options& o_;
   repo::BlobReader& reader_;
+  DestDirs dest_;
   bool chown_ = false;
   std::vector<Planned> files_;
   std::vector<Piece> pieces_;

@@ -40,6 +40,10 @@ class OpenRepository {
   // DB LOCK / DB UNLOCK of this session.
   bool hold(const std::string& host, bool wait);
   bool release_held();
+  // The lock DB LOCK holds, handed over when the same store is opened again with other
+  // wrappers (SET DELAY, SET STAGING): a held lock is only let go by DB UNLOCK.
+  std::unique_ptr<repo::Lock> take_held() { return std::move(held_); }
+  void adopt_held(std::unique_ptr<repo::Lock> l) { held_ = std::move(l); }
 
  private:
   explicit OpenRepository(std::unique_ptr<repo::Repository> r) : repo_(std::move(r)) {}

@@ -58,7 +58,12 @@ void Session::set(const std::string& key, const nlohmann::json& value) {
   const SettingDef& d = setting(key);
   bool changed = d.get(next) != d.get(settings_);
   if (changed && other_store(key)) close_store();
-  if (changed && other_wrappers(key)) open_.reset();  // reopened with them by the next command
+  if (changed && other_wrappers(key)) {
+    // Reopened with them by the next command; a lock DB LOCK holds stays held (a dry run
+    // writes nothing, so it lets go of it, as a change of store does).
+    if (open_ && key != "dry_run") held_over_ = open_->take_held();
+    open_.reset();
+  }
   settings_ = std::move(next);
   if (key == "detail") log::set_detail(settings_.detail);
   if (d.remembered) save_settings(settings_, settings_path_);
@@ -74,6 +79,7 @@ void Session::reset_patterns(bool exclude) { set(exclude ? "excludes" : "include
 
 void Session::close_store() {
   open_.reset();
+  held_over_.reset();
   browser_.reset();
   restore_reset();
 }
@@ -81,13 +87,20 @@ void Session::close_store() {
 // ---------------------------------------------------------------- the repository
 
 OpenRepository& Session::open_repo() {
-  if (!open_ || !open_->loaded()) open_ = OpenRepository::open(settings_);
+  if (open_ && !open_->loaded()) {
+    // Dropped after a failed or dry-run backup: the store has the last commit.
+    open_->reload(store_description());
+  } else if (!open_) {
+    open_ = OpenRepository::open(settings_);
+    if (held_over_) open_->adopt_held(std::move(held_over_));
+  }
   return *open_;
 }
 
 catalog::Catalog& Session::cat() { return open_repo().catalog(); }
 
 void Session::initialize() {
+  if (open_) held_over_ = open_->take_held();
   open_.reset();
   open_repo();
 }
@@ -174,7 +187,8 @@ void Session::db_lock() {
 }
 
 void Session::db_unlock() {
-  if (open_ && open_->release_held()) {
+  if (held_over_ || (open_ && open_->release_held())) {
+    held_over_.reset();
     log::info("DB Lock released");
     return;
   }
@@ -281,7 +295,7 @@ bool Session::restore_go() {
   restore::Options opt;
   opt.target = plan_.target();
   opt.dry_run = settings_.dry_run;
-  opt.threads = worker_threads(2);
+  opt.threads = worker_threads(2, 4);  // reads in flight: a few even on one core
   log::info("Restoring {} items to {}", items.size(), opt.target.empty() ? "ORIGINAL" : opt.target);
   auto reader = o.repo().blob_reader(c);
   restore::Result r = restore::run(c, items, opt, *reader);

@@ -110,6 +110,7 @@ class Session {
   std::string host_;
   bool incomplete_ = false;
   std::unique_ptr<OpenRepository> open_;
+  std::unique_ptr<repo::Lock> held_over_;  // DB LOCK's lock while the store is reopened
   Browser browser_;
   RestorePlan plan_;
   std::vector<std::string> found_;

@@ -156,7 +156,9 @@ class S3Writer : public ObjectWriter {
     parts_.clear();
     if (!upload_id_.empty()) {
       try {
-        s3_.request("DELETE", name_, {{"uploadId", upload_id_}}, {}, {}, true);
+        retry_.run("aborting the upload of " + name_, [&] {
+          s3_.request("DELETE", name_, {{"uploadId", upload_id_}}, {}, {}, true);
+        });
       } catch (const std::exception& e) {
         log::debug("Could not abort the multipart upload of {}: {}", name_, e.what());
       }
@@ -412,7 +414,7 @@ std::optional<uint64_t> S3Storage::head(const std::string& name) {
   uint64_t n = 0;
   auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
   if (len.empty() || ec != std::errc() || end != len.data() + len.size())
-    throw Error(ErrorKind::kTransient, "S3 answered HEAD " + name + " without a valid Content-Length");
+    throw Error(ErrorKind::kPermanent, "S3 answered HEAD " + name + " without a valid Content-Length");
   return n;
 }
 

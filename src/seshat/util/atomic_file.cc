@@ -33,18 +33,17 @@ Result<AtomicFile> AtomicFile::create(int dirfd, std::string name, const Options
       return errno_error("cannot create a temporary file for " + name, errno);
     }
     io::Fd owned(fd);
-    // O_EXCL made it; the check costs one fstat and catches a file system that lies.
+    // O_EXCL made it; the check costs one fstat and catches a file system that lies. Not
+    // its owner: network and FAT file systems may show every file as one fixed user's.
     struct stat st;
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || st.st_nlink != 1) {
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
       ::unlinkat(dirfd, temp.c_str(), 0);
       return Error(ErrorKind::kPermanent, "the temporary file for " + name + " is not the file just created");
     }
-    // The umask may have taken bits away; the file gets exactly its final mode.
-    if ((st.st_mode & 07777) != (o.mode & 07777) && ::fchmod(fd, o.mode & 07777) != 0) {
-      int e = errno;
-      ::unlinkat(dirfd, temp.c_str(), 0);
-      return errno_error("cannot set the mode of the temporary file for " + name, e);
-    }
+    // The umask may have taken bits away; the file gets exactly its final mode. Where the
+    // file system has no modes this fails, and the file keeps what open gave it: never more
+    // than the mode asked for.
+    if ((st.st_mode & 07777) != (o.mode & 07777)) (void)::fchmod(fd, o.mode & 07777);
     return AtomicFile(dirfd, io::Fd(), std::move(name), std::move(temp), std::move(owned), o);
   }
 }

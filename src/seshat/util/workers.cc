@@ -10,9 +10,10 @@
 
 namespace seshat {
 
-int worker_threads(int per_core) {
+int worker_threads(int per_core, int at_least) {
   if (auto n = env::get_int(env::kThreads, 1, 256)) return static_cast<int>(*n);
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) * std::max(1, per_core);
+  return std::max(at_least,
+                  static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) * std::max(1, per_core));
 }
 
 void run_on_threads(int threads, const std::function<void()>& work) {

@@ -8,8 +8,9 @@
 
 namespace seshat {
 
-// Threads for CPU-bound work: SESHAT_THREADS if set (1-256), else `per_core` per core.
-int worker_threads(int per_core = 1);
+// Threads for CPU-bound work: SESHAT_THREADS if set (1-256), else `per_core` per core and at
+// least `at_least`.
+int worker_threads(int per_core = 1, int at_least = 1);
 
 // Runs `work` on `threads` threads, the calling thread being one of them, and returns when
 // all have returned. If any throws, the first exception is rethrown after all have ended.

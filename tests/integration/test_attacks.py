@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Seshat run as root on a machine where other users write files (issue 12), on the harness of
+test_core.py. The attacker is the real user nobody, acting through `runuser`, on a tree it owns
+a part of; Seshat runs as root, as a system backup does.
+
+Usage is that of test_core.py: [--store local|s3] --list | <seshat-binary> <name> | all.
+"""
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_core as tc  # noqa: E402
+from test_core import check, clip, mkdirs, note, snapshot, write, test, Skip  # noqa: E402
+
+NOBODY = 65534
+
+
+def as_root_with_nobody(env):
+    """Skips unless root with runuser; makes the test's base reachable by nobody."""
+    if os.geteuid() != 0:
+        raise Skip("needs root: Seshat restores as root while the user nobody attacks")
+    if not shutil.which("runuser"):
+        raise Skip("runuser is not installed")
+    p = env.base
+    while p != "/":
+        p = os.path.dirname(p)
+        m = stat.S_IMODE(os.stat(p).st_mode)
+        if not m & 0o001:
+            env.restored_parent_modes.append((p, m))
+            os.chmod(p, m | 0o001)
+    os.chmod(env.base, 0o755)
+
+
+def nobody(*cmd):
+    """Runs a command as the user nobody (the attacker); it must succeed."""
+    r = subprocess.run(["runuser", "-u", "nobody", "--", *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=30)
+    check(r.returncode == 0, f"the attacker's {cmd} failed: {r.stdout.decode(errors='replace')}")
+
+
+def give_to_nobody(path):
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.chown(dirpath, NOBODY, NOBODY)
+        for n in filenames:
+            os.lchown(os.path.join(dirpath, n), NOBODY, NOBODY)
+
+
+def victim_tree(env):
+    """A root-owned directory the attacker wants changed: mode 0755, one file."""
+    v = mkdirs(env.base, "victim")
+    os.chmod(v, 0o755)
+    write(f"{v}/keep.txt", "root's\n")
+    os.chmod(f"{v}/keep.txt", 0o644)
+    return v, snapshot(v)
+
+
+def user_tree(env):
+    """src/home/alice, owned by nobody, holding docs/ with a private file and a subdirectory."""
+    src = mkdirs(env.base, "src")
+    os.chmod(src, 0o755)
+    home = mkdirs(src, "home")
+    os.chmod(home, 0o755)
+    alice = mkdirs(home, "alice")
+    os.chmod(alice, 0o755)
+    mkdirs(alice, "docs/sub")
+    os.chmod(f"{alice}/docs", 0o777)  # restored as 0777: through a link it would open the victim
+    write(f"{alice}/docs/secret.txt", "alice's secret\n")
+    os.chmod(f"{alice}/docs/secret.txt", 0o600)
+    write(f"{alice}/docs/sub/x.txt", "x\n")
+    write(f"{alice}/notes.txt", "notes\n")
+    give_to_nobody(alice)
+    return src, alice
+
+
+def check_victim_untouched(v, before, what):
+    after = snapshot(v)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    check(not changed, f"{what}: the root-owned directory was changed through the symlink: {changed}")
+
+
+@test
+def symlink_swapped_for_a_directory_original(env):
+    """The owner of part of the tree replaces a backed-up directory by a symlink to a root-owned
+    directory before root restores to ORIGINAL: nothing is written through it, its target keeps
+    its mode, the restore names what was in the way and exits non-zero; the rest comes back."""
+    as_root_with_nobody(env)
+    v, before = victim_tree(env)
+    src, alice = user_tree(env)
+    env.first_backup(src)
+    nobody("rm", "-rf", f"{alice}/docs")
+    nobody("ln", "-s", v, f"{alice}/docs")
+    os.unlink(f"{alice}/notes.txt")
+    r = env.run("SELECT", "FOLDER", src, "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", "ORIGINAL", "RESTORE", "GO",
+                rc=None, timeout=60)
+    check(r.rc != 0, f"the restore through a swapped-in symlink exited 0\n{r.summary()}")
+    check_victim_untouched(v, before, "restore to ORIGINAL")
+    check(any("a symlink is in the way" in l and "docs" in l for l in r.errors()),
+          f"the restore does not say a symlink is in the way of docs\n{r.summary()}")
+    check(os.path.islink(f"{alice}/docs") and os.readlink(f"{alice}/docs") == v,
+          "the attacker's symlink was changed (it is the attacker's, not ours to replace)")
+    check(os.path.exists(f"{alice}/notes.txt") and open(f"{alice}/notes.txt").read() == "notes\n",
+          f"the rest of the tree (notes.txt) was not restored\n{r.summary()}")
+
+
+@test
+def symlink_planted_in_a_shared_target(env):
+    """Root restores into a directory everyone can write (like /tmp); the attacker planted a
+    symlink where the restore's first directory goes: the restore refuses the link of another
+    user, names it, writes nothing through it."""
+    as_root_with_nobody(env)
+    v, before = victim_tree(env)
+    src, alice = user_tree(env)
+    env.first_backup(src)
+    shared = mkdirs(env.base, "shared")
+    os.chmod(shared, 0o1777)
+    first = src.lstrip("/").split("/")[0]  # the first component of the original path
+    nobody("ln", "-s", v, f"{shared}/{first}")
+    r = env.restore(shared, folder=src, rc=None, timeout=60)
+    check(r.rc != 0, f"the restore through a planted symlink exited 0\n{r.summary()}")
+    check_victim_untouched(v, before, "restore into a shared target")
+    check(any("symlink of another user" in l for l in r.errors()),
+          f"the restore does not name the other user's symlink in its way\n{r.summary()}")
+    # A symlink root made on purpose is followed: the same restore through root's own link.
+    os.unlink(f"{shared}/{first}")
+    real = mkdirs(env.base, "real-target")
+    os.symlink(real, f"{shared}/{first}")
+    r = env.restore(shared, folder=src, timeout=60)
+    check(os.path.exists(f"{real}/{src.split('/', 2)[2]}/home/alice/docs/secret.txt"),
+          f"root's own symlink on the target path was not followed\n{r.summary()}")
+
+
+@test
+def restore_temporaries_cannot_be_predicted(env):
+    """Another user who can write a directory the restore writes in plants files and FIFOs at
+    every name the old scheme (.seshat-restore-<pid>-<n>) would use next: the restore neither
+    hangs on them nor writes into them, and leaves them alone."""
+    as_root_with_nobody(env)
+    src, alice = user_tree(env)
+    env.first_backup(src)
+    docs = f"{alice}/docs"
+    with open("/proc/sys/kernel/ns_last_pid") as f:
+        last = int(f.read())
+    planted = []
+    for pid in range(last + 1, last + 60):
+        for i in range(4):
+            planted.append(f"{docs}/.seshat-restore-{pid}-{i}")
+    nobody("sh", "-c", " ".join(f"mkfifo '{p}';" if n % 2 else f": > '{p}';" for n, p in enumerate(planted)))
+    os.unlink(f"{docs}/secret.txt")
+    r = env.run("SELECT", "FOLDER", src, "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", "ORIGINAL", "RESTORE", "GO",
+                timeout=60)
+    check(open(f"{docs}/secret.txt").read() == "alice's secret\n", f"secret.txt did not come back\n{r.summary()}")
+    for p in planted:
+        st = os.lstat(p)
+        check(st.st_uid == NOBODY and (stat.S_ISFIFO(st.st_mode) or st.st_size == 0),
+              f"the planted {p} was written to or replaced")
+    leftovers = [n for n in os.listdir(docs) if n.startswith(".seshat-restore-") and f"{docs}/{n}" not in planted]
+    check(not leftovers, f"the restore left temporaries: {leftovers}")
+
+
+@test
+def killed_restore_temporary_is_removed_next_time(env):
+    """A restore killed inside a big file leaves its (preallocated) temporary; the next restore
+    into the same place removes it, and says so."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/big.bin", os.urandom(12 << 20))
+    env.first_backup(src)
+    target = env.new_target("restore")
+    p = env.popen(["SELECT", "FOLDER", src, "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", target, "RESTORE", "GO"],
+                  extra_env={"SESHAT_FAULTS": "range@2+=slow:30000", "SESHAT_THREADS": "1"})
+    rd = tc.Reader(p)
+    where = target + src
+    deadline = time.monotonic() + 30
+    temps = []
+    while time.monotonic() < deadline and not temps:
+        if os.path.isdir(where):
+            temps = [n for n in os.listdir(where) if n.startswith(".seshat-restore-")]
+        time.sleep(0.05)
+    check(temps, f"no temporary appeared while restoring big.bin\n{clip(rd.text())}")
+    os.killpg(p.pid, signal.SIGKILL)
+    rd.finish(30)
+    check(os.path.exists(f"{where}/{temps[0]}"), "the killed restore left no temporary (nothing to test)")
+    r = env.restore(target, folder=src, timeout=120)
+    left = [n for n in os.listdir(where) if n.startswith(".seshat-restore-")]
+    check(not left, f"the next restore left the killed one's temporary: {left}\n{r.summary()}")
+    check("Removed 1 temporary files left by an interrupted restore" in r.out,
+          f"the next restore does not say it removed the leftover\n{r.summary()}")
+    check(os.path.getsize(f"{where}/big.bin") == 12 << 20, "big.bin did not come back whole")
+
+
+if __name__ == "__main__":
+    mine = {n: v for n, v in tc.TESTS.items() if v[0].__module__ == __name__}
+    tc.TESTS.clear()
+    tc.TESTS.update(mine)
+    sys.exit(tc.main(sys.argv))

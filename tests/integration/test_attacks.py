@@ -193,6 +193,43 @@ def killed_restore_temporary_is_removed_next_time(env):
     check(os.path.getsize(f"{where}/big.bin") == 12 << 20, "big.bin did not come back whole")
 
 
+@test
+def ctrl_c_at_the_passphrase_prompt_restores_the_terminal(env):
+    """Ctrl-C at the hidden passphrase prompt ends the prompt at once, says so, and gives the
+    terminal its echo back; the shell goes on and exits cleanly."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a\n")
+    env.first_backup(src)
+    rc, out = env.on_terminal(["LIST BACKUPS", ("expect", "Passphrase:"), ("send", b"sec"), ("send", b"\x03"),
+                               ("expect", "interrupted at the passphrase prompt"), "EXIT"],
+                              unset=("SESHAT_PASSWORD", "SESHAT_PASSWORD_FILE"), timeout=30)
+    check(rc == 0, f"the shell did not exit cleanly after Ctrl-C at the prompt (exit {rc})\n{clip(out)}")
+    check(env.terminal_echo, f"the terminal was left without echo\n{clip(out)}")
+
+
+@test
+def hostile_catalog_generation_names(env):
+    """Objects under seshat/db/ that are not generations of this format (past the 64-bit range,
+    the largest value, not digits) are ignored with a WARN; backups go on and are listed. A
+    stray at the last usable number stops the backup with one clear error, losing nothing."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a\n")
+    env.first_backup(src)
+    for name in ("18446744073709551615", "99999999999999999999", "123abc", "1"):
+        env.store.write_object("seshat/db/" + name, b"junk")
+    write(f"{src}/b.txt", "b\n")
+    r = env.backup(src)
+    warned = [l for l in r.text().splitlines() if "WARN" in l and "Ignoring seshat/db/" in l]
+    check(len(warned) == 4, f"expected one WARN per stray name, got {warned}\n{r.summary()}")
+    check(len(env.list_backups()) == 2, f"the second backup is not listed\n{r.summary()}")
+    env.store.write_object("seshat/db/18446744073709551614", b"junk")
+    write(f"{src}/c.txt", "c\n")
+    r = env.backup(src, rc=None)
+    check(r.rc != 0 and len(r.errors()) == 1, f"a backup past the last generation did not fail with one error\n{r.summary()}")
+    os.unlink(env.store.object_file("seshat/db/18446744073709551614"))
+    check(len(env.list_backups()) == 2, "backups were lost after the stray generation was removed")
+
+
 if __name__ == "__main__":
     mine = {n: v for n, v in tc.TESTS.items() if v[0].__module__ == __name__}
     tc.TESTS.clear()

@@ -529,16 +529,24 @@ class Env:
         self.procs.append(p)
         return p
 
-    def on_terminal(self, steps, extra_env=None, timeout=60):
-        """Runs seshat interactively on a pseudo-terminal, as a user at the prompt would. steps:
-        a list of command lines, or (line, check) pairs where check(output so far) runs once the
-        prompt is back after that line. Returns (exit status, the whole output)."""
+    def on_terminal(self, steps, extra_env=None, unset=(), timeout=60):
+        """Runs seshat interactively on a pseudo-terminal that is its controlling terminal, as
+        a user at the prompt would. steps, in order: a command line (sent once the prompt is
+        back), (line, check) where check(output so far) runs once the prompt is back after that
+        line, ("expect", text) to wait for text, ("send", bytes) to type raw bytes (b"\\x03" is
+        Ctrl-C). Returns (exit status, the whole output); self.terminal_echo says whether the
+        terminal echoes again after seshat ended."""
+        import fcntl
         import pty
+        import termios
         master, slave = pty.openpty()
-        p = subprocess.Popen([self.binary], env=self.run_env(extra_env), stdin=slave, stdout=slave, stderr=slave,
-                             start_new_session=True)
+
+        def take_terminal():
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        p = subprocess.Popen([self.binary], env=self.run_env(extra_env, unset), stdin=slave, stdout=slave,
+                             stderr=slave, preexec_fn=take_terminal)
         self.procs.append(p)
-        os.close(slave)
         out = b""
 
         def read_until(pred):
@@ -556,19 +564,30 @@ class Env:
                     if not chunk:
                         return
                     out += chunk
+                elif p.poll() is not None and pred is not None:
+                    return
         try:
-            # The i-th prompt comes before the i-th line, and after it ran the next prompt.
-            for i, step in enumerate(steps):
+            lines = 0  # the n-th prompt comes before the n-th command line
+            for step in steps:
+                if isinstance(step, tuple) and step[0] == "expect":
+                    read_until(lambda o: step[1].encode() in o)
+                    continue
+                if isinstance(step, tuple) and step[0] == "send":
+                    os.write(master, step[1])
+                    continue
                 line, after = (step, None) if isinstance(step, str) else step
-                read_until(lambda o: o.count(b"Seshat>") >= i + 1)
+                read_until(lambda o: o.count(b"Seshat>") >= lines + 1)
                 os.write(master, line.encode() + b"\n")
+                lines += 1
                 if after:
-                    read_until(lambda o: o.count(b"Seshat>") >= i + 2)
+                    read_until(lambda o: o.count(b"Seshat>") >= lines + 1)
                     after(out.decode(errors="replace"))
             read_until(lambda o: p.poll() is not None)
             rc = p.wait(timeout)
+            self.terminal_echo = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
         finally:
             os.close(master)
+            os.close(slave)
         return rc, out.decode(errors="replace")
 
     def run(self, *tokens, rc=0, exit=True, extra_env=None, unset=(), input=None, timeout=60, prefix=(),

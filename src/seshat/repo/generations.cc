@@ -107,8 +107,14 @@ uint64_t Generations::save(const catalog::Catalog& catalog) {
                                         std::to_string(next) + "); run the command again");
   current_ = next;
   fault::point("catalog.after_put");
-  // Only after the new generation is stored do old ones go.
+  // Read back: the commit counts only if readers will take it, as the newest generation.
   auto gens = list();
+  if (gens.empty() || parse_generation(gens.back().name) != next)
+    throw Error(ErrorKind::kCorruption,
+                "the catalog was written as generation " + std::to_string(next) + " but " +
+                    (gens.empty() ? std::string("the store does not list it") : gens.back().name + " is newer") +
+                    "; run DB REBUILD or remove the stray object");
+  // Only after the new generation is stored do old ones go.
   std::vector<std::string> old;
   for (size_t i = 0; i + kGenerationsKept < gens.size(); ++i) old.push_back(gens[i].name);
   if (!old.empty()) {

@@ -1,36 +1,83 @@
 #include "seshat/session/passphrase.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/env.h"
 #include "seshat/util/error.h"
+#include "seshat/util/io.h"
 #include "seshat/util/log.h"
 
 namespace seshat::session {
 namespace {
 
+volatile sig_atomic_t g_prompt_signal = 0;
+void on_prompt_signal(int sig) { g_prompt_signal = sig; }
+
+// While the terminal does not echo, Ctrl-C or SIGTERM ends the prompt (read is not restarted)
+// and the terminal gets its state back before anything else happens: never left without echo.
+class PromptSignals {
+ public:
+  PromptSignals() {
+    g_prompt_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_prompt_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the read returns EINTR
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~PromptSignals() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {
+  }, old_term_{};
+};
+
 std::string prompt_hidden(const char* prompt) {
   int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
   if (fd < 0) throw Error(ErrorKind::kInvalidInput, "no passphrase: set SESHAT_PASSWORD or SESHAT_PASSWORD_FILE");
+  io::Fd tty(fd);
   (void)!::write(fd, prompt, std::strlen(prompt));
-  termios old{};
-  bool restore = ::tcgetattr(fd, &old) == 0;
-  if (restore) {
-    termios t = old;
-    t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(fd, TCSAFLUSH, &t);
-  }
   std::string line;
-  char c;
-  while (::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
-  if (restore) ::tcsetattr(fd, TCSAFLUSH, &old);
+  int got_signal = 0;
+  {
+    PromptSignals signals;
+    termios old{};
+    bool restore = ::tcgetattr(fd, &old) == 0;
+    if (restore) {
+      termios t = old;
+      t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      ::tcsetattr(fd, TCSAFLUSH, &t);
+    }
+    char c;
+    for (;;) {
+      ssize_t n = ::read(fd, &c, 1);
+      if (n == 1 && c != '\n') {
+        line.push_back(c);
+        continue;
+      }
+      if (n < 0 && errno == EINTR && !g_prompt_signal) continue;
+      break;
+    }
+    got_signal = g_prompt_signal;
+    if (restore) ::tcsetattr(fd, TCSAFLUSH, &old);
+  }
   (void)!::write(fd, "\n", 1);
-  ::close(fd);
+  if (got_signal) {
+    std::fill(line.begin(), line.end(), '\0');
+    throw Error(ErrorKind::kInterrupted, "interrupted at the passphrase prompt");
+  }
   return line;
 }
 

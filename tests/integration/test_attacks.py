@@ -230,6 +230,58 @@ def hostile_catalog_generation_names(env):
     check(len(env.list_backups()) == 2, "backups were lost after the stray generation was removed")
 
 
+def rewrite_keyfile(env, ops, mem):
+    """Gives the repository's key file other KDF parameters (with a matching checksum: it is
+    one, not a secret), as anyone who can write the store could."""
+    import hashlib
+    import json
+    keys = [k for k in env.store.objects("seshat/keys/")]
+    check(len(keys) == 1, f"expected one key file, found {keys}")
+    path = env.store.object_file(keys[0])
+    j = json.loads(open(path).read())
+    j["ops"], j["mem"] = ops, mem
+    j["check"] = hashlib.sha256(f"seshat-keyfile\n{ops}\n{mem}\n{j['salt']}\n{j['data']}".encode()).hexdigest()
+    env.store.write_object(keys[0], json.dumps(j).encode())
+
+
+@test
+def hostile_kdf_parameters_are_refused(env):
+    """A key file asking for 100 passes over 1 GiB (or 4 GiB in one pass) is refused at once
+    with one clear error, before any derivation."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a\n")
+    env.first_backup(src)
+    for ops, mem in ((100, 1 << 30), (1, 4 << 30), (11, 8192), (5, 1 << 30)):
+        rewrite_keyfile(env, ops, mem)
+        t0 = time.monotonic()
+        r = env.run("LIST", "BACKUPS", rc=None, timeout=30)
+        took = time.monotonic() - t0
+        check(r.rc != 0 and len(r.errors()) == 1 and "refused" in r.errors()[0],
+              f"KDF ops={ops} mem={mem} was not refused with one error\n{r.summary()}")
+        check(took < 5, f"refusing KDF ops={ops} mem={mem} took {took:.1f} s")
+
+
+@test
+def kdf_derivation_ends_on_sigterm(env):
+    """The costliest derivation a key file may ask for (within the bounds) still ends the
+    command within 2 s of a SIGTERM."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a\n")
+    env.first_backup(src)
+    rewrite_keyfile(env, 10, 400 << 20)
+    p = env.popen(["LIST", "BACKUPS"])
+    rd = tc.Reader(p)
+    time.sleep(1.0)
+    check(p.poll() is None, f"the derivation of 10 passes over 400 MiB ended within a second\n{clip(rd.text())}")
+    t0 = time.monotonic()
+    os.kill(p.pid, signal.SIGTERM)
+    rc = rd.finish(10)
+    took = time.monotonic() - t0
+    check(rc is not None and took < 2, f"SIGTERM during the key derivation ended it after {took:.1f} s (exit {rc})\n"
+          f"{clip(rd.text())}")
+    check(rc != 0, f"the interrupted command exited 0\n{clip(rd.text())}")
+
+
 if __name__ == "__main__":
     mine = {n: v for n, v in tc.TESTS.items() if v[0].__module__ == __name__}
     tc.TESTS.clear()

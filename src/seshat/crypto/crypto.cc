@@ -1,16 +1,22 @@
 #include "seshat/crypto/crypto.h"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sodium.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "seshat/util/error.h"
+#include "seshat/util/interrupt.h"
 
 namespace seshat::crypto {
 namespace {
@@ -277,19 +283,47 @@ std::string_view open_packed_in_place(const Keys& keys, std::string& packed) {
   return std::string_view(packed.data() + kIvSize, cbc_open(keys, p.iv, p.ciphertext, p.mac, buf));
 }
 
+void check_kdf_params(const KdfParams& p) {
+  if (p.ops < kKdfMinOps || p.ops > kKdfMaxOps || p.mem < kKdfMinMem || p.mem > kKdfMaxMem ||
+      p.ops * p.mem > kKdfMaxCost)
+    throw Error(ErrorKind::kCorruption,
+                fmt::format("the key file asks for a key derivation of {} passes over {} bytes, more than Seshat ever "
+                            "writes or accepts (at most {} passes, {} MiB, {} MiB over all passes); refused",
+                            p.ops, p.mem, kKdfMaxOps, kKdfMaxMem >> 20, kKdfMaxCost >> 20));
+}
+
 Keys derive_keys(std::string_view passphrase, std::string_view salt, const KdfParams& params) {
   if (sodium_init() < 0) fail("libsodium init");
   if (salt.size() != crypto_pwhash_SALTBYTES) throw Error(ErrorKind::kCorruption, "bad KDF salt length");
-  if (params.ops < crypto_pwhash_OPSLIMIT_MIN || params.ops > 100 || params.mem < 8192 || params.mem > (4ull << 30))
-    throw Error(ErrorKind::kCorruption, "KDF parameters out of range");
-  unsigned char out[64];
-  if (crypto_pwhash(out, sizeof out, passphrase.data(), passphrase.size(),
-                    reinterpret_cast<const unsigned char*>(salt.data()), params.ops, params.mem,
-                    crypto_pwhash_ALG_ARGON2ID13) != 0)
-    throw Error(ErrorKind::kPermanent, "not enough memory to derive the key from the passphrase");
-  Keys k = Keys::from_bytes(std::string_view(reinterpret_cast<char*>(out), sizeof out));
-  sodium_memzero(out, sizeof out);
-  return k;
+  check_kdf_params(params);
+  // crypto_pwhash cannot be stopped once started: it runs on its own thread, and Ctrl-C or
+  // SIGTERM returns at once (the thread's work is thrown away; the process is ending).
+  struct Job {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    int rc = 0;
+    unsigned char out[64];
+    std::string pass, salt;
+    ~Job() { sodium_memzero(out, sizeof out), sodium_memzero(pass.data(), pass.size()); }
+  };
+  auto job = std::make_shared<Job>();
+  job->pass = std::string(passphrase);
+  job->salt = std::string(salt);
+  std::thread([job, params] {
+    int rc = crypto_pwhash(job->out, sizeof job->out, job->pass.data(), job->pass.size(),
+                           reinterpret_cast<const unsigned char*>(job->salt.data()), params.ops, params.mem,
+                           crypto_pwhash_ALG_ARGON2ID13);
+    std::lock_guard<std::mutex> lk(job->mu);
+    job->rc = rc;
+    job->done = true;
+    job->cv.notify_all();
+  }).detach();
+  std::unique_lock<std::mutex> lk(job->mu);
+  while (!job->cv.wait_for(lk, std::chrono::milliseconds(50), [&] { return job->done; }))
+    if (interrupted()) throw Error(ErrorKind::kInterrupted, "interrupted while deriving the key from the passphrase");
+  if (job->rc != 0) throw Error(ErrorKind::kPermanent, "not enough memory to derive the key from the passphrase");
+  return Keys::from_bytes(std::string_view(reinterpret_cast<char*>(job->out), sizeof job->out));
 }
 
 }  // namespace seshat::crypto

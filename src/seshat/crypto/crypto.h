@@ -105,6 +105,15 @@ struct KdfParams {
   uint64_t ops = 3;
   uint64_t mem = 64ull << 20;
 };
+// What a key file may ask for (doc/format/keyfile.md): anyone who can write the store can
+// write a key file, and must not be able to make every open cost minutes of CPU or gigabytes.
+// libsodium's "sensitive" level (4 passes over 1 GiB) is the most.
+constexpr uint64_t kKdfMinOps = 1, kKdfMaxOps = 10;
+constexpr uint64_t kKdfMinMem = 8192, kKdfMaxMem = 1ull << 30;
+constexpr uint64_t kKdfMaxCost = 4ull << 30;  // passes x bytes
+// Throws Error(kCorruption) for parameters outside those bounds.
+void check_kdf_params(const KdfParams& params);
+// Interruptible: Ctrl-C or SIGTERM throws Error(kInterrupted) at once.
 Keys derive_keys(std::string_view passphrase, std::string_view salt, const KdfParams& params);
 
 }  // namespace seshat::crypto

@@ -108,8 +108,8 @@ std::string read_passphrase(bool confirm) {
 crypto::KdfParams new_repository_kdf() {
   crypto::KdfParams p;
   // The parameters are stored in the key file, so a repository made this way stays readable.
-  auto mem = env::get_int(env::kKdfMemLimit, 8192, int64_t{4} << 30);
-  auto ops = env::get_int(env::kKdfOpsLimit, 1, 100);
+  auto mem = env::get_int(env::kKdfMemLimit, crypto::kKdfMinMem, crypto::kKdfMaxMem);
+  auto ops = env::get_int(env::kKdfOpsLimit, crypto::kKdfMinOps, crypto::kKdfMaxOps);
   if (mem) p.mem = static_cast<uint64_t>(*mem);
   if (ops) p.ops = static_cast<uint64_t>(*ops);
   if (mem || ops)

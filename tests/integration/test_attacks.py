@@ -282,6 +282,65 @@ def kdf_derivation_ends_on_sigterm(env):
     check(rc != 0, f"the interrupted command exited 0\n{clip(rd.text())}")
 
 
+HOSTILE = [b"title\x1b]0;pwned\x07.txt", b"clear\x1b[2J.txt", b"cr\rINFO - forged.txt", b"lf\nERROR - forged.txt",
+           b"bad\xff\xfeutf8.txt", b"rtl\xe2\x80\xaefdp.exe"]
+ESCAPED = ["title\\x1b]0;pwned\\a.txt", "clear\\x1b[2J.txt", "cr\\rINFO - forged.txt", "lf\\nERROR - forged.txt",
+           "bad\\xff\\xfeutf8.txt", "rtl\\u{202e}fdp.exe"]
+
+
+def raw_controls(data):
+    """Control bytes other than the line ends a program prints, and invalid UTF-8 (bytes)."""
+    bad = [c for c in data if (c < 0x20 and c != 0x0a) or c == 0x7f]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        bad.append(f"invalid UTF-8 at {e.start}")
+    if b"\xe2\x80\xae" in data:
+        bad.append("U+202E")
+    return bad
+
+
+@test
+def names_are_printed_escaped(env):
+    """File names with ESC, BEL, CR, LF, invalid UTF-8 or a right-to-left override reach the
+    terminal and the log escaped in every listing (DETAIL backup lines, WARN lines, LIST FOUND,
+    FILES, TREE, VERSIONS, SEARCH, restore lines); the restore recreates the exact bytes."""
+    src = mkdirs(env.base, "src")
+    bsrc = os.fsencode(src)
+    for n in HOSTILE:
+        with open(bsrc + b"/" + n, "wb") as f:
+            f.write(b"x")
+    unreadable = bsrc + b"/" + HOSTILE[0] + b".locked"
+    with open(unreadable, "wb") as f:
+        f.write(b"y")
+    os.chmod(unreadable, 0)
+    cmds = [("DETAIL backup", env.store_tokens() + ["SET", "DETAIL", "YES", "BACKUP", src, "SET", "DETAIL", "NO"]),
+            ("LIST FOUND", ["LIST", "FOUND"]),
+            ("LIST FILES", ["SELECT", "FOLDER", src, "LIST", "FILES"]),
+            ("LIST TREE", ["SELECT", "FOLDER", src, "LIST", "TREE"]),
+            ("LIST VERSIONS", ["SELECT", "FOLDER", src, "LIST", "VERSIONS"]),
+            ("SEARCH", ["SEARCH", "CONTAINS", "src"])]
+    outs = {}
+    for what, toks in cmds:
+        p = subprocess.run([env.binary] + toks + ["EXIT"], env=env.run_env({"SESHAT_THREADS": "1"}),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60)
+        raw = p.stdout + p.stderr
+        check(not raw_controls(raw), f"{what}: raw control bytes or invalid UTF-8 reached the output: "
+              f"{raw_controls(raw)[:5]}\n{clip(raw.decode(errors='replace'))}")
+        outs[what] = raw.decode()
+    for what in ("LIST FILES", "LIST TREE", "SEARCH"):
+        for e in ESCAPED:
+            check(e in outs[what], f"{what} does not show {e!r}\n{clip(outs[what])}")
+    if os.geteuid() != 0:  # root reads the mode-0 file: no WARN to look at
+        check(any("WARN" in l and "title\\x1b" in l for l in outs["DETAIL backup"].splitlines()),
+              f"no escaped WARN for the unreadable file\n{clip(outs['DETAIL backup'])}")
+    target = env.new_target("restore")
+    r = env.restore(target, folder=src, before=("SET", "DETAIL", "YES"))
+    check(not raw_controls(os.fsencode(r.out + r.err)), "the restore printed raw control bytes")
+    got = sorted(n for n in os.listdir(os.fsencode(target) + bsrc) if not n.endswith(b".locked"))
+    check(got == sorted(HOSTILE), f"the restore did not recreate the exact names: {got}")
+
+
 if __name__ == "__main__":
     mine = {n: v for n, v in tc.TESTS.items() if v[0].__module__ == __name__}
     tc.TESTS.clear()

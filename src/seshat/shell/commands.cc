@@ -5,6 +5,7 @@
 
 #include "seshat/session/session.h"
 #include "seshat/util/error.h"
+#include "seshat/util/printable.h"
 
 namespace seshat::shell {
 
@@ -40,7 +41,8 @@ Action run_arg(std::function<void(session::Session&, const std::string&)> fn) {
   };
 }
 
-void out(const std::string& s) {
+void out(const std::string& line) {
+  std::string s = printable(line);  // rows carry file names
   std::fwrite(s.data(), 1, s.size(), stdout);
   std::fputc('\n', stdout);
 }

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "seshat/util/env.h"
+#include "seshat/util/printable.h"
 #include "seshat/util/time.h"
 
 namespace seshat::log {
@@ -40,7 +41,8 @@ void write(Level level, const std::string& message) {
       ++g_errors;
       break;
   }
-  std::string line = format_clock(now_ns()) + " " + name + " - " + message + "\n";
+  // Messages carry file names and server answers: escaped, so one line stays one line.
+  std::string line = format_clock(now_ns()) + " " + name + " - " + printable(message) + "\n";
   std::lock_guard<std::mutex> lock(g_mu);
   if (out == stderr) std::fflush(stdout);
   std::fwrite(line.data(), 1, line.size(), out);

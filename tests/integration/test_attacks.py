@@ -84,7 +84,7 @@ def check_victim_untouched(v, before, what):
     check(not changed, f"{what}: the root-owned directory was changed through the symlink: {changed}")
 
 
-@test
+@test(stores=("local",))
 def symlink_swapped_for_a_directory_original(env):
     """The owner of part of the tree replaces a backed-up directory by a symlink to a root-owned
     directory before root restores to ORIGINAL: nothing is written through it, its target keeps
@@ -108,7 +108,7 @@ def symlink_swapped_for_a_directory_original(env):
           f"the rest of the tree (notes.txt) was not restored\n{r.summary()}")
 
 
-@test
+@test(stores=("local",))
 def symlink_planted_in_a_shared_target(env):
     """Root restores into a directory everyone can write (like /tmp); the attacker planted a
     symlink where the restore's first directory goes: the restore refuses the link of another
@@ -135,7 +135,7 @@ def symlink_planted_in_a_shared_target(env):
           f"root's own symlink on the target path was not followed\n{r.summary()}")
 
 
-@test
+@test(stores=("local",))
 def restore_temporaries_cannot_be_predicted(env):
     """Another user who can write a directory the restore writes in plants files and FIFOs at
     every name the old scheme (.seshat-restore-<pid>-<n>) would use next: the restore neither
@@ -163,7 +163,7 @@ def restore_temporaries_cannot_be_predicted(env):
     check(not leftovers, f"the restore left temporaries: {leftovers}")
 
 
-@test
+@test(stores=("local",))
 def killed_restore_temporary_is_removed_next_time(env):
     """A restore killed inside a big file leaves its (preallocated) temporary; the next restore
     into the same place removes it, and says so."""
@@ -193,7 +193,7 @@ def killed_restore_temporary_is_removed_next_time(env):
     check(os.path.getsize(f"{where}/big.bin") == 12 << 20, "big.bin did not come back whole")
 
 
-@test
+@test(stores=("local",))
 def ctrl_c_at_the_passphrase_prompt_restores_the_terminal(env):
     """Ctrl-C at the hidden passphrase prompt ends the prompt at once, says so, and gives the
     terminal its echo back; the shell goes on and exits cleanly."""
@@ -207,7 +207,7 @@ def ctrl_c_at_the_passphrase_prompt_restores_the_terminal(env):
     check(env.terminal_echo, f"the terminal was left without echo\n{clip(out)}")
 
 
-@test
+@test(stores=("local",))
 def hostile_catalog_generation_names(env):
     """Objects under seshat/db/ that are not generations of this format (past the 64-bit range,
     the largest value, not digits) are ignored with a WARN; backups go on and are listed. A
@@ -244,7 +244,7 @@ def rewrite_keyfile(env, ops, mem):
     env.store.write_object(keys[0], json.dumps(j).encode())
 
 
-@test
+@test(stores=("local",))
 def hostile_kdf_parameters_are_refused(env):
     """A key file asking for 100 passes over 1 GiB (or 4 GiB in one pass) is refused at once
     with one clear error, before any derivation."""
@@ -261,7 +261,7 @@ def hostile_kdf_parameters_are_refused(env):
         check(took < 5, f"refusing KDF ops={ops} mem={mem} took {took:.1f} s")
 
 
-@test
+@test(stores=("local",))
 def kdf_derivation_ends_on_sigterm(env):
     """The costliest derivation a key file may ask for (within the bounds) still ends the
     command within 2 s of a SIGTERM."""
@@ -300,7 +300,7 @@ def raw_controls(data):
     return bad
 
 
-@test
+@test(stores=("local",))
 def names_are_printed_escaped(env):
     """File names with ESC, BEL, CR, LF, invalid UTF-8 or a right-to-left override reach the
     terminal and the log escaped in every listing (DETAIL backup lines, WARN lines, LIST FOUND,
@@ -339,6 +339,90 @@ def names_are_printed_escaped(env):
     check(not raw_controls(os.fsencode(r.out + r.err)), "the restore printed raw control bytes")
     got = sorted(n for n in os.listdir(os.fsencode(target) + bsrc) if not n.endswith(b".locked"))
     check(got == sorted(HOSTILE), f"the restore did not recreate the exact names: {got}")
+
+
+@test(stores=("s3",))
+def server_killed_mid_restore_fails_fast(env):
+    """The S3 server goes away in the middle of a restore: the restore stops within 20 s with
+    one "cannot reach" error and a non-zero exit, no file is called damaged, and no temporary
+    is left behind."""
+    src = mkdirs(env.base, "src")
+    for i in range(8):
+        write(f"{src}/f{i}.bin", os.urandom(3 << 20))
+    env.first_backup(src, "SET", "MAX", "4", "MB")
+    target = env.new_target("restore")
+    # Slow enough that the server can be stopped while the restore runs.
+    p = env.popen(["SELECT", "FOLDER", src, "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", target, "RESTORE", "GO"],
+                  extra_env={"SESHAT_FAULTS": "range@2+=slow:500", "SESHAT_S3_ATTEMPTS": "8",
+                             "SESHAT_S3_BACKOFF_MS": "250"})
+    rd = tc.Reader(p)
+    time.sleep(1.0)
+    check(p.poll() is None, f"the restore ended before the server was stopped\n{clip(rd.text())}")
+    env.server.stop(signal.SIGKILL)
+    t0 = time.monotonic()
+    rc = rd.finish(60)
+    took = time.monotonic() - t0
+    out = rd.text()
+    note(f"the restore stopped {took:.1f} s after the server was killed (exit {rc})")
+    check(rc is not None and took < 20, f"the restore took {took:.1f} s to give up after the server was killed\n{clip(out)}")
+    check(rc != 0, f"the restore exited 0 without its server\n{clip(out)}")
+    check("cannot reach" in out, f"the restore does not say it cannot reach the store\n{clip(out)}")
+    check("damaged" not in out, f"a connection failure was called damage\n{clip(out)}")
+    left = [n for _, _, fs in os.walk(target) for n in fs if n.startswith(".seshat-restore-")]
+    check(not left, f"temporaries left: {left}")
+
+
+@test(stores=("s3",))
+def silent_server_times_out_and_sigterm_ends_it(env):
+    """A server that accepts connections and never answers: a command fails once the
+    inactivity timeout has passed and the store counts as unreachable; SIGTERM while it
+    waits ends the process within 2 s."""
+    import socket
+    import threading
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a\n")
+    env.first_backup(src)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(64)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        lsock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(lsock.accept()[0])  # accepted, read from never, answered never
+            except OSError:
+                pass
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    silent = f"http://127.0.0.1:{lsock.getsockname()[1]}"
+    try:
+        t0 = time.monotonic()
+        r = env.run("S3", "ENDPOINT", silent, "LIST", "BACKUPS", rc=None, timeout=60,
+                    extra_env={"SESHAT_S3_IDLE_SECONDS": "2", "SESHAT_S3_BACKOFF_MS": "100"})
+        took = time.monotonic() - t0
+        note(f"against a silent server the command failed after {took:.1f} s (idle timeout 2 s)")
+        check(r.rc != 0 and "cannot reach" in r.err, f"no clear failure against a silent server\n{r.summary()}")
+        check(took < 20, f"the command took {took:.1f} s to give up on a silent server")
+        p = env.popen(["S3", "ENDPOINT", silent, "LIST", "BACKUPS"])  # the default 60 s timeout
+        rd = tc.Reader(p)
+        time.sleep(1.5)
+        check(p.poll() is None, f"the command ended at once\n{clip(rd.text())}")
+        t0 = time.monotonic()
+        os.kill(p.pid, signal.SIGTERM)
+        rc = rd.finish(10)
+        took = time.monotonic() - t0
+        check(rc is not None and took < 2, f"SIGTERM ended it after {took:.1f} s (exit {rc})\n{clip(rd.text())}")
+        check(rc != 0, "the command stopped by SIGTERM exited 0")
+    finally:
+        stop.set()
+        th.join()
+        for c in held:
+            c.close()
+        lsock.close()
+        env.run("S3", "ENDPOINT", env.server.url, check_lock=False)  # the remembered setting back
 
 
 if __name__ == "__main__":

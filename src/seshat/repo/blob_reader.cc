@@ -77,6 +77,7 @@ class StoreBlobReader : public BlobReader {
       try {
         store_.read_range(cname, read.start, read.end - read.start, bufs.range);
       } catch (const Error& e) {
+        if (e.kind() == ErrorKind::kUnreachable) throw;  // no blob can come: the whole read stops
         problem = e;
       }
       if (!problem && interrupted()) problem = stopped;
@@ -98,6 +99,7 @@ class StoreBlobReader : public BlobReader {
           store_.read_range(cname, ref.offset, ref.length, own);
           stored = std::string_view(own).substr(0, ref.length);
         } catch (const Error& e) {
+          if (e.kind() == ErrorKind::kUnreachable) throw;
           sink.failed(rq.tag, e);
           continue;
         }

@@ -133,7 +133,7 @@ Result<container::Index> Repository::read_index(const std::string& name, uint64_
   } catch (const Error& e) {
     // One container's problem (damaged, gone, unreadable after the retries, in cold storage):
     // the callers report it and go on with the others. Ctrl-C stops them all.
-    if (e.kind() == ErrorKind::kInterrupted) throw;
+    if (e.kind() == ErrorKind::kInterrupted || e.kind() == ErrorKind::kUnreachable) throw;
     return e;
   }
 }

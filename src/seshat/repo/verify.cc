@@ -119,7 +119,8 @@ class Verifier {
       std::lock_guard<std::mutex> lk(mu);
       bad_blob_[b] = true;
       problem(cat_.blobs[b].container,
-              fmt::format("the blob at offset {} is damaged ({})", cat_.blobs[b].offset, e.what()));
+              fmt::format("the blob at offset {} {} ({})", cat_.blobs[b].offset,
+                          e.kind() == ErrorKind::kCorruption ? "is damaged" : "cannot be read", e.what()));
     };
     repo_.blob_reader(cat_)->read(std::move(to_read_), worker_threads(2), sink);
   }

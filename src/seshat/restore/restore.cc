@@ -167,8 +167,9 @@ class Restorer {
     repo::BlobReader::Sink sink;
     sink.blob = [this](uint64_t tag, std::string_view plain) { write_part(pieces_[tag], plain); };
     sink.failed = [this](uint64_t tag, const Error& e) {
-      part_failed(pieces_[tag].file, e.kind() == ErrorKind::kInterrupted ? std::string("interrupted")
-                                                                         : "damaged: " + std::string(e.what()));
+      part_failed(pieces_[tag].file, e.kind() == ErrorKind::kInterrupted  ? std::string("interrupted")
+                                     : e.kind() == ErrorKind::kCorruption ? "damaged: " + std::string(e.what())
+                                                                          : "cannot be read: " + std::string(e.what()));
     };
     reader_.read(std::move(requests), o_.threads, sink);
   }

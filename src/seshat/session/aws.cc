@@ -55,6 +55,7 @@ storage::S3Options s3_options(const Settings& c) {
   o.bucket = c.s3_bucket;
   o.endpoint = c.s3_endpoint;
   o.storage_class = c.s3_class;
+  if (auto s = env::get_int(env::kS3IdleSeconds, 1, 3600)) o.idle_seconds = *s;
   o.path_style = c.s3_style == "path" || !c.s3_endpoint.empty();
   std::string home = home_dir();
   std::string profile = !c.s3_profile.empty()                     ? c.s3_profile

@@ -2,10 +2,21 @@
 
 #include <random>
 
+#include "seshat/util/interrupt.h"
+
 namespace seshat::storage {
 
 Retry::Retry(RetryOptions o, Sleep sleep) : o_(o), sleep_(std::move(sleep)), seed_(std::random_device{}()) {
-  if (!sleep_) sleep_ = [](int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
+  // Ctrl-C or SIGTERM ends a wait between tries at once.
+  if (!sleep_)
+    sleep_ = [](int64_t ms) {
+      auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+      while (std::chrono::steady_clock::now() < end) {
+        if (interrupted()) throw Error(ErrorKind::kInterrupted, "interrupted");
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            std::chrono::milliseconds(50), end - std::chrono::steady_clock::now()));
+      }
+    };
   if (o_.attempts < 1) o_.attempts = 1;
 }
 

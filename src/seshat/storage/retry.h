@@ -19,7 +19,7 @@
 namespace seshat::storage {
 
 struct RetryOptions {
-  int attempts = 6;          // tries in all, the first one included
+  int attempts = 8;          // tries in all, the first one included (spanning 8-24 s)
   int64_t backoff_ms = 250;  // delay before the second try; doubled each time, with jitter
   int64_t cap_ms = 8000;     // the longest delay
 };

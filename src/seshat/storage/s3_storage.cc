@@ -1,6 +1,7 @@
 #include "seshat/storage/s3_storage.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -16,7 +17,9 @@
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
 #include "seshat/util/fault.h"
+#include "seshat/util/interrupt.h"
 #include "seshat/util/log.h"
+#include "seshat/util/time.h"
 
 namespace seshat::storage {
 namespace {
@@ -39,6 +42,25 @@ CURL* thread_handle() {
   thread_local ThreadCurl c;
   if (!c.h) throw Error(ErrorKind::kPermanent, "cannot initialise libcurl");
   return c.h;
+}
+
+// Ctrl-C or SIGTERM: a transfer that is moving goes on to the clean point the command stops
+// at (a backup's last container and checkpoint); one that has moved nothing for a second is
+// aborted, so that a store that stopped answering cannot hold the process.
+struct Progress {
+  curl_off_t moved = -1;
+  std::chrono::steady_clock::time_point since;
+};
+int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+  (void)dltotal, (void)ultotal;
+  auto* p = static_cast<Progress*>(user);
+  auto now = std::chrono::steady_clock::now();
+  if (dlnow + ulnow != p->moved) {
+    p->moved = dlnow + ulnow;
+    p->since = now;
+    return 0;
+  }
+  return interrupted() && now - p->since > std::chrono::seconds(1) ? 1 : 0;
 }
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
@@ -339,7 +361,12 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(o_.idle_seconds));
+  Progress progress;
+  progress.since = std::chrono::steady_clock::now();
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &progress);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o_.verify_tls ? 1L : 0L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o_.verify_tls ? 2L : 0L);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -357,13 +384,37 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     }
   }
+  const int64_t started = now_ns();
   CURLcode rc = curl_easy_perform(h);
   const std::string what = method + " " + (key.empty() ? o_.bucket : o_.bucket + "/" + key);
-  if (rc != CURLE_OK)
-    throw Error(ErrorKind::kTransient, std::string("cannot reach S3 (") + curl_easy_strerror(rc) + ") for " + what);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) throw Error(ErrorKind::kInterrupted, "interrupted during " + what);
+  if (rc != CURLE_OK) no_answer(what, curl_easy_strerror(rc), started);
+  answered();
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
   if (auto e = classify_s3_response(resp.status, resp.body, {what, o_.bucket, key, ok_404})) throw *e;
   return resp;
+}
+
+void S3Storage::no_answer(const std::string& what, const std::string& why, int64_t started_ns) {
+  int64_t since;
+  int failures;
+  {
+    std::lock_guard<std::mutex> lk(streak_mu_);
+    if (streak_ == 0 || started_ns < streak_start_ns_) streak_start_ns_ = started_ns;
+    failures = ++streak_;
+    since = streak_start_ns_;
+  }
+  const int64_t secs = (now_ns() - since) / 1000000000;
+  const std::string where = o_.endpoint.empty() ? "S3" : "S3 at " + o_.endpoint;
+  if (secs >= o_.unreachable_after_seconds)
+    throw Error(ErrorKind::kUnreachable, fmt::format("cannot reach {} ({}): no answer to {} requests in {} s; stopped",
+                                                     where, why, failures, secs));
+  throw Error(ErrorKind::kTransient, "cannot reach " + where + " (" + why + ") for " + what);
+}
+
+void S3Storage::answered() {
+  std::lock_guard<std::mutex> lk(streak_mu_);
+  streak_ = 0;
 }
 
 void S3Storage::check() { request("GET", "", {{"list-type", "2"}, {"max-keys", "1"}}, {}, {}); }

@@ -17,6 +17,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,6 +40,11 @@ struct S3Options {
   int parts_in_flight = 4;           // bound on parts held in memory per upload
   RetryOptions retry;                // for the parts of multipart uploads (whole operations: RetryingStorage)
   bool verify_tls = true;
+  int64_t idle_seconds = 60;  // a request that moves no byte for this long fails
+  // Connection failures (no answer at all, from every thread) that go on this long mean the
+  // store cannot be reached: the command stops with kUnreachable instead of retrying each
+  // object on its own.
+  int64_t unreachable_after_seconds = 10;
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -100,7 +106,15 @@ class S3Storage : public Storage {
   const S3Options& options() const { return o_; }
 
  private:
+  // A request that got no answer: kTransient, or kUnreachable once every request since
+  // `started` of the first failure in a row has failed for unreachable_after_seconds.
+  [[noreturn]] void no_answer(const std::string& what, const std::string& why, int64_t started_ns);
+  void answered();
+
   S3Options o_;
+  std::mutex streak_mu_;
+  int streak_ = 0;               // requests in a row that got no answer
+  int64_t streak_start_ns_ = 0;  // when the first of them started
 };
 
 }  // namespace seshat::storage

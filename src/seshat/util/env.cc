@@ -21,9 +21,13 @@ const Var kThreads{
 const Var kDebug{"SESHAT_DEBUG", A::kUser, "Set to print DEBUG lines (retries, uploads, lock renewals)."};
 const Var kS3PartSize{"SESHAT_S3_PART_SIZE", A::kTuning,
                       "Multipart upload part size in bytes (default 16 MiB, at least 1 MiB)."};
-const Var kS3Attempts{"SESHAT_S3_ATTEMPTS", A::kTuning, "Attempts per S3 request before it fails (default 6)."};
+const Var kS3Attempts{"SESHAT_S3_ATTEMPTS", A::kTuning, "Attempts per S3 request before it fails (default 8)."};
 const Var kS3BackoffMs{"SESHAT_S3_BACKOFF_MS", A::kTuning,
                        "First retry delay of a failed S3 request in ms, doubled each time (default 250)."};
+const Var kS3IdleSeconds{
+    "SESHAT_S3_IDLE_SECONDS", A::kTuning,
+    "Seconds an S3 request may move no byte before it fails (default 60); the store counts as unreachable "
+    "once nothing has answered for 10 s."};
 const Var kNoHugepages{"SESHAT_NO_HUGEPAGES", A::kTuning,
                        "Set to 1 to keep malloc from backing big buffers with transparent huge pages."};
 const Var kKdfMemLimit{
@@ -80,6 +84,7 @@ const std::array kAll = {&kPassword,
                          &kS3PartSize,
                          &kS3Attempts,
                          &kS3BackoffMs,
+                         &kS3IdleSeconds,
                          &kNoHugepages,
                          &kGlibcTunables,
                          &kKdfMemLimit,

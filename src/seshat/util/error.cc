@@ -21,6 +21,8 @@ const char* error_kind_name(ErrorKind kind) {
       return "locked";
     case ErrorKind::kInterrupted:
       return "interrupted";
+    case ErrorKind::kUnreachable:
+      return "unreachable";
   }
   return "unknown";
 }

@@ -21,6 +21,7 @@ enum class ErrorKind {
   kInvalidInput,  // the user asked for something that makes no sense
   kLocked,        // the repository is locked by another process
   kInterrupted,   // Ctrl-C or SIGTERM: the work stopped at a clean point
+  kUnreachable,   // the store has not answered for a while: the whole command stops
 };
 
 const char* error_kind_name(ErrorKind kind);

@@ -179,7 +179,7 @@ catalog::Catalog sample_catalog() {
   catalog::Version lv = ver(b1, Type::kSymlink);
   std::string target = "docs/notes.txt";
   lv.content = c.add_string(target);
-  lv.target_len = static_cast<uint32_t>(target.size());
+  lv.size = target.size();
   c.add_version(link, lv);
   uint32_t root2 = c.folders[f2].root;
   c.add_version(root2, ver(b2, Type::kDir));

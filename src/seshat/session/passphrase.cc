@@ -1,6 +1,7 @@
 #include "seshat/session/passphrase.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <termios.h>
 #include <unistd.h>
@@ -48,7 +49,6 @@ std::string prompt_hidden(const char* prompt) {
   int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
   if (fd < 0) throw Error(ErrorKind::kInvalidInput, "no passphrase: set SESHAT_PASSWORD or SESHAT_PASSWORD_FILE");
   io::Fd tty(fd);
-  (void)!::write(fd, prompt, std::strlen(prompt));
   std::string line;
   int got_signal = 0;
   {
@@ -60,14 +60,23 @@ std::string prompt_hidden(const char* prompt) {
       t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
       ::tcsetattr(fd, TCSAFLUSH, &t);
     }
+    // The prompt only once Ctrl-C is ours and echo is off: a key pressed the moment it shows
+    // is handled here, not by the command's own handler.
+    (void)!::write(fd, prompt, std::strlen(prompt));
+    // Waits in slices: a signal that lands just before a read, or on another thread, is
+    // still seen within 100 ms.
     char c;
-    for (;;) {
+    while (!g_prompt_signal) {
+      pollfd p{fd, POLLIN, 0};
+      int r = ::poll(&p, 1, 100);
+      if (r < 0 && errno != EINTR) break;
+      if (r <= 0) continue;
       ssize_t n = ::read(fd, &c, 1);
       if (n == 1 && c != '\n') {
         line.push_back(c);
         continue;
       }
-      if (n < 0 && errno == EINTR && !g_prompt_signal) continue;
+      if (n < 0 && errno == EINTR) continue;
       break;
     }
     got_signal = g_prompt_signal;

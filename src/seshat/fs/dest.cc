@@ -63,6 +63,14 @@ void push_components(std::string_view path, std::vector<std::string>& out) {
   out.insert(out.end(), parts.rbegin(), parts.rend());
 }
 
+// "/" itself: the one path opened by name, safe since the root directory cannot be a symlink
+// nor be replaced by another user.
+Result<io::Fd> open_root() {
+  int fd = ::open("/", kDirFlags);
+  if (fd < 0) return errno_error("cannot open /", errno);
+  return io::Fd(fd);
+}
+
 }  // namespace
 
 Result<io::Fd> open_dir_at(int dirfd, const std::string& name, bool create, bool* created) {
@@ -85,9 +93,9 @@ Result<io::Fd> open_dir_at(int dirfd, const std::string& name, bool create, bool
 
 Result<io::Fd> open_dir_trusted(const std::string& path, bool create) {
   if (path.empty() || path[0] != '/') return Error(ErrorKind::kInvalidInput, "not an absolute path: " + path);
-  int root = ::open("/", kDirFlags);
-  if (root < 0) return errno_error("cannot open /", errno);
-  io::Fd cur(root);
+  auto root = open_root();
+  if (!root) return root.error();
+  io::Fd cur = std::move(root.value());
   std::vector<std::string> todo;
   push_components(path, todo);
   int links = 0;
@@ -121,9 +129,9 @@ Result<io::Fd> open_dir_trusted(const std::string& path, bool create) {
     if (n < 0 || static_cast<size_t>(n) >= target.size()) return errno_error(path, n < 0 ? errno : EIO);
     target.resize(static_cast<size_t>(n));
     if (!target.empty() && target[0] == '/') {
-      int fd = ::open("/", kDirFlags);
-      if (fd < 0) return errno_error(path, errno);
-      cur.reset(fd);
+      auto r = open_root();
+      if (!r) return r.error().with_context(path);
+      cur = std::move(r.value());
     }
     push_components(target, todo);
   }

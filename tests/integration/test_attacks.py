@@ -341,6 +341,36 @@ def names_are_printed_escaped(env):
     check(got == sorted(HOSTILE), f"the restore did not recreate the exact names: {got}")
 
 
+@test(stores=("local",))
+def shared_staging_area(env):
+    """SET STAGING in a directory everyone writes: another user's file that looks like a
+    staging leftover is never removed, a name planted where Seshat's private directory goes
+    makes it stage in a fresh one (with a WARN), and nothing reaches the attacker's directory."""
+    as_root_with_nobody(env)
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.bin", os.urandom(1 << 20))
+    shared = mkdirs(env.base, "shared")
+    os.chmod(shared, 0o1777)
+    theirs = mkdirs(env.base, "theirs")
+    give_to_nobody(theirs)
+    dead = tc_dead_pid()
+    nobody("sh", "-c", f": > '{shared}/.seshat-staging-{dead}-0123456789abcdef'")
+    nobody("ln", "-s", theirs, f"{shared}/seshat-{os.geteuid()}")
+    r = env.first_backup(src, "SET", "DELAY", "YES", "SET", "STAGING", shared)
+    check(any("WARN" in l and "not a private directory" in l for l in r.out.splitlines()),
+          f"no WARN about the planted private directory name\n{r.summary()}")
+    check(os.path.exists(f"{shared}/.seshat-staging-{dead}-0123456789abcdef"), "another user's file was removed")
+    check(not os.listdir(theirs), f"Seshat wrote into the attacker's directory: {os.listdir(theirs)}")
+    r = env.backup(src)  # the tidy step runs with the leftover still there
+    check(os.path.exists(f"{shared}/.seshat-staging-{dead}-0123456789abcdef"), "another user's file was removed")
+
+
+def tc_dead_pid():
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
 @test(stores=("s3",))
 def server_killed_mid_restore_fails_fast(env):
     """The S3 server goes away in the middle of a restore: the restore stops within 20 s with

@@ -649,6 +649,16 @@ class Env:
         return rows
 
 
+def staged_files(staging):
+    """The files Seshat stages under SET STAGING <staging>: in its private directory
+    seshat-<uid> there (mode 0700), which itself stays."""
+    mine = os.path.join(staging, f"seshat-{os.geteuid()}")
+    if not os.path.isdir(mine):
+        return []
+    check(stat.S_IMODE(os.lstat(mine).st_mode) == 0o700, f"the private staging directory {mine} is not mode 0700")
+    return os.listdir(mine)
+
+
 def restored(target, src):
     return target + src
 
@@ -1996,7 +2006,7 @@ def s3_delay_stages_containers(env):
     def watch():
         while not stop.is_set():
             try:
-                seen.update(os.listdir(staging))
+                seen.update(staged_files(staging))
             except OSError:
                 pass
             time.sleep(0.002)
@@ -2022,8 +2032,10 @@ def s3_delay_stages_containers(env):
     check(f"Staging area is: {staging}" in r.out, f"the staging area is not reported\n{r.summary()}")
     check(seen, "no file ever appeared in the staging directory during the backup")
     check(all(".seshat-staging-" in f for f in seen), f"unexpected names in the staging directory: {sorted(seen)}")
-    left = os.listdir(staging)
+    left = staged_files(staging)
     check(not left, f"staging files were left behind: {left}")
+    check(os.listdir(staging) == [f"seshat-{os.geteuid()}"], f"Seshat wrote outside its private staging directory: "
+          f"{os.listdir(staging)}")
 
     t = env.new_target("restore")
     env.restore(t, number=1)
@@ -2032,7 +2044,7 @@ def s3_delay_stages_containers(env):
     write(f"{src}/later.txt", "added later\n")
     r = env.backup(src)  # SET DELAY YES is remembered
     check("Transfer complete" in r.out, f"SET DELAY YES was not remembered\n{r.summary()}")
-    check(not os.listdir(staging), f"staging files were left behind: {os.listdir(staging)}")
+    check(not staged_files(staging), f"staging files were left behind: {staged_files(staging)}")
 
 
 def lock_window(out):

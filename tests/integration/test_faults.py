@@ -602,7 +602,7 @@ def staging_disk_full(env):
         r = env.backup(src, "SET", "DELAY", "YES", "SET", "STAGING", fs, rc=None, timeout=120, check_lock=False)
         one_error_line(r, "No space left on device", "a backup staging on a full disk")
         check(not env.store.lock_keys(), f"the lock was left behind\n{r.summary()}")
-        check(not os.listdir(fs), f"staging files were left behind: {os.listdir(fs)}")
+        check(not tc.staged_files(fs), f"staging files were left behind: {tc.staged_files(fs)}")
     finally:
         umount(fs)
     staging = mkdirs(env.base, "staging_ok")
@@ -624,12 +624,12 @@ def staging_leftover_removed(env):
     r = env.run("BACKUP", src, rc=None, check_lock=False,
                 extra_env=backup_env(env, {"SESHAT_CRASH_AT": "container.append:3"}), timeout=120)
     check(r.rc == -signal.SIGKILL, f"the backup was not killed\n{r.summary()}")
-    left = os.listdir(staging)
+    left = tc.staged_files(staging)
     check(left, "the killed backup left no staging file (the test needs one)")
     r = env.backup(src, timeout=120)
     check(any("Removed" in l and "unfinished uploads" in l for l in r.out.splitlines()),
           f"the next backup did not say it removed the leftovers\n{r.summary()}")
-    check(not os.listdir(staging), f"staging files left after the next backup: {os.listdir(staging)}")
+    check(not tc.staged_files(staging), f"staging files left after the next backup: {tc.staged_files(staging)}")
     snap = snapshot(src)
     t = env.new_target("restore")
     env.restore(t, folder=src, timeout=120)

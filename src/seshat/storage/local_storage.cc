@@ -238,16 +238,17 @@ Leftovers remove_files_of_gone_processes(const std::string& dir, std::string_vie
     if (errno == ENOENT || errno == ENOTDIR) return out;
     throw_errno(ErrorKind::kPermanent, "cannot list " + dir, errno);
   }
+  const uid_t me = ::geteuid();
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
-    size_t at = n.find(marker);
-    if (at == std::string::npos) continue;
+    if (!n.starts_with(marker)) continue;
+    const size_t at = 0;
     // <marker><pid>-<n>: a process of this machine that still runs is writing it.
     long pid = std::strtol(n.c_str() + at + marker.size(), nullptr, 10);
     if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;
     std::string p = dir + "/" + n;
     struct stat st;
-    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != me) continue;  // ours only
     if (::unlink(p.c_str()) == 0) {
       ++out.objects;
       out.bytes += static_cast<uint64_t>(st.st_size);

@@ -99,15 +99,39 @@ class StagedWriter : public ObjectWriter {
 
 }  // namespace
 
+// The staging area may be a directory everyone writes (/tmp): containers are staged in a
+// directory of our own inside it, "seshat-<uid>", made with mode 0700 and checked to be a
+// real directory that we own and nobody else can enter. If another user holds that name, a
+// fresh one (mkdtemp) is used instead, with a WARN.
+const std::string& StagingStorage::private_dir() {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (!private_.empty()) return private_;
+  const uid_t me = ::geteuid();
+  std::string mine = dir_ + "/seshat-" + std::to_string(me);
+  if (::mkdir(mine.c_str(), 0700) != 0 && errno != EEXIST)
+    throw_errno(ErrorKind::kPermanent, "cannot create the staging directory " + mine, errno);
+  struct stat st;
+  if (::lstat(mine.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == me && (st.st_mode & 077) == 0) {
+    private_ = mine;
+    return private_;
+  }
+  std::string tmpl = mine + "-XXXXXX";
+  if (!::mkdtemp(tmpl.data()))
+    throw_errno(ErrorKind::kPermanent, "cannot create a staging directory in " + dir_, errno);
+  log::warn("{} is not a private directory of this user; staging in {} instead", mine, tmpl);
+  private_ = tmpl;
+  return private_;
+}
+
 std::unique_ptr<ObjectWriter> StagingStorage::create(const std::string& name, ObjectClass cls) {
   if (cls != ObjectClass::kData) return inner_->create(name, cls);
-  return std::make_unique<StagedWriter>(*inner_, name, dir_);
+  return std::make_unique<StagedWriter>(*inner_, name, private_dir());
 }
 
 Leftovers StagingStorage::remove_incomplete(const std::string& prefix) {
   Leftovers out = inner_->remove_incomplete(prefix);
   if (staging_tidied_.exchange(true)) return out;  // the staging directory is looked at once
-  Leftovers staged = remove_files_of_gone_processes(dir_, ".seshat-staging-");
+  Leftovers staged = remove_files_of_gone_processes(private_dir(), ".seshat-staging-");
   out.objects += staged.objects;
   out.bytes += staged.bytes;
   return out;

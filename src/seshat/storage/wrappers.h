@@ -39,7 +39,11 @@ class StagingStorage : public StorageWrapper {
   Leftovers remove_incomplete(const std::string& prefix) override;
 
  private:
+  const std::string& private_dir();
+
   std::string dir_;
+  std::mutex mu_;
+  std::string private_;  // our own directory inside dir_, once made
   std::atomic<bool> staging_tidied_{false};
 };
 

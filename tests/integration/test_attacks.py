@@ -5,6 +5,7 @@ a part of; Seshat runs as root, as a system backup does.
 
 Usage is that of test_core.py: [--store local|s3] --list | <seshat-binary> <name> | all.
 """
+import json
 import os
 import re
 import shutil
@@ -369,6 +370,84 @@ def tc_dead_pid():
     p = subprocess.Popen(["true"])
     p.wait()
     return p.pid
+
+
+@test
+def lock_waiters_served_in_arrival_order(env):
+    """While one backup holds the DB lock (stopped with SIGSTOP), six more with SET WAIT YES
+    arrive one after another: each is seen queued before the next starts. Once the holder goes
+    on, they get the lock in exactly their arrival order, one right after another, and leave
+    no lock or queue record behind."""
+    folders = [mkdirs(env.base, f"f{i}") for i in range(7)]
+    for i, f in enumerate(folders):
+        write(f"{f}/x.txt", f"folder {i}\n")
+    env.first_backup(folders[0], "SET", "WAIT", "YES")
+    write(f"{folders[0]}/y.txt", "more\n")
+    holder = env.popen(["BACKUP", folders[0]])
+    hr = tc.Reader(holder)
+    waiters = []
+    try:
+        check(hr.wait_for("DB Lock acquired", 60), f"the holder never got the lock\n{clip(hr.text())}")
+        os.killpg(holder.pid, signal.SIGSTOP)
+        for i, f in enumerate(folders[1:], 1):
+            p = env.popen(["BACKUP", f])
+            waiters.append((p, tc.Reader(p)))
+            deadline = time.monotonic() + 60
+            while len(env.store.queue_keys()) < i and time.monotonic() < deadline and p.poll() is None:
+                time.sleep(0.02)
+            check(len(env.store.queue_keys()) == i,
+                  f"waiter {i} is not queued: {env.store.queue_keys()}\n{clip(waiters[-1][1].text())}")
+        t0 = time.monotonic()
+        os.killpg(holder.pid, signal.SIGCONT)
+        outs = []
+        for k, (p, rd) in enumerate([(holder, hr)] + waiters):
+            rc = rd.finish(120)
+            outs.append(rd.text())
+            check(rc == 0, f"backup {k} ended with exit {rc}\n{clip(rd.text())}")
+        took = time.monotonic() - t0
+    finally:
+        for p, _ in [(holder, None)] + waiters:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGCONT)
+                p.kill()
+    wins = [tc.lock_window(o) for o in outs]
+    check(all(None not in w for w in wins), f"a backup's log lacks 'DB Lock acquired' or 'complete': {wins}")
+    order = sorted(range(len(wins)), key=lambda k: wins[k][0])
+    gaps = [round(wins[order[k + 1]][0] - wins[order[k]][1], 2) for k in range(len(order) - 1)]
+    note(f"seven backups in {took:.1f} s after the holder went on; lock order {order}; handover gaps {gaps} s")
+    check(order == list(range(len(wins))), f"the waiters got the lock in the order {order}, not in arrival order")
+    check(not env.store.lock_keys() and not env.store.queue_keys(),
+          f"records left: {env.store.lock_keys()} {env.store.queue_keys()}")
+
+
+@test
+def bad_settings_file_values(env):
+    """~/.seshatrc values are checked like the SET commands that write them: a zero container
+    size, an unknown store, a relative staging directory, a bad pattern each stop every command
+    with one line naming the file and the setting, exit 1, and nothing is written to the store."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a\n")
+    env.first_backup(src)
+    rc_path = os.path.join(env.home, ".seshatrc")
+    with open(rc_path) as f:
+        good = json.load(f)
+    before = env.store.listing()
+    for key, value, says in (("max_container", 0, "smallest container size"), ("store", "tape", "store must be"),
+                             ("staging", "rel/dir", "absolute directory"), ("excludes", ["("], "bad regular expression"),
+                             ("max_container", "big", "size in bytes"), ("wait", "yes", "true or false")):
+        bad = dict(good)
+        bad[key] = value
+        with open(rc_path, "w") as f:
+            json.dump(bad, f)
+        for cmd in (["LIST", "BACKUPS"], ["BACKUP", src]):
+            r = env.run(*cmd, rc=None)
+            errs = [l for l in r.text().splitlines() if "ERROR" in l]
+            check(r.rc == 1 and len(errs) == 1 and ".seshatrc" in errs[0] and key in errs[0] and says in errs[0],
+                  f"{key} = {value!r}: {' '.join(cmd)} did not stop with one line naming the setting\n{r.summary()}")
+        check(env.store.listing() == before, f"{key} = {value!r}: the store changed")
+    with open(rc_path, "w") as f:
+        json.dump(good, f)
+    env.backup(src)
 
 
 @test(stores=("s3",))

@@ -226,6 +226,10 @@ class LocalStore:
     def lock_key(self, ident):
         return "seshat/locks/lock"  # one record, created with link()
 
+    def queue_keys(self):
+        d = os.path.join(self.path, "seshat", "queue")
+        return sorted("seshat/queue/" + f for f in os.listdir(d) if not f.startswith(".")) if os.path.isdir(d) else []
+
     def scan_root(self):
         """The directory whose every file and name makes up the store."""
         return self.path
@@ -306,6 +310,9 @@ class S3Store(LocalStore):
 
     def lock_key(self, ident):
         return "seshat/locks/" + ident  # one record per contender, found by listing
+
+    def queue_keys(self):
+        return sorted(self.objects("seshat/queue/"))
 
     def describe_contents(self):
         return sorted(self.objects()) + ([S3RVER_UPLOADS] if os.path.isdir(os.path.join(self.path, S3RVER_UPLOADS)) else [])

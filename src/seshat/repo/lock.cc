@@ -16,6 +16,7 @@
 #include "seshat/util/bytes.h"
 #include "seshat/util/env.h"
 #include "seshat/util/error.h"
+#include "seshat/util/interrupt.h"
 #include "seshat/util/json_int.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
@@ -90,6 +91,86 @@ Lock::Lock(std::shared_ptr<storage::Storage> store, LockRecord record, std::stri
   renewer_ = std::thread([this] { renew_loop(); });
 }
 
+namespace {
+
+// A sleep that ends early, with Error(kInterrupted), on Ctrl-C or SIGTERM.
+void wait_for(std::chrono::milliseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  for (;;) {
+    if (interrupted()) throw Error(ErrorKind::kInterrupted, "interrupted while waiting for the DB lock");
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) return;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(50)));
+  }
+}
+
+[[noreturn]] void throw_locked(const LockRecord& holder) {
+  throw Error(ErrorKind::kLocked, "the DB is locked by " + holder.describe() +
+                                      " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
+}
+
+// A waiter's place in the queue: seshat/queue/<started_ns, 20 digits>-<id>, holding its
+// record with a lease of its own. Names sort in arrival order; the ticket is rewritten while
+// the wait goes on, and removed when the wait ends, however it ends.
+class Ticket {
+ public:
+  Ticket(storage::Storage& store, LockRecord mine)
+      : store_(store), mine_(std::move(mine)), name_(fmt::format("{}{:020}-{}", kQueuePrefix, mine_.started_ns, mine_.id)) {
+    write();
+  }
+  ~Ticket() {
+    try {
+      store_.remove(name_);
+    } catch (...) {
+    }
+  }
+  Ticket(const Ticket&) = delete;
+  Ticket& operator=(const Ticket&) = delete;
+
+  // Rewrites the ticket when a quarter of its lease has gone (or when it has disappeared, e.g.
+  // removed by DB UNLOCK: the waiter keeps its place by its started_ns).
+  void keep_alive() {
+    if (now_ns() > written_ns_ + Lock::lease_ns() / 4) write();
+  }
+
+  // How many live waiters arrived before us; stale tickets (lease out, or their process gone
+  // on this host) are removed on the way.
+  int ahead() {
+    int n = 0;
+    bool mine_seen = false;
+    for (const auto& o : store_.list(kQueuePrefix)) {
+      if (o.name == name_) {
+        mine_seen = true;
+        continue;
+      }
+      if (o.name > name_) continue;
+      auto text = store_.try_get(o.name);
+      if (!text) continue;
+      auto other = parse_record(*text);
+      if (!other || is_stale(*other, mine_.host)) {
+        store_.remove(o.name);
+        continue;
+      }
+      ++n;
+    }
+    if (!mine_seen) write();
+    return n;
+  }
+
+ private:
+  void write() {
+    mine_.lease_until_ns = now_ns() + Lock::lease_ns();
+    store_.put(name_, mine_.to_json());
+    written_ns_ = now_ns();
+  }
+  storage::Storage& store_;
+  LockRecord mine_;
+  std::string name_;
+  int64_t written_ns_ = 0;
+};
+
+}  // namespace
+
 std::unique_ptr<Lock> Lock::acquire(std::shared_ptr<storage::Storage> store, const std::string& host, bool wait) {
   LockRecord mine;
   mine.id = to_hex(crypto::random_bytes(8));
@@ -97,86 +178,104 @@ std::unique_ptr<Lock> Lock::acquire(std::shared_ptr<storage::Storage> store, con
   mine.pid = ::getpid();
   mine.user = user_name();
   mine.started_ns = now_ns();
-  if (!store->capabilities().conditional_create) return acquire_by_listing(std::move(store), std::move(mine), wait);
+  LockRecord holder;
+  if (!wait) {
+    if (auto lock = try_acquire(store, mine, holder)) return lock;
+    throw_locked(holder);
+  }
+  // Waiters are served in arrival order: only the oldest live waiter tries to take the lock.
+  // It looks every 0.25 s while the holder has held the lock for less than a minute (short
+  // runs follow one another closely) and every second after that; the others look every
+  // second whether they have become the oldest.
+  Ticket ticket(*store, mine);
   int64_t last_message = 0;
+  for (;;) {
+    ticket.keep_alive();
+    const int ahead = ticket.ahead();
+    bool young_holder = false;
+    if (ahead == 0) {
+      if (auto lock = try_acquire(store, mine, holder)) return lock;
+      young_holder = now_ns() - holder.started_ns < 60LL * 1000000000LL;
+    }
+    if (now_ns() - last_message > 60LL * 1000000000LL) {
+      if (ahead == 0)
+        log::info("Waiting for the DB lock held by {}", holder.describe());
+      else
+        log::info("Waiting for the DB lock, behind {} earlier waiter{}", ahead, ahead == 1 ? "" : "s");
+      last_message = now_ns();
+    }
+    wait_for(std::chrono::milliseconds(young_holder ? 250 : 1000));
+  }
+}
+
+std::unique_ptr<Lock> Lock::try_acquire(const std::shared_ptr<storage::Storage>& store, LockRecord& mine,
+                                        LockRecord& holder) {
+  if (!store->capabilities().conditional_create) return try_acquire_by_listing(store, mine, holder);
   for (;;) {
     mine.lease_until_ns = now_ns() + lease_ns();
     if (store->put_if_absent(kLockName, mine.to_json())) return std::unique_ptr<Lock>(new Lock(store, mine, kLockName));
     auto text = store->try_get(kLockName);
     if (!text) continue;  // released in between: try again
-    auto holder = parse_record(*text);
-    if (!holder || is_stale(*holder, host)) {
+    auto found = parse_record(*text);
+    if (!found || is_stale(*found, mine.host)) {
       // Remove only if the record is still the one judged stale.
       if (store->try_get(kLockName) == text) {
-        log::warn("Taking over a stale DB lock ({})", holder ? holder->describe() : std::string("damaged record"));
+        log::warn("Taking over a stale DB lock ({})", found ? found->describe() : std::string("damaged record"));
         store->remove(kLockName);
       }
       continue;
     }
-    if (!wait)
-      throw Error(ErrorKind::kLocked, "the DB is locked by " + holder->describe() +
-                                          " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
-    if (now_ns() - last_message > 60LL * 1000000000LL) {
-      log::info("Waiting for the DB lock held by {}", holder->describe());
-      last_message = now_ns();
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(2));
+    holder = *found;
+    return nullptr;
   }
 }
 
-std::unique_ptr<Lock> Lock::acquire_by_listing(std::shared_ptr<storage::Storage> store, LockRecord mine, bool wait) {
+std::unique_ptr<Lock> Lock::try_acquire_by_listing(const std::shared_ptr<storage::Storage>& store, LockRecord& mine,
+                                                   LockRecord& holder) {
   const std::string my_name = kLockPrefix + mine.id;
-  int64_t last_message = 0;
   std::mt19937_64 rng{std::random_device{}()};
-  for (;;) {
-    mine.lease_until_ns = now_ns() + lease_ns();
-    store->put(my_name, mine.to_json());
-    // Look for others; as the oldest, give younger contenders a grace period to withdraw.
-    std::optional<LockRecord> blocker;
-    // If looking fails, our record must not stay behind as a lock nobody holds.
-    struct Withdraw {
-      storage::Storage& store;
-      const std::string& name;
-      bool armed = true;
-      ~Withdraw() {
-        if (!armed) return;
-        try {
-          store.remove(name);
-        } catch (...) {
-        }
+  mine.lease_until_ns = now_ns() + lease_ns();
+  store->put(my_name, mine.to_json());
+  // Look for others; as the oldest, give younger contenders a grace period to withdraw.
+  std::optional<LockRecord> blocker;
+  // If looking fails, our record must not stay behind as a lock nobody holds.
+  struct Withdraw {
+    storage::Storage& store;
+    const std::string& name;
+    bool armed = true;
+    ~Withdraw() {
+      if (!armed) return;
+      try {
+        store.remove(name);
+      } catch (...) {
       }
-    } withdraw{*store, my_name};
-    for (int look = 0; look < 3; ++look) {
-      blocker.reset();
-      bool oldest = true;
-      for (const auto& o : store->list(kLockPrefix)) {
-        if (o.name == my_name) continue;
-        auto text = store->try_get(o.name);
-        if (!text) continue;  // withdrawn in between
-        auto other = parse_record(*text);
-        if (!other || is_stale(*other, mine.host)) {
-          log::warn("Taking over a stale DB lock ({})", other ? other->describe() : std::string("damaged record"));
-          store->remove(o.name);
-          continue;
-        }
-        if (std::tie(other->started_ns, other->id) < std::tie(mine.started_ns, mine.id)) oldest = false;
-        blocker = *other;
+    }
+  } withdraw{*store, my_name};
+  for (int look = 0; look < 3; ++look) {
+    blocker.reset();
+    bool oldest = true;
+    for (const auto& o : store->list(kLockPrefix)) {
+      if (o.name == my_name) continue;
+      auto text = store->try_get(o.name);
+      if (!text) continue;  // withdrawn in between
+      auto other = parse_record(*text);
+      if (!other || is_stale(*other, mine.host)) {
+        log::warn("Taking over a stale DB lock ({})", other ? other->describe() : std::string("damaged record"));
+        store->remove(o.name);
+        continue;
       }
-      if (!blocker || !oldest) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 500));
+      if (std::tie(other->started_ns, other->id) < std::tie(mine.started_ns, mine.id)) oldest = false;
+      blocker = *other;
     }
-    withdraw.armed = false;
-    if (!blocker) return std::unique_ptr<Lock>(new Lock(store, mine, my_name));
-    store->remove(my_name);  // withdraw before waiting: a waiter's record must not block others
-    if (!wait)
-      throw Error(ErrorKind::kLocked, "the DB is locked by " + blocker->describe() +
-                                          " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
-    if (now_ns() - last_message > 60LL * 1000000000LL) {
-      log::info("Waiting for the DB lock held by {}", blocker->describe());
-      last_message = now_ns();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000 + rng() % 2000));
+    if (!blocker || !oldest) break;
+    wait_for(std::chrono::milliseconds(500 + rng() % 500));
   }
+  if (!blocker) {
+    withdraw.armed = false;
+    return std::unique_ptr<Lock>(new Lock(store, mine, my_name));
+  }
+  holder = *blocker;
+  return nullptr;  // our record is withdrawn: a waiter's record must not block others
 }
 
 bool Lock::still_held() {

@@ -21,6 +21,7 @@ namespace seshat::repo {
 
 inline constexpr const char* kLockName = "seshat/locks/lock";
 inline constexpr const char* kLockPrefix = "seshat/locks/";
+inline constexpr const char* kQueuePrefix = "seshat/queue/";  // waiters, in arrival order
 
 struct LockRecord {
   std::string id;
@@ -38,8 +39,9 @@ struct LockRecord {
 
 class Lock {
  public:
-  // Takes the lock. If another live process holds it: with wait, waits (a message every
-  // minute naming the holder); without, throws Error(kLocked) naming the holder.
+  // Takes the lock. If another live process holds it: with wait, waits in a queue served in
+  // arrival order (a message every minute naming the holder; Ctrl-C ends the wait with
+  // Error(kInterrupted)); without, throws Error(kLocked) naming the holder.
   static std::unique_ptr<Lock> acquire(std::shared_ptr<storage::Storage> store, const std::string& host, bool wait);
   ~Lock();  // releases
   void release();
@@ -57,7 +59,11 @@ class Lock {
 
  private:
   Lock(std::shared_ptr<storage::Storage> store, LockRecord record, std::string name);
-  static std::unique_ptr<Lock> acquire_by_listing(std::shared_ptr<storage::Storage> store, LockRecord mine, bool wait);
+  // One attempt: the lock, or nullptr with the live holder in `holder`.
+  static std::unique_ptr<Lock> try_acquire(const std::shared_ptr<storage::Storage>& store, LockRecord& mine,
+                                           LockRecord& holder);
+  static std::unique_ptr<Lock> try_acquire_by_listing(const std::shared_ptr<storage::Storage>& store,
+                                                      LockRecord& mine, LockRecord& holder);
   void renew_loop();
   std::shared_ptr<storage::Storage> store_;
   LockRecord record_;

@@ -666,6 +666,11 @@ def staged_files(staging):
     return os.listdir(mine)
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def restored(target, src):
     return target + src
 
@@ -1239,6 +1244,62 @@ def restore_timestamp_picks_backup(env):
     t = env.new_target("restore0")
     r = env.restore(t, folder=src, timestamp=stamp(between - 86400), rc="nonzero")
     check(os.listdir(t) == [], "a restore with a timestamp before every backup wrote files")
+
+
+@test
+def batch_restore_never_overwrites(env):
+    """A batch restore to ORIGINAL (output piped, no terminal) over a tree that changed since the
+    backup: a file changed locally and a symlink pointed elsewhere are kept, each named in a
+    WARN, and the run ends with exit 1 and one ERROR line naming SET OVERWRITE YES; files still
+    identical are left alone and counted; a deleted file comes back. The same restore under
+    SET DRYRUN YES writes nothing and names the same files; under SET OVERWRITE YES it replaces
+    them (exit 0); run again, everything is identical."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/changed.txt", "as backed up\n", mtime_ns=T1)
+    write(f"{src}/same.txt", "unchanged\n", mtime_ns=T1)
+    write(f"{src}/same_size.txt", "AAAA\n", mtime_ns=T1)
+    write(f"{src}/deleted.txt", "comes back\n", mtime_ns=T1)
+    mkdirs(src, "sub")
+    write(f"{src}/sub/big.bin", os.urandom(3 << 20), mtime_ns=T1)
+    os.symlink("same.txt", f"{src}/link")
+    snap = snapshot(src)
+    env.first_backup(src)
+    write(f"{src}/changed.txt", "changed locally, and kept\n")
+    write(f"{src}/same_size.txt", "BBBB\n", mtime_ns=T1)  # same size and mtime, other content
+    os.unlink(f"{src}/deleted.txt")
+    os.unlink(f"{src}/link")
+    os.symlink("changed.txt", f"{src}/link")
+    restore = ("SELECT", "FOLDER", src, "RESTORE", "ADD", "TREE", "RESTORE", "GO")
+
+    r = env.run("SET", "DRYRUN", "YES", *restore, rc=None)
+    kept = sorted(re.findall(r"WARN - Would keep: (\S+) \(", r.out))
+    check(kept == sorted(f"{src}/{n}" for n in ("changed.txt", "link", "same_size.txt")),
+          f"the dry run did not name the files it would keep: {kept}\n{r.summary()}")
+    check(not os.path.exists(f"{src}/deleted.txt"), "the dry run restored a file")
+
+    r = env.run(*restore, rc=None)
+    check(r.rc == 1, f"a batch restore that kept differing files ended with exit {r.rc}, not 1\n{r.summary()}")
+    kept = sorted(re.findall(r"WARN - Kept: (\S+) \(", r.out))
+    check(kept == sorted(f"{src}/{n}" for n in ("changed.txt", "link", "same_size.txt")),
+          f"the restore did not name exactly the files it kept: {kept}\n{r.summary()}")
+    errs = [l for l in r.text().splitlines() if " ERROR - " in l]
+    check(len(errs) == 1 and "3 files were kept" in errs[0] and "SET OVERWRITE YES" in errs[0],
+          f"not one ERROR line saying how to overwrite: {errs}\n{r.summary()}")
+    check(re.search(r"Restore complete: 1 files .* 2 already identical, 3 kept, 0 failed", r.out),
+          f"the summary does not count the identical and kept files\n{r.summary()}")
+    check(read_bytes(f"{src}/changed.txt") == b"changed locally, and kept\n", "the locally changed file was overwritten")
+    check(read_bytes(f"{src}/same_size.txt") == b"BBBB\n", "the same-size changed file was overwritten")
+    check(os.readlink(f"{src}/link") == "changed.txt", "the re-pointed symlink was replaced")
+    check(read_bytes(f"{src}/deleted.txt") == b"comes back\n", "the deleted file did not come back")
+
+    r = env.run("SET", "OVERWRITE", "YES", *restore)
+    check(not re.search(r"WARN - Kept", r.out), f"SET OVERWRITE YES still kept files\n{r.summary()}")
+    compare_trees(snap, snapshot(src), "the restore under SET OVERWRITE YES")
+    r = env.run(*restore)
+    check(re.search(r"Restore complete: 0 files .* 6 already identical, 0 kept, 0 failed", r.out),
+          f"a restore over an identical tree did not find everything identical\n{r.summary()}")
+    r = env.run("SHOW", "CONFIG")
+    check(re.search(r"Overwrite\s*:?\s*NO", r.out), f"SET OVERWRITE is remembered or not shown\n{r.summary()}")
 
 
 @test

@@ -1066,7 +1066,8 @@ def interactive_confirmations(world):
         write(got, "changed at the target\n")
 
         t.send("RESTORE GO\r")
-        t.expect(r"1 files exist at the target and will be overwritten\r\nType yes to go on: $", "the overwrite question")
+        t.expect(r"1 file at the target differs from the backup and will be overwritten\r\nType yes to go on: $",
+                 "the overwrite question")
         t.send("no\r", editing=False)
         t.expect(r"ERROR - not confirmed; nothing was changed\r\n[\s\S]*Seshat> $", "the overwrite refused")
         check(read_bytes(got) == b"changed at the target\n", "RESTORE GO answered 'no' overwrote the file")

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "../test_support.h"
+#include "seshat/repo/content_hash.h"
 
 namespace seshat::restore {
 namespace {
@@ -59,8 +60,9 @@ class RestoreTest : public ::testing::Test {
       size += p.size();
       refs.push_back(r);
     }
-    catalog::Hash h{};
-    h[0] = static_cast<uint8_t>(cat.contents.size());
+    std::string whole;
+    for (auto& p : parts) whole += p;
+    catalog::Hash h = repo::ContentHash::of(whole);
     uint32_t content = cat.add_content(h, size, refs);
     uint32_t e = cat.add_entry(parent, name);
     cat.add_version(e, catalog::Version::file(backup, {.mode = mode, .mtime_ns = mtime}, size, content));
@@ -71,13 +73,14 @@ class RestoreTest : public ::testing::Test {
     cat.add_version(e, catalog::Version::dir(backup, {.mode = 0700, .mtime_ns = 1400000000000000000}));
     return e;
   }
-  Result restore(const std::string& target) {
+  Result restore(const std::string& target, bool overwrite = false) {
     cat.build_child_index();
     std::vector<Item> items;
     cat.for_each_at(root, backup, [&](uint32_t e, uint32_t v) { items.push_back({e, v}); });
     Options o;
     o.target = target;
     o.threads = 2;
+    o.overwrite = overwrite;
     return run(cat, items, o, reader);
   }
   static struct stat stat_of(const std::string& p) {
@@ -143,9 +146,66 @@ TEST_F(RestoreTest, AnExistingFileIsReplacedAtomically) {
   file(root, "f", {"new content"});
   testing_support::mkdirs(tmp / "data");
   testing_support::spit(tmp / "data/f", "old", 0666);
-  restore(tmp.path());
+  Result r = restore(tmp.path(), true);
   EXPECT_EQ(testing_support::slurp(tmp / "data/f"), "new content");
   EXPECT_EQ(stat_of(tmp / "data/f").st_mode & 07777, 0640u);
+  EXPECT_EQ(r.files, 1u);
+  EXPECT_EQ(r.kept, 0u);
+}
+
+TEST_F(RestoreTest, WithoutOverwriteADifferentFileIsKept) {
+  file(root, "f", {"new content"});
+  file(root, "same_size", {"abcd"});
+  file(root, "gone", {"comes back"});
+  testing_support::mkdirs(tmp / "data");
+  testing_support::spit(tmp / "data/f", "old", 0666);
+  testing_support::spit(tmp / "data/same_size", "abce", 0640);
+  Result r = restore(tmp.path());
+  EXPECT_EQ(r.kept, 2u);
+  EXPECT_EQ(r.files, 1u);
+  EXPECT_EQ(r.failed, 0u);
+  EXPECT_EQ(testing_support::slurp(tmp / "data/f"), "old");
+  EXPECT_EQ(stat_of(tmp / "data/f").st_mode & 07777, 0666u);  // not touched at all
+  EXPECT_EQ(testing_support::slurp(tmp / "data/same_size"), "abce");
+  EXPECT_EQ(testing_support::slurp(tmp / "data/gone"), "comes back");
+}
+
+TEST_F(RestoreTest, AnIdenticalFileIsLeftAsItIs) {
+  file(root, "f", {"same ", "content"});
+  testing_support::mkdirs(tmp / "data");
+  testing_support::spit(tmp / "data/f", "same content", 0600);
+  ino_t before = stat_of(tmp / "data/f").st_ino;
+  Result r = restore(tmp.path());
+  EXPECT_EQ(r.identical, 1u);
+  EXPECT_EQ(r.files, 0u);
+  EXPECT_EQ(r.kept, 0u);
+  EXPECT_EQ(stat_of(tmp / "data/f").st_ino, before);
+}
+
+TEST_F(RestoreTest, AFifoAtTheDestinationIsKeptWithoutBlocking) {
+  file(root, "f", {"data"});
+  testing_support::mkdirs(tmp / "data");
+  ASSERT_EQ(::mkfifo((tmp / "data/f").c_str(), 0600), 0);
+  Result r = restore(tmp.path());  // a FIFO of the same name: never opened
+  EXPECT_EQ(r.kept, 1u);
+  EXPECT_TRUE(S_ISFIFO(stat_of(tmp / "data/f").st_mode));
+}
+
+TEST_F(RestoreTest, ADryRunNamesWhatItWouldKeep) {
+  file(root, "f", {"new"});
+  testing_support::mkdirs(tmp / "data");
+  testing_support::spit(tmp / "data/f", "old", 0644);
+  cat.build_child_index();
+  std::vector<Item> items;
+  cat.for_each_at(root, backup, [&](uint32_t e, uint32_t v) { items.push_back({e, v}); });
+  EXPECT_EQ(count_differing(cat, items, tmp.path()), 1u);
+  Options o;
+  o.target = tmp.path();
+  o.dry_run = true;
+  Result r = run(cat, items, o, reader);
+  EXPECT_EQ(r.kept, 1u);
+  EXPECT_EQ(r.files, 0u);
+  EXPECT_EQ(testing_support::slurp(tmp / "data/f"), "old");
 }
 
 TEST_F(RestoreTest, AFileWhereADirectoryMustGoIsReported) {

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "seshat/catalog/catalog.h"
+#include "seshat/repo/content_hash.h"
 
 namespace seshat::repo {
 
@@ -56,22 +57,6 @@ struct ContainerOrigin {
 struct Placement {
   catalog::BlobRef ref;
   uint64_t turn = 0;
-};
-
-// SHA-256 of a file's content (the catalog's content hash, for file-level dedup).
-class ContentHash {
- public:
-  ContentHash();
-  ~ContentHash();
-  ContentHash(const ContentHash&) = delete;
-  ContentHash& operator=(const ContentHash&) = delete;
-  void update(std::string_view data);
-  catalog::Hash finish();
-  static catalog::Hash of(std::string_view data);
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
 };
 
 class BlobWriter {

@@ -100,7 +100,8 @@ void wait_for(std::chrono::milliseconds d) {
     if (interrupted()) throw Error(ErrorKind::kInterrupted, "interrupted while waiting for the DB lock");
     const auto now = std::chrono::steady_clock::now();
     if (now >= until) return;
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(50)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(50)));
   }
 }
 
@@ -115,7 +116,9 @@ void wait_for(std::chrono::milliseconds d) {
 class Ticket {
  public:
   Ticket(storage::Storage& store, LockRecord mine)
-      : store_(store), mine_(std::move(mine)), name_(fmt::format("{}{:020}-{}", kQueuePrefix, mine_.started_ns, mine_.id)) {
+      : store_(store),
+        mine_(std::move(mine)),
+        name_(fmt::format("{}{:020}-{}", kQueuePrefix, mine_.started_ns, mine_.id)) {
     write();
   }
   ~Ticket() {

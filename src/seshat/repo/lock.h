@@ -62,8 +62,8 @@ class Lock {
   // One attempt: the lock, or nullptr with the live holder in `holder`.
   static std::unique_ptr<Lock> try_acquire(const std::shared_ptr<storage::Storage>& store, LockRecord& mine,
                                            LockRecord& holder);
-  static std::unique_ptr<Lock> try_acquire_by_listing(const std::shared_ptr<storage::Storage>& store,
-                                                      LockRecord& mine, LockRecord& holder);
+  static std::unique_ptr<Lock> try_acquire_by_listing(const std::shared_ptr<storage::Storage>& store, LockRecord& mine,
+                                                      LockRecord& holder);
   void renew_loop();
   std::shared_ptr<storage::Storage> store_;
   LockRecord record_;

@@ -1,7 +1,10 @@
 #include "seshat/restore/restore.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -9,6 +12,7 @@
 #include <optional>
 
 #include "seshat/fs/fs.h"
+#include "seshat/repo/content_hash.h"
 #include "seshat/restore/dest_dirs.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
@@ -25,6 +29,55 @@ std::string destination(const std::string& original, const std::string& target) 
   while (t.size() > 1 && t.back() == '/') t.pop_back();
   if (t == "/") return original;
   return t + original;
+}
+
+Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v, int dirfd, const std::string& name) {
+  struct stat st;
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno == ENOENT ? Existing::kAbsent : Existing::kDiffers;
+  if (v.type == Type::kSymlink) {
+    if (!S_ISLNK(st.st_mode)) return Existing::kDiffers;
+    std::string_view want = cat.symlink_target(v);
+    std::string got(want.size() + 1, '\0');
+    ssize_t n = ::readlinkat(dirfd, name.c_str(), got.data(), got.size());
+    return n >= 0 && static_cast<size_t>(n) == want.size() && std::string_view(got.data(), n) == want
+               ? Existing::kIdentical
+               : Existing::kDiffers;
+  }
+  if (v.type != Type::kFile || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != v.size)
+    return Existing::kDiffers;
+  if (v.size == 0) return Existing::kIdentical;
+  const catalog::Content& c = cat.contents[v.content];
+  if (std::all_of(c.hash.begin(), c.hash.end(), [](uint8_t b) { return b == 0; }))
+    return Existing::kDiffers;  // no whole-file hash to compare with (a rebuilt catalog)
+  io::Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  struct stat ost;
+  if (fd.get() < 0 || ::fstat(fd.get(), &ost) != 0 || !S_ISREG(ost.st_mode) || ost.st_ino != st.st_ino ||
+      ost.st_dev != st.st_dev)
+    return Existing::kDiffers;
+  repo::ContentHash h;
+  std::string buf(1 << 20, '\0');
+  uint64_t total = 0;
+  for (;;) {
+    auto n = io::read_full(fd.get(), buf.data(), buf.size());
+    if (!n) return Existing::kDiffers;
+    h.update(std::string_view(buf.data(), *n));
+    total += *n;
+    if (*n < buf.size()) break;
+  }
+  return total == v.size && h.finish() == c.hash ? Existing::kIdentical : Existing::kDiffers;
+}
+
+size_t count_differing(const catalog::Catalog& cat, const std::vector<Item>& items, const std::string& target) {
+  DestDirs dirs(cat, target);
+  size_t n = 0;
+  for (const Item& it : items) {
+    const catalog::Version& v = cat.versions[it.version];
+    if (v.type != Type::kFile && v.type != Type::kSymlink) continue;
+    auto d = dirs.get(cat.entries[it.entry].parent, false);
+    if (d && compare_existing(cat, v, d.value()->get(), std::string(cat.name(it.entry))) == Existing::kDiffers) ++n;
+  }
+  return n;
 }
 
 namespace {
@@ -78,7 +131,11 @@ class Restorer {
           break;
       }
     }
-    if (o_.dry_run) return dry_run(dirs, links);
+    if (o_.dry_run) {
+      screen(files_);
+      screen(links);
+      return dry_run(dirs, links);
+    }
     chown_ = ::geteuid() == 0;
     std::vector<bool> made(dirs.size());
     for (size_t i = 0; i < dirs.size(); ++i) {
@@ -89,6 +146,8 @@ class Restorer {
       else
         ++r_.dirs;
     }
+    screen(files_);
+    screen(links);
     restore_files();
     for (const auto& l : links) restore_link(l);
     // Directory metadata last, children before parents, so writing inside does not change it;
@@ -105,6 +164,30 @@ class Restorer {
   }
 
  private:
+  // What is at each destination already: the same content is left as it is (counted); other
+  // content is replaced only with overwrite, else kept and named. What remains is restored.
+  void screen(std::vector<Planned>& v) {
+    size_t out = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      Existing e = Existing::kAbsent;
+      if (auto d = dest_.get(cat_.entries[v[i].entry].parent, false))
+        e = compare_existing(cat_, cat_.versions[v[i].version], d.value()->get(), std::string(cat_.name(v[i].entry)));
+      if (e == Existing::kIdentical) {
+        ++r_.identical;
+        continue;
+      }
+      if (e == Existing::kDiffers && !o_.overwrite) {
+        log::warn("{}: {} (a different file is there; SET OVERWRITE YES replaces it)",
+                  o_.dry_run ? "Would keep" : "Kept", v[i].dest);
+        ++r_.kept;
+        continue;
+      }
+      if (out != i) v[out] = std::move(v[i]);
+      ++out;
+    }
+    v.resize(out);
+  }
+
   Result dry_run(const std::vector<Planned>& dirs, const std::vector<Planned>& links) {
     uint64_t bytes = 0;
     for (const auto& f : files_) {
@@ -112,8 +195,10 @@ class Restorer {
       log::info("Would restore {}", f.dest);
     }
     for (const auto& l : links) log::info("Would restore {}", l.dest);
-    log::info("Dry run: {} files ({}), {} directories, {} symlinks would be restored; nothing was written",
-              files_.size(), human_size(bytes), dirs.size(), links.size());
+    log::info(
+        "Dry run: {} files ({}), {} directories, {} symlinks would be restored, {} already identical, {} kept; "
+        "nothing was written",
+        files_.size(), human_size(bytes), dirs.size(), links.size(), r_.identical, r_.kept);
     r_.files = files_.size();
     r_.dirs = dirs.size();
     r_.symlinks = links.size();

@@ -20,13 +20,30 @@ struct Item {
 struct Options {
   std::string target;  // empty: the original place; else a directory the paths are recreated under
   bool dry_run = false;
+  // Replace files and symlinks that exist at the destination with other content. Without it
+  // they are kept, each named in a WARN and counted in Result::kept.
+  bool overwrite = false;
   int threads = 1;  // reads in flight (fetching overlaps with writing)
 };
 
 struct Result {
   uint64_t files = 0, dirs = 0, symlinks = 0, bytes = 0;
-  uint64_t failed = 0;  // damaged or unwritable; each was reported by name
+  uint64_t failed = 0;     // damaged or unwritable; each was reported by name
+  uint64_t identical = 0;  // already at the destination with the same content: left as they are
+  uint64_t kept = 0;       // a different file is at the destination and overwrite is off
 };
+
+// What is at an item's destination, compared with the version to restore.
+enum class Existing { kAbsent, kIdentical, kDiffers };
+
+// For a file: a regular file of the same size and content (hashed); for a symlink: a symlink
+// with the same target. Anything else there differs. Never follows a symlink, never blocks on
+// a FIFO.
+Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v, int dirfd, const std::string& name);
+
+// How many of the items' files and symlinks have something different at their destination
+// (what a restore without overwrite keeps).
+size_t count_differing(const catalog::Catalog& cat, const std::vector<Item>& items, const std::string& target);
 
 // The path an item is restored to.
 std::string destination(const std::string& original, const std::string& target);

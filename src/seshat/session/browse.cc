@@ -98,11 +98,16 @@ void Browser::select_backup_number(const catalog::Catalog& c, int n) {
 void Browser::select_backup_date(const catalog::Catalog& c, const std::string& date) {
   auto t = parse_listing(date, true);
   if (!t) throw Error(ErrorKind::kInvalidInput, "'" + date + "' is not a date of the form dd-MMM-yyyy [HH:MM[:SS]]");
+  // This host's backups unless SELECT HOST chose another: a date never picks another
+  // machine's backup by accident.
+  std::optional<uint32_t> h = host_sel_ ? host_sel_ : c.find_host(host_);
+  if (!h)
+    throw Error(ErrorKind::kNotFound, "host " + host_ + " has no backups; SELECT HOST another first (LIST HOSTS)");
   auto rows = backups(c);
   const BackupRow* best = nullptr;
   for (const auto& r : rows)
-    if (r.time_ns <= *t) best = &r;
-  if (!best) throw Error(ErrorKind::kNotFound, "no backup at or before " + date);
+    if (r.time_ns <= *t && c.folders[c.backups[r.backup].folder].host == *h) best = &r;
+  if (!best) throw Error(ErrorKind::kNotFound, "no backup of host " + c.hosts[*h].name + " at or before " + date);
   backup_ = best->backup;
   folder_ = c.backups[best->backup].folder;
   host_sel_ = c.folders[*folder_].host;
@@ -112,22 +117,21 @@ void Browser::select_backup_date(const catalog::Catalog& c, const std::string& d
 void Browser::select_folder(const catalog::Catalog& c, const std::string& name) {
   std::string want = name;
   while (want.size() > 1 && want.back() == '/') want.pop_back();
+  // This host's folder unless SELECT HOST chose another.
+  std::optional<uint32_t> h = host_sel_ ? host_sel_ : c.find_host(host_);
   std::vector<uint32_t> matches;
+  std::string elsewhere;
   for (uint32_t i = 0; i < c.folders.size(); ++i) {
-    if (host_sel_ && c.folders[i].host != *host_sel_) continue;
-    if (c.folders[i].path == want) matches.push_back(i);
+    if (c.folders[i].path != want) continue;
+    if (h && c.folders[i].host == *h)
+      matches.push_back(i);
+    else
+      elsewhere += (elsewhere.empty() ? "" : ", ") + c.hosts[c.folders[i].host].name;
   }
-  if (matches.size() > 1) {
-    // The same path on several hosts: prefer this host's.
-    auto h = c.find_host(host_);
-    std::vector<uint32_t> mine;
-    for (uint32_t m : matches)
-      if (h && c.folders[m].host == *h) mine.push_back(m);
-    if (mine.size() == 1) matches = mine;
-  }
+  if (matches.empty() && !elsewhere.empty())
+    throw Error(ErrorKind::kNotFound, "no backed-up folder " + name + " on host " + (h ? c.hosts[*h].name : host_) +
+                                          "; it has backups on " + elsewhere + " (SELECT HOST <name> first)");
   if (matches.empty()) throw Error(ErrorKind::kNotFound, "no backed-up folder " + name + " (LIST FOLDERS shows them)");
-  if (matches.size() > 1)
-    throw Error(ErrorKind::kInvalidInput, "folder " + name + " exists on several hosts; SELECT HOST first");
   folder_ = matches[0];
   host_sel_ = c.folders[matches[0]].host;
   if (backup_ && c.backups[*backup_].folder != *folder_) backup_.reset();

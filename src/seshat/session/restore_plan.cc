@@ -134,14 +134,4 @@ std::vector<restore::Item> RestorePlan::resolve(const catalog::Catalog& c, const
   return items;
 }
 
-size_t RestorePlan::conflicts(const catalog::Catalog& c, const std::vector<restore::Item>& items) const {
-  size_t n = 0;
-  struct stat st;
-  for (const auto& it : items) {
-    if (c.versions[it.version].type == Type::kDir) continue;
-    if (::lstat(restore::destination(c.path(it.entry), target_).c_str(), &st) == 0) ++n;
-  }
-  return n;
-}
-
 }  // namespace seshat::session

@@ -27,8 +27,6 @@ class RestorePlan {
   const std::string& target() const { return target_; }
   // The items to restore, parents before children; a later selection of a path wins.
   std::vector<restore::Item> resolve(const catalog::Catalog& c, const Browser& b) const;
-  // How many files (not directories) of `items` exist at their destination.
-  size_t conflicts(const catalog::Catalog& c, const std::vector<restore::Item>& items) const;
 
  private:
   struct Selection {

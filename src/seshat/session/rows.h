@@ -46,6 +46,12 @@ struct EntryRow {
   std::string link_target;  // symlinks
 };
 
+// What RESTORE GO did: files and symlinks restored, left alone because identical, kept because
+// something different was there (no overwrite), and failed (each was reported by name).
+struct RestoreOutcome {
+  uint64_t restored = 0, identical = 0, kept = 0, failed = 0;
+};
+
 struct DbSize {
   uint64_t generation = 0;
   uint64_t stored_bytes = 0;

@@ -285,24 +285,28 @@ void Session::restore_timestamp(const std::string& when) {
 
 size_t Session::restore_conflicts() {
   const catalog::Catalog& c = cat();
-  return plan_.conflicts(c, plan_.resolve(c, browser_));
+  return restore::count_differing(c, plan_.resolve(c, browser_), plan_.target());
 }
 
-bool Session::restore_go() {
+RestoreOutcome Session::restore_go(bool overwrite) {
   OpenRepository& o = open_repo();
   const catalog::Catalog& c = o.catalog();
   std::vector<restore::Item> items = plan_.resolve(c, browser_);
   restore::Options opt;
   opt.target = plan_.target();
   opt.dry_run = settings_.dry_run;
+  opt.overwrite = overwrite || settings_.overwrite;
   opt.threads = worker_threads(2, 4);  // reads in flight: a few even on one core
   log::info("Restoring {} items to {}", items.size(), opt.target.empty() ? "ORIGINAL" : opt.target);
   auto reader = o.repo().blob_reader(c);
   restore::Result r = restore::run(c, items, opt, *reader);
-  if (settings_.dry_run) return true;
-  log::info("Restore complete: {} files ({}), {} directories, {} symlinks restored, {} failed", r.files,
-            human_size(r.bytes), r.dirs, r.symlinks, r.failed);
-  return r.failed == 0;
+  RestoreOutcome out{r.files + r.symlinks, r.identical, r.kept, r.failed};
+  if (settings_.dry_run) return out;
+  log::info(
+      "Restore complete: {} files ({}), {} directories, {} symlinks restored, {} already identical, {} kept, "
+      "{} failed",
+      r.files, human_size(r.bytes), r.dirs, r.symlinks, r.identical, r.kept, r.failed);
+  return out;
 }
 
 }  // namespace seshat::session

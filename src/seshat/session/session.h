@@ -94,10 +94,12 @@ class Session {
   void restore_target(const std::string& dir) { plan_.set_target(dir); }
   const std::string& restore_target() const { return plan_.target(); }
   void restore_timestamp(const std::string& when);
-  // Destination paths that exist already (checked before RESTORE GO overwrites them).
+  // Files and symlinks whose destination holds something different (what RESTORE GO keeps
+  // unless SET OVERWRITE YES, or the terminal user agrees, lets it replace them).
   size_t restore_conflicts();
-  // False if some file could not be restored (each was reported).
-  bool restore_go();
+  // Runs the restore; overwrite replaces differing files for this run even under SET
+  // OVERWRITE NO. Every file not restored was reported by name.
+  RestoreOutcome restore_go(bool overwrite);
 
  private:
   catalog::Catalog& cat();

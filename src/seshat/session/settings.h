@@ -34,9 +34,10 @@ struct Settings {
   std::string s3_class;     // storage class of containers; empty = STANDARD
   std::string s3_style;     // "", "path" or "virtual"
   // This run only.
-  bool dry_run = false;  // SET DRYRUN
-  bool detail = false;   // SET DETAIL
-  bool confirm = true;   // SET CONFIRM
+  bool dry_run = false;    // SET DRYRUN
+  bool detail = false;     // SET DETAIL
+  bool confirm = true;     // SET CONFIRM
+  bool overwrite = false;  // SET OVERWRITE: a restore replaces existing files that differ
 
   std::string store_description() const;  // "LOCAL /dir" or "S3 bucket [at endpoint]"
 };

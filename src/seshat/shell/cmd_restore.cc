@@ -11,12 +11,34 @@ namespace {
 
 using session::Session;
 
+// Files that differ at the destination are replaced only under SET OVERWRITE YES or when the
+// terminal user agrees; in batch mode they are kept, named, and the exit status is 1.
 int restore_go(Context& c) {
-  if (c.interactive && !c.session.settings().dry_run) {
+  bool overwrite = false;
+  const auto& s = c.session.settings();
+  if (c.interactive && !s.dry_run && !s.overwrite) {
     size_t n = c.session.restore_conflicts();
-    if (n > 0) require_confirmation(c, fmt::format("{} files exist at the target and will be overwritten", n), "yes");
+    if (n > 0) {
+      require_confirmation(
+          c,
+          n == 1 ? std::string("1 file at the target differs from the backup and will be overwritten")
+                 : fmt::format("{} files at the target differ from the backup and will be overwritten", n),
+          "yes");
+      overwrite = true;
+    }
   }
-  if (!c.session.restore_go()) throw Error(ErrorKind::kCorruption, "some files could not be restored (see above)");
+  session::RestoreOutcome r = c.session.restore_go(overwrite);
+  if (r.failed > 0 && r.kept > 0)
+    throw Error(ErrorKind::kCorruption,
+                fmt::format("{} files could not be restored and {} were kept because different "
+                            "files are in their place (see above; SET OVERWRITE YES replaces them)",
+                            r.failed, r.kept));
+  if (r.failed > 0) throw Error(ErrorKind::kCorruption, "some files could not be restored (see above)");
+  if (r.kept > 0)
+    throw Error(ErrorKind::kInvalidInput,
+                fmt::format("{} {} kept because different files are in their place (see above); SET OVERWRITE YES "
+                            "replaces them",
+                            r.kept, r.kept == 1 ? "file was" : "files were"));
   return 0;
 }
 
@@ -46,9 +68,12 @@ std::vector<Node> restore_commands() {
                     run([](Session& s) { s.restore_add_tree(); }))}),
              kw({"BAREMETAL"}, "Everything of the selected host (or this one) as of the timestamp",
                 run([](Session& s) { s.restore_baremetal(); })),
-             kw({"GO"}, "Run the restore (asks before overwriting existing files, interactively)", restore_go),
+             kw({"GO"},
+                "Run the restore; existing files that differ are kept unless SET OVERWRITE YES (or yes at a terminal)",
+                restore_go),
              kw({"TARGET"}, "Where to restore: a directory (original paths recreated beneath it) or ORIGINAL", nullptr,
-                {kw({"ORIGINAL"}, "Restore over the original paths", run([](Session& s) { s.restore_target(""); })),
+                {kw({"ORIGINAL"}, "The paths the files were backed up from (the default); differing files are kept",
+                    run([](Session& s) { s.restore_target(""); })),
                  arg(ArgType::kDirectory, "An absolute directory",
                      run_arg([](Session& s, const std::string& d) { s.restore_target(d); }))}),
              kw({"TIMESTAMP"}, "Restore as of this time (the newest backup at or before it)", nullptr,

@@ -124,6 +124,9 @@ std::vector<Node> settings_commands() {
                        s.set("staging", d);
                        log::info("Staging area is: {}", s.settings().staging);
                      }))}),
+             yes_no("OVERWRITE", "overwrite",
+                    "Let RESTORE GO replace existing files that differ from the backup (default NO: they are "
+                    "kept and named; this run only)"),
              yes_no("SYMLINKS", "symlinks", "Follow symbolic links instead of storing them as links (default NO)"),
              yes_no("WAIT", "wait", "Wait for a DB lock held by another process instead of failing (default NO)"),
          }),

@@ -352,8 +352,8 @@ def shared_staging_area(env):
     write(f"{src}/a.bin", os.urandom(1 << 20))
     shared = mkdirs(env.base, "shared")
     os.chmod(shared, 0o1777)
-    theirs = mkdirs(env.base, "theirs")
-    give_to_nobody(theirs)
+    theirs = mkdirs(env.base, "theirs")  # root's own, private: only "not a symlink" keeps Seshat out
+    os.chmod(theirs, 0o700)
     dead = tc_dead_pid()
     nobody("sh", "-c", f": > '{shared}/.seshat-staging-{dead}-0123456789abcdef'")
     nobody("ln", "-s", theirs, f"{shared}/seshat-{os.geteuid()}")
@@ -364,6 +364,9 @@ def shared_staging_area(env):
     check(not os.listdir(theirs), f"Seshat wrote into the attacker's directory: {os.listdir(theirs)}")
     r = env.backup(src)  # the tidy step runs with the leftover still there
     check(os.path.exists(f"{shared}/.seshat-staging-{dead}-0123456789abcdef"), "another user's file was removed")
+    check(not os.listdir(theirs), f"Seshat wrote into the directory the symlink names: {os.listdir(theirs)}")
+    extra = [n for n in os.listdir(shared) if n.startswith(f"seshat-{os.geteuid()}-")]
+    check(not extra, f"the one-time staging directories were not removed: {extra}")
 
 
 def tc_dead_pid():
@@ -383,12 +386,15 @@ def lock_waiters_served_in_arrival_order(env):
         write(f"{f}/x.txt", f"folder {i}\n")
     env.first_backup(folders[0], "SET", "WAIT", "YES")
     write(f"{folders[0]}/y.txt", "more\n")
-    holder = env.popen(["BACKUP", folders[0]])
+    # The holder stops itself while it packs a file, so it surely holds the lock.
+    holder = env.popen(["BACKUP", folders[0]], extra_env={"SESHAT_CRASH_AT": "pack.file:1=stop", "SESHAT_THREADS": "1"})
     hr = tc.Reader(holder)
     waiters = []
     try:
-        check(hr.wait_for("DB Lock acquired", 60), f"the holder never got the lock\n{clip(hr.text())}")
-        os.killpg(holder.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 60
+        while not process_stopped(holder.pid) and holder.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        check(process_stopped(holder.pid), f"the holder did not stop while packing\n{clip(hr.text())}")
         for i, f in enumerate(folders[1:], 1):
             p = env.popen(["BACKUP", f])
             waiters.append((p, tc.Reader(p)))
@@ -416,8 +422,17 @@ def lock_waiters_served_in_arrival_order(env):
     gaps = [round(wins[order[k + 1]][0] - wins[order[k]][1], 2) for k in range(len(order) - 1)]
     note(f"seven backups in {took:.1f} s after the holder went on; lock order {order}; handover gaps {gaps} s")
     check(order == list(range(len(wins))), f"the waiters got the lock in the order {order}, not in arrival order")
+    check(all(g < 5 for g in gaps), f"the lock stayed free for seconds while the next waiter waited: {gaps} s")
     check(not env.store.lock_keys() and not env.store.queue_keys(),
           f"records left: {env.store.lock_keys()} {env.store.queue_keys()}")
+
+
+def process_stopped(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+    except OSError:
+        return False
 
 
 @test

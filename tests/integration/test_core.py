@@ -1303,6 +1303,134 @@ def batch_restore_never_overwrites(env):
 
 
 @test
+def selections_stay_on_this_host(env):
+    """Another host backed up the same path later: SELECT BACKUP <today> on this host selects
+    this host's backup (the line names the host) and restores this host's files; only after
+    SELECT HOST does a date or a folder name reach the other host's. A folder backed up only on
+    the other host is refused by name, with the host named."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "this host's\n")
+    env.first_backup(src)
+    write(f"{src}/a.txt", "the other host's, newer\n")
+    other = {"SESHAT_HOSTNAME": "otherhost"}
+    env.backup(src, extra_env=other)
+    only_there = mkdirs(env.base, "only_there")
+    write(f"{only_there}/b.txt", "b\n")
+    env.backup(only_there, extra_env=other)
+    today = time.strftime("%d-%b-%Y")
+
+    t = env.new_target("mine")
+    r = env.run("SELECT", "BACKUP", today, "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", t, "RESTORE", "GO")
+    check(re.search(rf"Selected the backup of {re.escape(src)} on {HOST} at", r.out),
+          f"SELECT BACKUP <date> did not select this host's backup, by name\n{r.summary()}")
+    check(read_bytes(f"{t}{src}/a.txt") == b"this host's\n", "SELECT BACKUP <date> restored another host's files")
+
+    t = env.new_target("theirs")
+    r = env.run("SELECT", "HOST", "otherhost", "SELECT", "BACKUP", today, "SELECT", "FOLDER", src,
+                "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", t, "RESTORE", "GO")
+    check(read_bytes(f"{t}{src}/a.txt") == b"the other host's, newer\n",
+          f"SELECT HOST otherhost did not reach the other host's backup\n{r.summary()}")
+
+    r = env.run("SELECT", "FOLDER", only_there, rc=1)
+    check(re.search(r"ERROR - no backed-up folder .* on host " + re.escape(HOST) + r"; it has backups on otherhost",
+                    r.text()), f"a folder of another host was not refused with the host named\n{r.summary()}")
+
+
+@test(stores=("local",))
+def store_and_staging_never_backed_up(env):
+    """The store in use and the private staging directory lie inside the backed-up folder (as
+    ~/.seshat/store lies in $HOME): each backup skips them with one WARN each, the restored
+    tree holds neither, and an unchanged second backup stores nothing new. Backing up the
+    store itself is refused."""
+    src = mkdirs(env.base, "userhome")
+    write(f"{src}/notes.txt", "mine\n")
+    store = os.path.join(src, ".seshat", "store")
+    stage = mkdirs(src, "stage")
+    tokens = ["STORE", "LOCAL", store, "SET", "DELAY", "YES", "SET", "STAGING", stage]
+    r = env.run(*tokens, "BACKUP", src)
+    check(r.out.count(f"WARN - Ignoring the Seshat store {store}") == 1,
+          f"the first backup did not say once that it ignores the store\n{r.summary()}")
+    r = env.run("BACKUP", src)
+    check(r.out.count(f"WARN - Ignoring the Seshat store {store}") == 1, f"no WARN for the store\n{r.summary()}")
+    check(r.out.count(f"WARN - Ignoring the Seshat staging area {stage}/seshat-{os.geteuid()}") == 1,
+          f"no WARN for the private staging directory\n{r.summary()}")
+    check(re.search(r"Backup of .* complete: 0 files stored", r.out),
+          f"an unchanged second backup stored files (its own store?)\n{r.summary()}")
+    t = env.new_target("restore")
+    env.run("SELECT", "FOLDER", src, "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", t, "RESTORE", "GO")
+    got = sorted(os.path.relpath(os.path.join(d, n), t + src) for d, ds, fs in os.walk(t + src) for n in ds + fs)
+    check(got == [".seshat", "notes.txt", "stage"], f"the restore holds Seshat's own files: {got}")
+    r = env.run("BACKUP", store, rc=1)
+    check("it is the Seshat store in use" in r.text(), f"backing up the store itself was not refused\n{r.summary()}")
+
+
+@test
+def exclude_never_matches_the_folder_itself(env):
+    """EXCLUDE patterns see the path below the folder: a pattern that matches the folder's own
+    path ("docs" for .../docs) excludes nothing that is not named so below it."""
+    src = mkdirs(env.base, "docs")
+    mkdirs(src, "sub")
+    for n in ("a.txt", "b.txt", "sub/docs_old.txt", "sub/c.txt"):
+        write(f"{src}/{n}", n + "\n")
+    env.first_backup(src)
+    r = env.backup(src, "EXCLUDE", "docs")
+    check(re.search(r"Backup of .* complete: .* 1 deleted", r.out),
+          f"EXCLUDE docs did not exclude exactly the one path below the folder that holds 'docs'\n{r.summary()}")
+    check(f"Ignoring {src}/sub/docs_old.txt" in r.out, f"the matching file was not ignored\n{r.summary()}")
+
+
+@test
+def mass_deletion_refused(env):
+    """The folder empty (a drive not mounted) or most of it gone: the backup stops with exit 1
+    and one ERROR line before storing anything, the newest backup still restores everything;
+    SET DELETIONS YES lets one backup record it. Deleting a few files is an ordinary backup."""
+    src = mkdirs(env.base, "src")
+    for i in range(6):
+        write(f"{src}/f{i}.txt", f"file {i}\n")
+    env.first_backup(src)
+    os.unlink(f"{src}/f0.txt")
+    r = env.backup(src)
+    check(re.search(r"complete: .* 1 deleted", r.out), f"deleting one of six files was refused\n{r.summary()}")
+    moved = mkdirs(env.base, "elsewhere")
+    for i in range(1, 6):
+        os.rename(f"{src}/f{i}.txt", f"{moved}/f{i}.txt")
+    before = env.store.listing()
+    r = env.backup(src, rc=1)
+    errs = [l for l in r.text().splitlines() if " ERROR - " in l]
+    check(len(errs) == 1 and "would record 5 of the 5 files" in errs[0] and "SET DELETIONS YES" in errs[0],
+          f"the empty folder was not refused with one line\n{r.summary()}")
+    compare_listings(before, env.store.listing(), "a refused mass-deletion backup")
+    t = env.new_target("restore")
+    env.restore(t, folder=src)
+    check(sorted(os.listdir(t + src)) == [f"f{i}.txt" for i in range(1, 6)], "the newest backup lost files")
+    r = env.backup(src, "SET", "DELETIONS", "YES")
+    check(re.search(r"complete: .* 5 deleted", r.out), f"SET DELETIONS YES did not let the backup record it\n"
+                                                      f"{r.summary()}")
+    write(f"{src}/new.txt", "new\n")
+    env.backup(src)  # the last backup had no files: nothing more to refuse
+
+
+@test
+def read_only_commands_create_no_repository(env):
+    """On an empty store LIST BACKUPS, LIST FOLDERS, VERIFY DATA and SHOW CONFIG + LIST HOSTS
+    create nothing and say INITIALIZE creates one; a new repository needs a passphrase of at
+    least 8 characters (a WARN below 12)."""
+    empty = env.spare_store()
+    for cmd in (["LIST", "BACKUPS"], ["LIST", "FOLDERS"], ["VERIFY", "DATA"], ["LIST", "HOSTS"]):
+        r = env.run(*env.store_tokens(empty), *cmd, rc=1)
+        check("Creating a new repository" not in r.out and "INITIALIZE" in r.text() and "no repository" in r.text(),
+              f"{' '.join(cmd)} on an empty store did not refuse with a pointer to INITIALIZE\n{r.summary()}")
+        check(empty.is_empty(), f"{' '.join(cmd)} wrote into an empty store: {empty.describe_contents()}")
+    r = env.run(*env.store_tokens(empty), "INITIALIZE", rc=1, extra_env={"SESHAT_PASSWORD": "short"})
+    check("at least 8 characters" in r.text(), f"a 5-character passphrase was not refused\n{r.summary()}")
+    check(empty.is_empty(), f"a refused INITIALIZE wrote into the store: {empty.describe_contents()}")
+    r = env.run(*env.store_tokens(empty), "INITIALIZE", extra_env={"SESHAT_PASSWORD": "ten chars!"})
+    check("WARN - The passphrase has only 10 characters" in r.out, f"no WARN for a 10-character passphrase\n"
+                                                                  f"{r.summary()}")
+    check(not empty.is_empty(), "INITIALIZE created nothing")
+
+
+@test
 def dryrun_writes_nothing(env):
     src = mkdirs(env.base, "src")
     write(f"{src}/a.txt", "a\n")

@@ -1,8 +1,14 @@
 #include "seshat/backup/backup.h"
 
+#include <fmt/format.h>
+
+#include <optional>
+
 #include "seshat/backup/packer.h"
 #include "seshat/backup/walker.h"
+#include "seshat/catalog/query.h"
 #include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
 #include "seshat/util/fault.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
@@ -36,6 +42,24 @@ void report_dry_run(const catalog::Catalog& cat, const std::vector<WorkItem>& it
             human_size(bytes), r.deleted);
 }
 
+// Throws if the walk recorded more than half of the previous backup's files as deleted: the
+// folder is most likely not what it was (a drive not mounted, an EXCLUDE too broad), and a
+// backup recording it would make "the newest backup" an empty one.
+void refuse_mass_deletion(const catalog::Catalog& cat, uint32_t folder, uint32_t previous, const Options& o,
+                          const Result& r) {
+  uint64_t before = 0;
+  cat.for_each_at(cat.folders[folder].root, previous, [&](uint32_t, uint32_t v) {
+    catalog::Type t = cat.versions[v].type;
+    if (t == catalog::Type::kFile || t == catalog::Type::kSymlink) ++before;
+  });
+  if (r.deleted_files * 2 <= before) return;
+  throw Error(ErrorKind::kInvalidInput,
+              fmt::format("the backup of {} would record {} of the {} files of its last backup as deleted (is a drive "
+                          "not mounted, or an EXCLUDE too broad?); nothing was stored. SET DELETIONS YES allows it "
+                          "for one backup",
+                          o.folder, r.deleted_files, before));
+}
+
 }  // namespace
 
 Result run(catalog::Catalog& cat, const Options& o, const Services& services) {
@@ -48,6 +72,7 @@ Result run(catalog::Catalog& cat, const Options& o, const Services& services) {
   cat.build_child_index();
 
   announce_resume(cat, folder);
+  const std::optional<uint32_t> previous = is_new ? std::nullopt : catalog::newest_backup(cat, folder);
   int64_t start = now_ns();
   uint32_t backup = cat.add_backup(folder, start);
   log::info("Starting File walk...{}", o.folder);
@@ -56,6 +81,7 @@ Result run(catalog::Catalog& cat, const Options& o, const Services& services) {
   r.found = walker.items.size();
   log::info("Completed file walk. Scanned Dir={} File={}. Found: {} to backup. elapsed: {}", r.dirs_scanned,
             r.files_scanned, r.found, format_elapsed(now_ns() - start));
+  if (previous && r.deleted_files > 0 && !o.allow_deletions) refuse_mass_deletion(cat, folder, *previous, o, r);
 
   if (o.dry_run) {
     report_dry_run(cat, walker.items, r);

@@ -30,6 +30,13 @@ struct Options {
   std::vector<std::string> excludes;  // RE2, matched (partially) against the full path
   std::vector<std::string> includes;  // RE2; a match overrides every exclusion
   int threads = 1;                    // packing threads
+  // Seshat's own directories (the local store, the private staging directory), as (what,
+  // path): never backed up, with a WARN "Ignoring the Seshat <what> <path>" when met.
+  std::vector<std::pair<std::string, std::string>> own_dirs;
+  // A backup that would record more than half of the files of the folder's last backup as
+  // deleted (an unmounted drive, an EXCLUDE too broad) stops before it stores anything,
+  // unless this allows it (SET DELETIONS YES).
+  bool allow_deletions = false;
 };
 
 struct Result {
@@ -42,6 +49,7 @@ struct Result {
   uint64_t deduplicated = 0;    // files whose content was already stored
   uint64_t not_backed_up = 0;   // unreadable or vanished files and directories
   uint64_t deleted = 0;         // tombstones recorded
+  uint64_t deleted_files = 0;   // of them, files and symlinks
   int containers = 0;
   std::vector<std::string> found_paths;  // what the walk found to back up (LIST FOUND; the first 100,000)
 };

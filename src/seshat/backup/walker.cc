@@ -1,5 +1,7 @@
 #include "seshat/backup/walker.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -35,6 +37,11 @@ Walker::Walker(catalog::Catalog& cat, const Options& o, uint32_t backup, Result&
     : cat_(cat), o_(o), backup_(backup), old_entries_(static_cast<uint32_t>(cat.entries.size())), r_(r) {
   for (const auto& s : o.excludes) add_regex(excludes_, s);
   for (const auto& s : o.includes) add_regex(includes_, s);
+  for (const auto& [what, path] : o.own_dirs) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      own_[{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}] = Own{what, path};
+  }
 }
 
 void Walker::walk(uint32_t root) {
@@ -43,23 +50,30 @@ void Walker::walk(uint32_t root) {
     throw Error(dir.error().kind(), "cannot back up " + o_.folder + ": " + std::strerror(dir.error().sys_errno()));
   auto st = dir->stat_self();
   if (!st) throw Error(st.error().kind(), "cannot back up " + o_.folder + ": " + std::strerror(st.error().sys_errno()));
+  if (auto it = own_.find({st->dev, st->inode}); it != own_.end())
+    throw Error(ErrorKind::kInvalidInput,
+                "cannot back up " + o_.folder + ": it is the Seshat " + it->second.what + " in use");
   record_dir(root, *st);
   path_ = o_.folder == "/" ? "" : o_.folder;
+  inside_from_ = path_.size();
   ancestors_.insert({st->dev, st->inode});
   walk_dir(*dir, root);
 }
 
+// EXCLUDE and INCLUDE patterns see the path below the folder ("/docs/a.txt" when backing up
+// /home/u): the folder's own path can never be matched, so no pattern excludes everything.
 bool Walker::excluded(std::string_view name, const std::string& full) const {
+  const re2::StringPiece inside(full.data() + inside_from_, full.size() - inside_from_);
   bool out = (!o_.hidden && name.size() > 1 && name[0] == '.');
   if (!out)
     for (const auto& re : excludes_)
-      if (RE2::PartialMatch(full, *re)) {
+      if (RE2::PartialMatch(inside, *re)) {
         out = true;
         break;
       }
   if (out)
     for (const auto& re : includes_)
-      if (RE2::PartialMatch(full, *re)) return false;
+      if (RE2::PartialMatch(inside, *re)) return false;
   return out;
 }
 
@@ -72,6 +86,7 @@ void Walker::tombstone(uint32_t entry) {
   const catalog::Version* v = latest(entry);
   if (!v || v->type == Type::kDeleted) return;
   bool was_dir = v->type == Type::kDir;
+  if (!was_dir) ++r_.deleted_files;
   cat_.add_version(entry, catalog::Version::deleted(backup_));
   ++r_.deleted;
   if (was_dir) tombstone_children(entry);
@@ -155,6 +170,14 @@ void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name,
     log::warn("Ignoring {} {}", st->other_name, path_);
     if (child != kNone) tombstone(child);
     return;
+  }
+  if (st->kind == fs::Kind::kDir) {
+    if (auto it = own_.find({st->dev, st->inode}); it != own_.end()) {
+      if (!it->second.warned) log::warn("Ignoring the Seshat {} {}", it->second.what, path_);
+      it->second.warned = true;
+      if (child != kNone) tombstone(child);
+      return;
+    }
   }
   if (child == kNone) child = cat_.add_entry(parent, name);
 

@@ -6,6 +6,7 @@
 #include <re2/re2.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -57,6 +58,12 @@ class Walker {
   std::string path_;
   std::vector<std::unique_ptr<RE2>> excludes_, includes_;
   std::set<std::pair<uint64_t, uint64_t>> ancestors_;
+  struct Own {
+    std::string what, path;
+    bool warned = false;
+  };
+  std::map<std::pair<uint64_t, uint64_t>, Own> own_;  // (dev, inode) of o.own_dirs
+  size_t inside_from_ = 0;                            // where the path below the folder starts in path_
 };
 
 }  // namespace seshat::backup

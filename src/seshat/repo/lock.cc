@@ -110,9 +110,14 @@ void wait_for(std::chrono::milliseconds d) {
                                       " (SET WAIT YES waits; DB UNLOCK removes a lock left by a crash)");
 }
 
+// A ticket's lease: short, so that a waiter that died (on another host, where its pid cannot
+// be checked) holds up the queue for half a minute at most; rewritten every quarter of it.
+int64_t ticket_lease_ns() { return std::min<int64_t>(Lock::lease_ns(), 30LL * 1000000000LL); }
+
 // A waiter's place in the queue: seshat/queue/<started_ns, 20 digits>-<id>, holding its
 // record with a lease of its own. Names sort in arrival order; the ticket is rewritten while
-// the wait goes on, and removed when the wait ends, however it ends.
+// the wait goes on, and removed when the wait ends (best effort: a ticket left behind by a
+// killed waiter goes stale within ticket_lease_ns()).
 class Ticket {
  public:
   Ticket(storage::Storage& store, LockRecord mine)
@@ -130,10 +135,9 @@ class Ticket {
   Ticket(const Ticket&) = delete;
   Ticket& operator=(const Ticket&) = delete;
 
-  // Rewrites the ticket when a quarter of its lease has gone (or when it has disappeared, e.g.
-  // removed by DB UNLOCK: the waiter keeps its place by its started_ns).
+  // Rewrites the ticket when a quarter of its lease has gone.
   void keep_alive() {
-    if (now_ns() > written_ns_ + Lock::lease_ns() / 4) write();
+    if (std::chrono::steady_clock::now() > written_ + std::chrono::nanoseconds(ticket_lease_ns() / 4)) write();
   }
 
   // How many live waiters arrived before us; stale tickets (lease out, or their process gone
@@ -150,26 +154,28 @@ class Ticket {
       auto text = store_.try_get(o.name);
       if (!text) continue;
       auto other = parse_record(*text);
-      if (!other || is_stale(*other, mine_.host)) {
+      // A lease further ahead than any ticket writes is not a live waiter's (a damaged or
+      // planted ticket must not hold the queue up for ever).
+      if (!other || is_stale(*other, mine_.host) || other->lease_until_ns > now_ns() + 2 * ticket_lease_ns()) {
         store_.remove(o.name);
         continue;
       }
       ++n;
     }
-    if (!mine_seen) write();
+    if (!mine_seen) write();  // removed meanwhile (DB UNLOCK, or judged stale): the same place again
     return n;
   }
 
  private:
   void write() {
-    mine_.lease_until_ns = now_ns() + Lock::lease_ns();
+    mine_.lease_until_ns = now_ns() + ticket_lease_ns();
     store_.put(name_, mine_.to_json());
-    written_ns_ = now_ns();
+    written_ = std::chrono::steady_clock::now();
   }
   storage::Storage& store_;
   LockRecord mine_;
   std::string name_;
-  int64_t written_ns_ = 0;
+  std::chrono::steady_clock::time_point written_;
 };
 
 }  // namespace
@@ -187,18 +193,25 @@ std::unique_ptr<Lock> Lock::acquire(std::shared_ptr<storage::Storage> store, con
     throw_locked(holder);
   }
   // Waiters are served in arrival order: only the oldest live waiter tries to take the lock.
-  // It looks every 0.25 s while the holder has held the lock for less than a minute (short
-  // runs follow one another closely) and every second after that; the others look every
-  // second whether they have become the oldest.
+  // It looks every 0.25 s during the first minute it sees a holder (by this process's own
+  // clock: short runs follow one another closely) and every second after that; the others
+  // look every second whether they have become the oldest.
   Ticket ticket(*store, mine);
   int64_t last_message = 0;
+  std::string seen_holder;
+  std::chrono::steady_clock::time_point seen_since;
   for (;;) {
     ticket.keep_alive();
     const int ahead = ticket.ahead();
     bool young_holder = false;
     if (ahead == 0) {
       if (auto lock = try_acquire(store, mine, holder)) return lock;
-      young_holder = now_ns() - holder.started_ns < 60LL * 1000000000LL;
+      const auto now = std::chrono::steady_clock::now();
+      if (holder.id != seen_holder) {
+        seen_holder = holder.id;
+        seen_since = now;
+      }
+      young_holder = now - seen_since < std::chrono::seconds(60);
     }
     if (now_ns() - last_message > 60LL * 1000000000LL) {
       if (ahead == 0)
@@ -386,6 +399,9 @@ std::optional<LockRecord> Lock::force_unlock(storage::Storage& store, const std:
     if (!holder) holder = r.value_or(LockRecord{});
     store.remove(name);
   }
+  // The queue too: tickets of waiters that are gone go now; live waiters write theirs again
+  // within a second, in the same place.
+  for (const auto& o : store.list(kQueuePrefix)) store.remove(o.name);
   return holder;
 }
 

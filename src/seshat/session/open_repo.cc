@@ -8,7 +8,7 @@
 
 namespace seshat::session {
 
-std::unique_ptr<OpenRepository> OpenRepository::open(const Settings& s) {
+std::unique_ptr<OpenRepository> OpenRepository::open(const Settings& s, bool create) {
   log::info("Initializing SESHAT and reading DB from {}", s.store_description());
   auto store = open_store(s);
   std::unique_ptr<repo::Repository> r;
@@ -16,7 +16,11 @@ std::unique_ptr<OpenRepository> OpenRepository::open(const Settings& s) {
     if (!store_is_empty(*store, s))
       throw Error(ErrorKind::kInvalidInput,
                   "the store " + s.store_description() + " is not empty and holds no Seshat repository");
+    if (!create)
+      throw Error(ErrorKind::kNotFound,
+                  "there is no repository in " + s.store_description() + "; INITIALIZE (or a BACKUP) creates one");
     std::string pass = read_passphrase(true);
+    check_new_passphrase(pass);
     if (s.dry_run)
       throw Error(ErrorKind::kInvalidInput,
                   "there is no repository in " + s.store_description() + " yet (dry run: nothing created)");

@@ -17,7 +17,9 @@ class OpenRepository {
   // Opens the repository of the store the settings name and loads its catalog, with the
   // manual's log lines. An empty store gets a new repository (asking for a new passphrase);
   // a store that is neither empty nor a repository is refused.
-  static std::unique_ptr<OpenRepository> open(const Settings& s);
+  // create: make a repository if the store has none (INITIALIZE, BACKUP); otherwise an empty
+  // store is Error(kNotFound) "no repository in ...".
+  static std::unique_ptr<OpenRepository> open(const Settings& s, bool create);
   // Opens without loading the catalog (DB REBUILD: it may be exactly what is damaged).
   static std::unique_ptr<OpenRepository> open_for_rebuild(const Settings& s);
 

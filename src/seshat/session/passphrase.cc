@@ -114,6 +114,17 @@ std::string read_passphrase(bool confirm) {
   return p;
 }
 
+void check_new_passphrase(const std::string& pass) {
+  // Characters, not bytes: a UTF-8 sequence counts once.
+  size_t n = 0;
+  for (unsigned char ch : pass) n += (ch & 0xC0) != 0x80;
+  if (n < 8)
+    throw Error(ErrorKind::kInvalidInput,
+                "a new repository's passphrase needs at least 8 characters (12 or more recommended); nothing was "
+                "created");
+  if (n < 12) log::warn("The passphrase has only {} characters; 12 or more are recommended", n);
+}
+
 crypto::KdfParams new_repository_kdf() {
   crypto::KdfParams p;
   // The parameters are stored in the key file, so a repository made this way stays readable.

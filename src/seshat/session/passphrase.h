@@ -11,6 +11,10 @@ namespace seshat::session {
 // way to get one.
 std::string read_passphrase(bool confirm);
 
+// A new repository's passphrase: at least 8 characters (Error(kInvalidInput), nothing is
+// created), a WARN below 12.
+void check_new_passphrase(const std::string& pass);
+
 // The key derivation for a new repository: the defaults, unless the test hooks
 // SESHAT_KDF_MEMLIMIT / SESHAT_KDF_OPSLIMIT ask for a cheaper, weaker one (a DEBUG line says so).
 crypto::KdfParams new_repository_kdf();

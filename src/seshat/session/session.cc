@@ -86,12 +86,12 @@ void Session::close_store() {
 
 // ---------------------------------------------------------------- the repository
 
-OpenRepository& Session::open_repo() {
+OpenRepository& Session::open_repo(bool create) {
   if (open_ && !open_->loaded()) {
     // Dropped after a failed or dry-run backup: the store has the last commit.
     open_->reload(store_description());
   } else if (!open_) {
-    open_ = OpenRepository::open(settings_);
+    open_ = OpenRepository::open(settings_, create);
     if (held_over_) open_->adopt_held(std::move(held_over_));
   }
   return *open_;
@@ -102,7 +102,7 @@ catalog::Catalog& Session::cat() { return open_repo().catalog(); }
 void Session::initialize() {
   if (open_) held_over_ = open_->take_held();
   open_.reset();
-  open_repo();
+  open_repo(true);
 }
 
 // Holding the lock: what a killed backup left (see repo::tidy_after_interrupted).
@@ -118,7 +118,7 @@ void Session::tidy() {
 
 void Session::backup(const std::string& dir) {
   std::string folder = absolute_dir(dir);
-  OpenRepository& o = open_repo();
+  OpenRepository& o = open_repo(true);
   auto lock = o.lock_for_write(host_, settings_.wait, settings_.dry_run);
   o.reload_if_changed(store_description());
   if (!settings_.dry_run) tidy();
@@ -132,6 +132,9 @@ void Session::backup(const std::string& dir) {
   opt.excludes = settings_.excludes;
   opt.includes = settings_.includes;
   opt.threads = worker_threads(1);
+  opt.allow_deletions = settings_.deletions;
+  if (settings_.store == StoreKind::kLocal) opt.own_dirs.emplace_back("store", settings_.local_dir);
+  opt.own_dirs.emplace_back("staging area", settings_.staging + "/seshat-" + std::to_string(::geteuid()));
   repo::Lock* held = o.effective_lock(lock.get());
   opt.lock_held = [held] { return !held || held->still_held(); };
   catalog::Catalog& c = o.catalog();
@@ -151,7 +154,8 @@ void Session::backup(const std::string& dir) {
     o.drop_catalog();
     throw;
   }
-  if (settings_.dry_run) o.drop_catalog();  // the walk recorded versions that were never stored
+  if (settings_.dry_run) o.drop_catalog();              // the walk recorded versions that were never stored
+  if (!settings_.dry_run) settings_.deletions = false;  // SET DELETIONS YES allows one backup
   found_ = std::move(r.found_paths);
   if (r.not_backed_up > 0) incomplete_ = true;
 }

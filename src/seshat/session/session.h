@@ -103,7 +103,8 @@ class Session {
 
  private:
   catalog::Catalog& cat();
-  OpenRepository& open_repo();
+  // create: INITIALIZE and BACKUP may make a repository in an empty store; nothing else does.
+  OpenRepository& open_repo(bool create = false);
   void close_store();
   void tidy();
 

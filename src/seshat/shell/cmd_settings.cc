@@ -94,7 +94,9 @@ int show_config(Context& c) {
 
 std::vector<Node> settings_commands() {
   return {
-      kw({"EXCLUDE"}, "Don't back up paths that match a regex (RE2, matched anywhere in the full path)", nullptr,
+      kw({"EXCLUDE"},
+         "Don't back up paths that match a regex (RE2, matched anywhere in the path below the folder, e.g. /cache/)",
+         nullptr,
          {kw({"RESET"}, "Reset the exclude list", reset_patterns(true)),
           arg(ArgType::kRegex, "The regex, e.g. \\.iso$ or /Dropbox$", add_pattern(true))}),
       kw({"INCLUDE"}, "Force the inclusion of paths matching a regex; overrides every exclusion", nullptr,
@@ -104,6 +106,9 @@ std::vector<Node> settings_commands() {
          {
              yes_no("CONFIRM", "confirm",
                     "Ask before DB RESET and overwriting files; NO lets scripts do them (this run only)"),
+             yes_no("DELETIONS", "deletions",
+                    "Let the next backup record more than half of its folder's files as deleted (default NO: it "
+                    "stops, as for an unmounted drive)"),
              yes_no("DELAY", "delay",
                     "Stage each whole container in the staging area, then upload it (default NO: stream)"),
              yes_no("DETAIL", "detail", "Log every file as it is backed up (this run only)"),

@@ -231,7 +231,7 @@ void LocalStorage::remove(const std::string& name) {
     throw_errno(ErrorKind::kPermanent, "cannot remove object " + name, errno);
 }
 
-Leftovers remove_files_of_gone_processes(const std::string& dir, std::string_view marker) {
+Leftovers remove_files_of_gone_processes(const std::string& dir, std::string_view marker, bool only_ours) {
   Leftovers out;
   DIR* d = ::opendir(dir.c_str());
   if (!d) {
@@ -248,7 +248,7 @@ Leftovers remove_files_of_gone_processes(const std::string& dir, std::string_vie
     if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;
     std::string p = dir + "/" + n;
     struct stat st;
-    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != me) continue;  // ours only
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (only_ours && st.st_uid != me)) continue;
     if (::unlink(p.c_str()) == 0) {
       ++out.objects;
       out.bytes += static_cast<uint64_t>(st.st_size);

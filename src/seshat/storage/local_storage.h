@@ -37,6 +37,6 @@ class LocalStorage : public Storage {
 
 // Removes the regular files in `dir` whose names hold `marker` followed by the pid of a
 // process of this machine that is gone (temporary and staging files of killed runs).
-Leftovers remove_files_of_gone_processes(const std::string& dir, std::string_view marker);
+Leftovers remove_files_of_gone_processes(const std::string& dir, std::string_view marker, bool only_ours = false);
 
 }  // namespace seshat::storage

@@ -111,16 +111,25 @@ const std::string& StagingStorage::private_dir() {
   if (::mkdir(mine.c_str(), 0700) != 0 && errno != EEXIST)
     throw_errno(ErrorKind::kPermanent, "cannot create the staging directory " + mine, errno);
   struct stat st;
-  if (::lstat(mine.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == me && (st.st_mode & 077) == 0) {
-    private_ = mine;
-    return private_;
+  if (::lstat(mine.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == me) {
+    // Ours but opened up (e.g. by hand): closed again, or not used if that does not hold.
+    if ((st.st_mode & 077) != 0) (void)::chmod(mine.c_str(), 0700);
+    if (::lstat(mine.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == me && (st.st_mode & 077) == 0) {
+      private_ = mine;
+      return private_;
+    }
   }
   std::string tmpl = mine + "-XXXXXX";
   if (!::mkdtemp(tmpl.data()))
     throw_errno(ErrorKind::kPermanent, "cannot create a staging directory in " + dir_, errno);
   log::warn("{} is not a private directory of this user; staging in {} instead", mine, tmpl);
   private_ = tmpl;
+  fallback_ = true;
   return private_;
+}
+
+StagingStorage::~StagingStorage() {
+  if (fallback_) (void)::rmdir(private_.c_str());  // a one-time directory: removed when empty
 }
 
 std::unique_ptr<ObjectWriter> StagingStorage::create(const std::string& name, ObjectClass cls) {
@@ -131,7 +140,12 @@ std::unique_ptr<ObjectWriter> StagingStorage::create(const std::string& name, Ob
 Leftovers StagingStorage::remove_incomplete(const std::string& prefix) {
   Leftovers out = inner_->remove_incomplete(prefix);
   if (staging_tidied_.exchange(true)) return out;  // the staging directory is looked at once
-  Leftovers staged = remove_files_of_gone_processes(private_dir(), ".seshat-staging-");
+  // Only our own directory, if it is there: a missing staging area has nothing to tidy.
+  struct stat st;
+  const std::string mine = dir_ + "/seshat-" + std::to_string(::geteuid());
+  if (::lstat(mine.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0)
+    return out;
+  Leftovers staged = remove_files_of_gone_processes(mine, ".seshat-staging-", true);
   out.objects += staged.objects;
   out.bytes += staged.bytes;
   return out;

@@ -34,12 +34,14 @@ class StagingStorage : public StorageWrapper {
  public:
   StagingStorage(std::shared_ptr<Storage> inner, std::string staging_dir)
       : StorageWrapper(std::move(inner)), dir_(std::move(staging_dir)) {}
+  ~StagingStorage() override;
   std::unique_ptr<ObjectWriter> create(const std::string& name, ObjectClass cls) override;
   // Also removes staging files of processes of this machine that are gone.
   Leftovers remove_incomplete(const std::string& prefix) override;
 
  private:
   const std::string& private_dir();
+  bool fallback_ = false;  // private_ is a mkdtemp directory of this run
 
   std::string dir_;
   std::mutex mu_;

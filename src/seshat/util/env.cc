@@ -28,8 +28,6 @@ const Var kS3IdleSeconds{
     "SESHAT_S3_IDLE_SECONDS", A::kTuning,
     "Seconds an S3 request may move no byte before it fails (default 60); the store counts as unreachable "
     "once nothing has answered for 10 s."};
-const Var kNoHugepages{"SESHAT_NO_HUGEPAGES", A::kTuning,
-                       "Set to 1 to keep malloc from backing big buffers with transparent huge pages."};
 const Var kKdfMemLimit{
     "SESHAT_KDF_MEMLIMIT", A::kTestHook,
     "Argon2id memory (bytes) for a NEW repository's key; weakens the key derivation, for fast tests only."};
@@ -44,11 +42,6 @@ const Var kCrashLog{"SESHAT_CRASH_LOG", A::kTestHook, "A file that gets one line
 const Var kFaults{"SESHAT_FAULTS", A::kTestHook, "Rules of the fault-injecting storage wrapper (doc/testing.md)."};
 const Var kIoLog{"SESHAT_IO_LOG", A::kTestHook,
                  "A file that gets one line per write sent to the store, with its size."};
-const Var kReexecuted{"SESHAT_REEXECUTED", A::kTestHook,
-                      "Internal: marks the process that was run again with huge pages (removed at once)."};
-const Var kGlibcTunables{
-    "GLIBC_TUNABLES", A::kTuning,
-    "glibc tunables; Seshat adds glibc.malloc.hugetlb=1 when it runs itself again (see SESHAT_NO_HUGEPAGES)."};
 const Var kHome{"HOME", A::kUser, "Where ~/.seshatrc, ~/.seshat/ (default store, history) and ~/.aws/ are."};
 const Var kUser{"USER", A::kUser, "The user name written into lock records."};
 const Var kAwsAccessKeyId{"AWS_ACCESS_KEY_ID", A::kUser,
@@ -85,16 +78,13 @@ const std::array kAll = {&kPassword,
                          &kS3Attempts,
                          &kS3BackoffMs,
                          &kS3IdleSeconds,
-                         &kNoHugepages,
-                         &kGlibcTunables,
                          &kKdfMemLimit,
                          &kKdfOpsLimit,
                          &kLockLeaseSeconds,
                          &kCrashAt,
                          &kCrashLog,
                          &kFaults,
-                         &kIoLog,
-                         &kReexecuted};
+                         &kIoLog};
 }  // namespace
 
 std::span<const Var* const> all() { return kAll; }

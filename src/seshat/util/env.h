@@ -22,8 +22,8 @@ struct Var {
 };
 
 extern const Var kPassword, kPasswordFile, kHostname, kThreads, kDebug;
-extern const Var kS3PartSize, kS3Attempts, kS3BackoffMs, kS3IdleSeconds, kNoHugepages, kGlibcTunables;
-extern const Var kKdfMemLimit, kKdfOpsLimit, kLockLeaseSeconds, kCrashAt, kCrashLog, kFaults, kIoLog, kReexecuted;
+extern const Var kS3PartSize, kS3Attempts, kS3BackoffMs, kS3IdleSeconds;
+extern const Var kKdfMemLimit, kKdfOpsLimit, kLockLeaseSeconds, kCrashAt, kCrashLog, kFaults, kIoLog;
 extern const Var kHome, kUser, kAwsAccessKeyId, kAwsSecretAccessKey, kAwsSessionToken, kAwsProfile, kAwsRegion,
     kAwsDefaultRegion, kAwsSharedCredentialsFile, kAwsConfigFile;
 

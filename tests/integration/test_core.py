@@ -1431,6 +1431,39 @@ def read_only_commands_create_no_repository(env):
 
 
 @test
+def db_rebuild_keeps_a_working_db(env):
+    """DB REBUILD on a store whose DB loads: refused in batch mode (one line naming SET CONFIRM
+    NO), the DB unchanged; with SET CONFIRM NO it rebuilds, but sets the replaced generation
+    aside: DB GENERATIONS lists it as kept, and DB LOAD <n> makes it the newest again, with
+    the symlink and the deletion a rebuild cannot know of."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a\n")
+    write(f"{src}/gone.txt", "deleted in the second backup\n")
+    os.symlink("a.txt", f"{src}/link")
+    env.first_backup(src)
+    os.unlink(f"{src}/gone.txt")
+    write(f"{src}/b.txt", "b\n")
+    env.backup(src)
+    snap = snapshot(src)
+    r = env.run("DB", "REBUILD", rc=1)
+    check("refused in batch mode (SET CONFIRM NO allows it)" in r.text(),
+          f"DB REBUILD of a working DB was not refused in batch mode\n{r.summary()}")
+    check(len(env.list_backups()) == 2, "the refused DB REBUILD changed the DB")
+    r = env.run("SET", "CONFIRM", "NO", "DB", "REBUILD")
+    m = re.search(r"DB generation (\d+) is kept", r.out)
+    check(m, f"DB REBUILD did not say which generation it kept\n{r.summary()}")
+    kept = int(m.group(1))
+    r = env.run("DB", "GENERATIONS")
+    check(re.search(rf"^\s+{kept}\s+.*kept", r.out, re.M), f"DB GENERATIONS does not list the kept one\n{r.summary()}")
+    r = env.run("DB", "LOAD", str(kept))
+    check(re.search(rf"DB generation {kept} loaded \(2 backups\) and saved as generation \d+", r.out),
+          f"DB LOAD {kept} did not go back to it\n{r.summary()}")
+    t = env.new_target("restore")
+    env.restore(t, folder=src)
+    compare_trees(snap, snapshot(restored(t, src)), "a restore after DB LOAD of the kept generation")
+
+
+@test
 def dryrun_writes_nothing(env):
     src = mkdirs(env.base, "src")
     write(f"{src}/a.txt", "a\n")

@@ -2,6 +2,7 @@
 // does with blobs that cannot be read. No store.
 #include "seshat/restore/restore.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -173,13 +174,30 @@ TEST_F(RestoreTest, WithoutOverwriteADifferentFileIsKept) {
 TEST_F(RestoreTest, AnIdenticalFileIsLeftAsItIs) {
   file(root, "f", {"same ", "content"});
   testing_support::mkdirs(tmp / "data");
-  testing_support::spit(tmp / "data/f", "same content", 0600);
+  testing_support::spit(tmp / "data/f", "same content", 0640);
+  timespec ts[2] = {{0, UTIME_OMIT}, {1600000000, 1}};  // the version's mtime
+  ASSERT_EQ(::utimensat(AT_FDCWD, (tmp / "data/f").c_str(), ts, 0), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown((tmp / "data/f").c_str(), 0, 0), 0);
+  }
   ino_t before = stat_of(tmp / "data/f").st_ino;
   Result r = restore(tmp.path());
   EXPECT_EQ(r.identical, 1u);
   EXPECT_EQ(r.files, 0u);
   EXPECT_EQ(r.kept, 0u);
   EXPECT_EQ(stat_of(tmp / "data/f").st_ino, before);
+}
+
+TEST_F(RestoreTest, TheSameContentWithOtherMetadataIsRestoredWithoutAsking) {
+  file(root, "f", {"same content"});
+  testing_support::mkdirs(tmp / "data");
+  testing_support::spit(tmp / "data/f", "same content", 0666);  // e.g. opened up by another user
+  ino_t before = stat_of(tmp / "data/f").st_ino;
+  Result r = restore(tmp.path());
+  EXPECT_EQ(r.files, 1u);
+  EXPECT_EQ(r.kept, 0u);
+  EXPECT_EQ(stat_of(tmp / "data/f").st_mode & 07777, 0640u);
+  EXPECT_NE(stat_of(tmp / "data/f").st_ino, before);  // a new inode: nobody keeps a handle on it
 }
 
 TEST_F(RestoreTest, AFifoAtTheDestinationIsKeptWithoutBlocking) {

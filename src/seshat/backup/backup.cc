@@ -52,7 +52,9 @@ void refuse_mass_deletion(const catalog::Catalog& cat, uint32_t folder, uint32_t
     catalog::Type t = cat.versions[v].type;
     if (t == catalog::Type::kFile || t == catalog::Type::kSymlink) ++before;
   });
-  if (r.deleted_files * 2 <= before) return;
+  // A rename or a rotation deletes as much as it adds: only a folder that also shrank to less
+  // than half is suspect.
+  if (r.deleted_files * 2 <= before || r.files_scanned * 2 >= before) return;
   throw Error(ErrorKind::kInvalidInput,
               fmt::format("the backup of {} would record {} of the {} files of its last backup as deleted (is a drive "
                           "not mounted, or an EXCLUDE too broad?); nothing was stored. SET DELETIONS YES allows it "

@@ -138,8 +138,9 @@ Result<io::Fd> open_dir_trusted(const std::string& path, bool create) {
   return cur;
 }
 
-Result<AtomicFile> create_file_at(int dirfd, const std::string& name, uint64_t size) {
+Result<AtomicFile> create_file_at(int dirfd, const std::string& name, uint64_t size, bool replace) {
   AtomicFile::Options o;
+  o.replace = replace;
   o.mode = 0600;
   o.marker = std::string(kRestoreMarker);
   o.sync = false;
@@ -173,7 +174,13 @@ Status set_symlink_metadata_at(int dirfd, const std::string& name, const Meta& m
   return first;
 }
 
-Status make_symlink_at(int dirfd, const std::string& name, const std::string& target) {
+Status make_symlink_at(int dirfd, const std::string& name, const std::string& target, bool replace) {
+  if (!replace) {
+    // Straight onto the name: symlinkat never replaces (EEXIST) and never follows.
+    if (::symlinkat(target.c_str(), dirfd, name.c_str()) != 0)
+      return errno_error("cannot create symlink " + name, errno);
+    return {};
+  }
   for (int attempt = 0;; ++attempt) {
     std::string tmp = std::string(kRestoreMarker) + std::to_string(::getpid()) + "-" + random_hex16();
     if (::symlinkat(target.c_str(), dirfd, tmp.c_str()) != 0) {

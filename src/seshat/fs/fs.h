@@ -90,16 +90,18 @@ Result<io::Fd> open_dir_trusted(const std::string& path, bool create);
 // A restored file's content goes to an AtomicFile named `name` in `dirfd` (marker
 // ".seshat-restore-", mode 0600 until set_metadata_fd, not fsync'ed: a restore syncs once at
 // the end if asked), preallocated when it is big; it is put in place by commit(), which
-// replaces a file or symlink at that name without following it.
-Result<AtomicFile> create_file_at(int dirfd, const std::string& name, uint64_t size);
+// replaces a file or symlink at that name without following it -- or, with !replace, keeps
+// whatever appeared there meanwhile (commit() then returns false).
+Result<AtomicFile> create_file_at(int dirfd, const std::string& name, uint64_t size, bool replace = true);
 // Ownership (if chown), then mode (chown clears set-uid bits), then mtime, through the fd.
 // Every step is tried; the first failure is returned.
 Status set_metadata_fd(int fd, const Meta& meta, bool chown);
 // Ownership and mtime of the symlink `name` in `dirfd` itself (a symlink has no mode).
 Status set_symlink_metadata_at(int dirfd, const std::string& name, const Meta& meta, bool chown);
 // Replaces whatever is at `name` in `dirfd` by a symlink to target (atomically, through an
-// unpredictable temporary name).
-Status make_symlink_at(int dirfd, const std::string& name, const std::string& target);
+// unpredictable temporary name). With !replace, something already at `name` is kept:
+// Error with sys_errno() EEXIST.
+Status make_symlink_at(int dirfd, const std::string& name, const std::string& target, bool replace = true);
 // Removes what killed restores left in the directory: files and symlinks named
 // ".seshat-restore-<pid>-<16 hex digits>" that we own, of a process that is gone. Returns
 // how many.

@@ -14,13 +14,15 @@
 namespace seshat::repo {
 namespace {
 
-std::string generation_name(uint64_t gen) { return fmt::format("{}{:020}", kDbPrefix, gen); }
+std::string generation_name(uint64_t gen, const char* prefix = kDbPrefix) {
+  return fmt::format("{}{:020}", prefix, gen);
+}
 
 // The generation a name holds; nullopt for anything else (other digits, a number past the
 // 64-bit range, a name of the wrong length).
-std::optional<uint64_t> parse_generation(const std::string& name) {
-  if (!name.starts_with(kDbPrefix)) return std::nullopt;
-  std::string_view digits = std::string_view(name).substr(std::string_view(kDbPrefix).size());
+std::optional<uint64_t> parse_generation(const std::string& name, const char* prefix = kDbPrefix) {
+  if (!name.starts_with(prefix)) return std::nullopt;
+  std::string_view digits = std::string_view(name).substr(std::string_view(prefix).size());
   if (digits.size() != 20 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return std::nullopt;
   uint64_t n = 0;
@@ -50,22 +52,65 @@ std::vector<GenerationInfo> Generations::list() {
   return out;
 }
 
+namespace {
+
+catalog::Catalog read_generation(storage::Storage& store, const crypto::Keys& keys, const std::string& name) {
+  std::string plain;
+  {
+    // Decrypted where it was read, and freed before decoding: at most the compressed and
+    // the plain catalog are in memory at once, then the plain one and the decoded one.
+    std::string sealed = store.get(name);
+    std::string_view z = crypto::open_packed_in_place(keys, sealed);
+    auto n = zstd::frame_size(z, kMaxCatalogBytes);
+    if (!n) throw n.error();
+    if (Status st = zstd::decompress(z, *n, plain); !st) throw st.error();
+    plain.resize(*n);
+  }
+  return catalog::decode(plain);
+}
+
+}  // namespace
+
+std::vector<GenerationInfo> Generations::kept() {
+  std::vector<GenerationInfo> out;
+  for (auto& o : store_.list(kKeptPrefix))
+    if (auto n = parse_generation(o.name, kKeptPrefix); n && *n > 0 && *n < UINT64_MAX)
+      out.push_back({*n, std::move(o.name), o.size});
+  std::sort(out.begin(), out.end(),
+            [](const GenerationInfo& a, const GenerationInfo& b) { return a.number < b.number; });
+  return out;
+}
+
+catalog::Catalog Generations::read(uint64_t number) {
+  for (const auto& g : list())
+    if (g.number == number) return read_generation(store_, keys_, g.name);
+  for (const auto& g : kept())
+    if (g.number == number) return read_generation(store_, keys_, g.name);
+  throw Error(ErrorKind::kNotFound,
+              "there is no DB generation " + std::to_string(number) + " (DB GENERATIONS lists them)");
+}
+
+uint64_t Generations::keep_newest() {
+  auto gens = list();
+  for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
+    try {
+      std::string sealed = store_.get(it->name);
+      crypto::open_packed(keys_, sealed);  // only a readable one is worth keeping
+      std::string name = generation_name(it->number, kKeptPrefix);
+      if (!store_.try_get(name)) store_.put(name, sealed);
+      return it->number;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kCorruption && e.kind() != ErrorKind::kNotFound) throw;
+    }
+  }
+  return 0;
+}
+
 catalog::Catalog Generations::load() {
   auto gens = list();
   for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
     try {
-      std::string plain;
-      {
-        // Decrypted where it was read, and freed before decoding: at most the compressed and
-        // the plain catalog are in memory at once, then the plain one and the decoded one.
-        std::string sealed = store_.get(it->name);
-        std::string_view z = crypto::open_packed_in_place(keys_, sealed);
-        auto n = zstd::frame_size(z, kMaxCatalogBytes);
-        if (!n) throw n.error();
-        if (Status st = zstd::decompress(z, *n, plain); !st) throw st.error();
-        plain.resize(*n);
-      }
-      catalog::Catalog c = catalog::decode(plain);
+      catalog::Catalog c = read_generation(store_, keys_, it->name);
       // After falling back past a damaged generation, the next save goes after the newest
       // one that exists (the damaged name is taken).
       current_ = gens.back().number;

@@ -180,7 +180,7 @@ RebuildResult rebuild_catalog(Repository& repo, catalog::Catalog& cat) { return 
 TidyResult tidy_after_interrupted(Repository& repo, catalog::Catalog& cat) {
   TidyResult r;
   storage::Storage& store = repo.store();
-  for (const char* prefix : {kContainerPrefix, kDbPrefix, kLockPrefix, kQueuePrefix}) {
+  for (const char* prefix : {kContainerPrefix, kDbPrefix, kKeptPrefix, kLockPrefix, kQueuePrefix}) {
     storage::Leftovers l = store.remove_incomplete(prefix);
     r.leftovers.objects += l.objects;
     r.leftovers.bytes += l.bytes;

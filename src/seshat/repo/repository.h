@@ -26,6 +26,8 @@ namespace seshat::repo {
 inline constexpr const char* kConfigName = "seshat/config";
 inline constexpr const char* kKeysPrefix = "seshat/keys/";
 inline constexpr const char* kDbPrefix = "seshat/db/";
+// Generations set aside, never pruned: the one a DB REBUILD replaced (DB GENERATIONS, DB LOAD <n>).
+inline constexpr const char* kKeptPrefix = "seshat/db-kept/";
 inline constexpr const char* kContainerPrefix = "containers/";
 inline constexpr int kGenerationsKept = 5;
 
@@ -46,6 +48,14 @@ class Generations : public CatalogStore {
   void skip_to_newest();
   // Reads and authenticates one generation (VERIFY).
   void check(const GenerationInfo& g);
+  // The generations set aside under seshat/db-kept/, oldest first.
+  std::vector<GenerationInfo> kept();
+  // Reads and decodes the generation of that number, from seshat/db/ or seshat/db-kept/.
+  // Throws Error(kNotFound) if there is none, kCorruption if it is damaged.
+  catalog::Catalog read(uint64_t number);
+  // Sets the newest readable generation aside (a copy under seshat/db-kept/, never pruned);
+  // returns its number, or 0 if there is none.
+  uint64_t keep_newest();
 
  private:
   storage::Storage& store_;

@@ -31,7 +31,8 @@ std::string destination(const std::string& original, const std::string& target) 
   return t + original;
 }
 
-Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v, int dirfd, const std::string& name) {
+Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v, int dirfd, const std::string& name,
+                          bool check_owner) {
   struct stat st;
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return errno == ENOENT ? Existing::kAbsent : Existing::kDiffers;
@@ -40,13 +41,17 @@ Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v
     std::string_view want = cat.symlink_target(v);
     std::string got(want.size() + 1, '\0');
     ssize_t n = ::readlinkat(dirfd, name.c_str(), got.data(), got.size());
-    return n >= 0 && static_cast<size_t>(n) == want.size() && std::string_view(got.data(), n) == want
-               ? Existing::kIdentical
-               : Existing::kDiffers;
+    if (n < 0 || static_cast<size_t>(n) != want.size() || std::string_view(got.data(), n) != want)
+      return Existing::kDiffers;
+    return check_owner && (st.st_uid != v.uid || st.st_gid != v.gid) ? Existing::kSameContent : Existing::kIdentical;
   }
+  const bool same_meta =
+      (st.st_mode & 07777) == v.mode && (!check_owner || (st.st_uid == v.uid && st.st_gid == v.gid)) &&
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec == v.mtime_ns && st.st_nlink == 1;
+  const Existing same = same_meta ? Existing::kIdentical : Existing::kSameContent;
   if (v.type != Type::kFile || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != v.size)
     return Existing::kDiffers;
-  if (v.size == 0) return Existing::kIdentical;
+  if (v.size == 0) return same;
   const catalog::Content& c = cat.contents[v.content];
   if (std::all_of(c.hash.begin(), c.hash.end(), [](uint8_t b) { return b == 0; }))
     return Existing::kDiffers;  // no whole-file hash to compare with (a rebuilt catalog)
@@ -56,7 +61,8 @@ Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v
       ost.st_dev != st.st_dev)
     return Existing::kDiffers;
   repo::ContentHash h;
-  std::string buf(1 << 20, '\0');
+  thread_local std::string buf;
+  if (buf.size() < (1u << 20)) buf.resize(1u << 20);
   uint64_t total = 0;
   for (;;) {
     auto n = io::read_full(fd.get(), buf.data(), buf.size());
@@ -65,7 +71,7 @@ Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v
     total += *n;
     if (*n < buf.size()) break;
   }
-  return total == v.size && h.finish() == c.hash ? Existing::kIdentical : Existing::kDiffers;
+  return total == v.size && h.finish() == c.hash ? same : Existing::kDiffers;
 }
 
 size_t count_differing(const catalog::Catalog& cat, const std::vector<Item>& items, const std::string& target) {
@@ -75,7 +81,8 @@ size_t count_differing(const catalog::Catalog& cat, const std::vector<Item>& ite
     const catalog::Version& v = cat.versions[it.version];
     if (v.type != Type::kFile && v.type != Type::kSymlink) continue;
     auto d = dirs.get(cat.entries[it.entry].parent, false);
-    if (d && compare_existing(cat, v, d.value()->get(), std::string(cat.name(it.entry))) == Existing::kDiffers) ++n;
+    if (d && compare_existing(cat, v, d.value()->get(), std::string(cat.name(it.entry)), false) == Existing::kDiffers)
+      ++n;
   }
   return n;
 }
@@ -88,6 +95,7 @@ struct Planned {
   uint32_t version;
   uint32_t entry;
   std::string dest;
+  bool replace = false;  // something is there that may be replaced (screened); else it is kept if one appears
 };
 
 // A file being written: parts arrive in any order, from any thread.
@@ -171,7 +179,8 @@ class Restorer {
     for (size_t i = 0; i < v.size(); ++i) {
       Existing e = Existing::kAbsent;
       if (auto d = dest_.get(cat_.entries[v[i].entry].parent, false))
-        e = compare_existing(cat_, cat_.versions[v[i].version], d.value()->get(), std::string(cat_.name(v[i].entry)));
+        e = compare_existing(cat_, cat_.versions[v[i].version], d.value()->get(), std::string(cat_.name(v[i].entry)),
+                             ::geteuid() == 0);
       if (e == Existing::kIdentical) {
         ++r_.identical;
         continue;
@@ -182,6 +191,7 @@ class Restorer {
         ++r_.kept;
         continue;
       }
+      v[i].replace = e != Existing::kAbsent;
       if (out != i) v[out] = std::move(v[i]);
       ++out;
     }
@@ -210,8 +220,10 @@ class Restorer {
     auto d = dest_.get(cat_.entries[l.entry].parent, true);
     if (!d) return fail_path(l.dest, d.error());
     std::string name(cat_.name(l.entry));
-    if (Status st = fs::make_symlink_at(d.value()->get(), name, std::string(cat_.symlink_target(v))); !st)
+    if (Status st = fs::make_symlink_at(d.value()->get(), name, std::string(cat_.symlink_target(v)), l.replace); !st) {
+      if (!l.replace && st.error().sys_errno() == EEXIST) return kept_late(l.dest);
       return fail_path(l.dest, st.error());
+    }
     (void)fs::set_symlink_metadata_at(d.value()->get(), name, meta_of(v), chown_);
     ++r_.symlinks;
   }
@@ -224,6 +236,13 @@ class Restorer {
   }
 
   void fail_path(const std::string& path, const Error& e) { fail_path(path, reason(e)); }
+
+  // Something appeared at the destination after it was screened as free: it stays.
+  void kept_late(const std::string& path) {
+    log::warn("Kept: {} (it appeared during the restore; SET OVERWRITE YES replaces it)", path);
+    std::lock_guard<std::mutex> lk(mu_);
+    ++r_.kept;
+  }
 
   void fail_path(const std::string& path, const std::string& why) {
     log::error("Not restored: {} ({})", path, why);
@@ -269,7 +288,8 @@ class Restorer {
       s.problem = reason(d.error());
       return false;
     }
-    auto t = fs::create_file_at(d.value()->get(), std::string(cat_.name(f.entry)), cat_.versions[f.version].size);
+    auto t =
+        fs::create_file_at(d.value()->get(), std::string(cat_.name(f.entry)), cat_.versions[f.version].size, f.replace);
     if (!t) {
       s.failed = true;
       s.problem = reason(t.error());
@@ -324,6 +344,10 @@ class Restorer {
       if (!c) {
         s.failed = true;
         s.problem = std::strerror(c.error().sys_errno() ? c.error().sys_errno() : EIO);
+      } else if (!*c) {
+        s.file.reset();
+        s.dir.reset();
+        return kept_late(f.dest);
       }
     }
     s.file.reset();  // an uncommitted temporary is removed

@@ -34,12 +34,18 @@ struct Result {
 };
 
 // What is at an item's destination, compared with the version to restore.
-enum class Existing { kAbsent, kIdentical, kDiffers };
+enum class Existing {
+  kAbsent,
+  kIdentical,    // the same content and metadata: nothing to do
+  kSameContent,  // the same content, other mode, owner (if check_owner) or time: replaced, no data lost
+  kDiffers,      // other content, or something else than a file or symlink
+};
 
 // For a file: a regular file of the same size and content (hashed); for a symlink: a symlink
 // with the same target. Anything else there differs. Never follows a symlink, never blocks on
 // a FIFO.
-Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v, int dirfd, const std::string& name);
+Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v, int dirfd, const std::string& name,
+                          bool check_owner);
 
 // How many of the items' files and symlinks have something different at their destination
 // (what a restore without overwrite keeps).

@@ -52,6 +52,14 @@ struct RestoreOutcome {
   uint64_t restored = 0, identical = 0, kept = 0, failed = 0;
 };
 
+// A catalog generation in the store (DB GENERATIONS).
+struct GenerationRow {
+  uint64_t number = 0;
+  uint64_t size = 0;
+  bool kept = false;     // set aside by a DB REBUILD, never pruned
+  bool current = false;  // the one loaded
+};
+
 struct DbSize {
   uint64_t generation = 0;
   uint64_t stored_bytes = 0;

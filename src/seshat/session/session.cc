@@ -204,9 +204,43 @@ void Session::db_unlock() {
     log::info("DB Lock removed ({})", holder->host.empty() ? "damaged record" : holder->describe());
 }
 
+std::optional<size_t> Session::loadable_backups() {
+  try {
+    return cat().backups.size();
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kCorruption) return std::nullopt;
+    throw;
+  }
+}
+
+std::vector<GenerationRow> Session::db_generations() {
+  OpenRepository& o = open_repo();
+  std::vector<GenerationRow> rows;
+  for (const auto& g : o.generations().list())
+    rows.push_back({g.number, g.size, false, g.number == o.generations().current()});
+  for (const auto& g : o.generations().kept()) rows.push_back({g.number, g.size, true, false});
+  return rows;
+}
+
+void Session::db_load_generation(uint64_t n) {
+  OpenRepository& o = open_repo();
+  auto lock = o.lock_for_write(host_, settings_.wait, settings_.dry_run);
+  catalog::Catalog c = o.generations().read(n);
+  o.generations().skip_to_newest();
+  o.generations().save(c);
+  log::info("DB generation {} loaded ({} backups) and saved as generation {}", n, c.backups.size(),
+            o.generations().current());
+  o.set_catalog(std::move(c));
+  browser_ = Browser(host_);
+  restore_reset();
+}
+
 void Session::db_rebuild() {
   if (!open_) open_ = OpenRepository::open_for_rebuild(settings_);
   auto lock = open_->lock_for_write(host_, settings_.wait, settings_.dry_run);
+  // The generation being replaced is set aside first, never pruned: DB LOAD <n> goes back.
+  if (uint64_t kept = open_->generations().keep_newest())
+    log::info("DB generation {} is kept (DB GENERATIONS lists it; DB LOAD {} goes back to it)", kept, kept);
   catalog::Catalog c;
   repo::RebuildResult r = repo::rebuild_catalog(open_->repo(), c);
   open_->generations().skip_to_newest();

@@ -48,7 +48,13 @@ class Session {
   void db_unlock();
   DbSize db_size();
   void db_rebuild();  // a new catalog generation made from the containers' indexes
-  void db_reset();    // forgets all history: an empty catalog as the newest generation
+  // Backups in the catalog if it loads, nullopt if every generation is damaged or there is
+  // no repository (what DB REBUILD asks about before replacing a working catalog).
+  std::optional<size_t> loadable_backups();
+  std::vector<GenerationRow> db_generations();
+  // Makes generation n (also a kept one) the newest again: saved as a new generation.
+  void db_load_generation(uint64_t n);
+  void db_reset();  // forgets all history: an empty catalog as the newest generation
   // VERIFY [DATA [percent]]: false if anything is wrong (each problem was reported).
   bool verify(bool data, double percent);
   // True once some file or directory could not be backed up (exit status 3).

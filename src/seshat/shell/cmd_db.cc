@@ -20,6 +20,29 @@ int db_reset(Context& c) {
   return 0;
 }
 
+// DB REBUILD replaces a catalog that loads only when asked to (it keeps the old one aside).
+int db_rebuild(Context& c) {
+  if (auto n = c.session.loadable_backups(); n && *n > 0)
+    require_confirmation(c,
+                         fmt::format("the DB loads ({} backups); DB REBUILD replaces it with what the containers' "
+                                     "indexes hold (no deletions, symlinks or empty files); the current one is kept",
+                                     *n),
+                         "yes");
+  c.session.db_rebuild();
+  return 0;
+}
+
+int db_generations(Context& c) {
+  auto rows = c.session.db_generations();
+  if (rows.empty()) out("  (none)");
+  for (const auto& r : rows)
+    out(fmt::format("  {:>20}  {:>10}{}", r.number, human_size(r.size),
+                    r.kept      ? "  kept (set aside by DB REBUILD)"
+                    : r.current ? "  (loaded)"
+                                : ""));
+  return 0;
+}
+
 int db_size(Context& c) {
   auto s = c.session.db_size();
   out(fmt::format("DB generation {} ({} kept), stored size {}", s.generation, s.generations,
@@ -44,12 +67,19 @@ std::vector<Node> db_commands() {
   return {
       kw({"DB"}, "Work on the catalog (the DB) itself", nullptr,
          {
-             kw({"REBUILD"}, "Recreate the DB from the containers' own indexes when every DB generation is lost",
-                run([](Session& s) { s.db_rebuild(); })),
+             kw({"GENERATIONS"}, "List the DB generations in the store, with those DB REBUILD set aside",
+                db_generations),
+             kw({"REBUILD"},
+                "Recreate the DB from the containers' own indexes when the DB is lost (asks if it loads; the old "
+                "one is kept)",
+                db_rebuild),
              kw({"RESET"},
                 "Reset the DB - DO NOT DO THIS AS YOU WILL FORGET ALL HISTORY! (asks to type the store name)",
                 db_reset),
-             kw({"LOAD"}, "Load the DB from the store", run([](Session& s) { s.db_load(); })),
+             kw({"LOAD"}, "Load the DB from the store; with a number, make that generation the newest again",
+                run([](Session& s) { s.db_load(); }),
+                {arg(ArgType::kInteger, "A generation (DB GENERATIONS lists them)",
+                     run_arg([](Session& s, const std::string& n) { s.db_load_generation(std::stoull(n)); }))}),
              kw({"LOCK"}, "Manually lock the DB until DB UNLOCK or exit", run([](Session& s) { s.db_lock(); })),
              kw({"SAVE"}, "Save the DB as a new generation", run([](Session& s) { s.db_save(); })),
              kw({"SIZE"}, "Report the DB size", db_size),

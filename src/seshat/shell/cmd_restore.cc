@@ -38,7 +38,9 @@ int restore_go(Context& c) {
     throw Error(ErrorKind::kInvalidInput,
                 fmt::format("{} {} kept because different files are in their place (see above); SET OVERWRITE YES "
                             "replaces them",
-                            r.kept, r.kept == 1 ? "file was" : "files were"));
+                            r.kept,
+                            s.dry_run ? (r.kept == 1 ? "file would be" : "files would be")
+                                      : (r.kept == 1 ? "file was" : "files were")));
   return 0;
 }
 

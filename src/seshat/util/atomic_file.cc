@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 namespace seshat {
 
@@ -94,7 +95,18 @@ Result<bool> AtomicFile::commit() {
   if (replace_) {
     if (::renameat(dirfd_, temp_.c_str(), dirfd_, name_.c_str()) != 0) return fail("rename", errno);
   } else {
-    // link() fails with EEXIST atomically: a conditional create.
+    // A conditional create: rename without replacing where the file system can (also where
+    // there are no hard links), else link(), which fails with EEXIST atomically.
+    if (::renameat2(dirfd_, temp_.c_str(), dirfd_, name_.c_str(), RENAME_NOREPLACE) == 0) {
+      done_ = true;
+      if (sync_) ::fsync(dirfd_);
+      return true;
+    }
+    if (errno == EEXIST) {
+      ::unlinkat(dirfd_, temp_.c_str(), 0);
+      done_ = true;
+      return false;
+    }
     int r = ::linkat(dirfd_, temp_.c_str(), dirfd_, name_.c_str(), 0);
     int e = errno;
     ::unlinkat(dirfd_, temp_.c_str(), 0);

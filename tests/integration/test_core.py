@@ -1516,6 +1516,20 @@ def automatic_backs_up_all_folders(env):
     check(r.errors(), f"AUTOMATIC for a host without folders printed no ERROR\n{r.summary()}")
     check(len(env.list_backups()) == 4, "AUTOMATIC for another host added backups")
 
+    # The first folder gone (a drive not mounted): the second is still backed up, and the run
+    # fails at the end with one line naming the first.
+    moved = a + ".moved"
+    os.rename(a, moved)
+    write(f"{b}/b3.txt", "b3\n")
+    r = env.run("AUTOMATIC", rc=None)
+    check(r.rc != 0, f"AUTOMATIC with a missing folder exited 0\n{r.summary()}")
+    check(re.search(rf"Backup of {re.escape(b)} complete", r.out), f"AUTOMATIC stopped at the missing folder\n"
+                                                                  f"{r.summary()}")
+    errs = [l for l in r.text().splitlines() if " ERROR - " in l]
+    check(len(errs) == 1 and "1 of 2 folders were not backed up" in errs[0] and a in errs[0],
+          f"not one ERROR line naming the folder that failed: {errs}\n{r.summary()}")
+    os.rename(moved, a)
+
 
 @test
 def batch_from_stdin_stops_at_failure(env):

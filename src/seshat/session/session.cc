@@ -1,5 +1,6 @@
 #include "seshat/session/session.h"
 
+#include <fmt/format.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -170,7 +171,26 @@ void Session::automatic() {
     throw Error(
         ErrorKind::kInvalidInput,
         "no folder of host " + host_ + " is registered for AUTOMATIC; back one up with BACKUP <directory> first");
-  for (const auto& p : paths) backup(p);
+  // Every folder gets its turn: one that is missing, refused or failing is named in a WARN
+  // and the others go on; the command fails at the end if any did. SET DELETIONS YES counts
+  // for each folder of this AUTOMATIC.
+  const bool deletions = settings_.deletions;
+  std::vector<std::string> failed;
+  for (const auto& p : paths) {
+    settings_.deletions = deletions;
+    try {
+      backup(p);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kInterrupted) throw;
+      log::warn("AUTOMATIC: the backup of {} failed: {}", p, e.what());
+      failed.push_back(p);
+    }
+  }
+  settings_.deletions = false;
+  if (!failed.empty())
+    throw Error(ErrorKind::kPermanent, fmt::format("AUTOMATIC: {} of {} folders were not backed up ({})", failed.size(),
+                                                   paths.size(), fmt::join(failed, ", ")));
+  log::info("AUTOMATIC: all {} folders backed up", paths.size());
 }
 
 void Session::db_load() { open_repo().reload(store_description()); }

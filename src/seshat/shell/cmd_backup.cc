@@ -7,7 +7,7 @@ namespace seshat::shell {
 std::vector<Node> backup_commands() {
   using session::Session;
   return {
-      kw({"AUTOMATIC"}, "Back up every folder of this host that was backed up before",
+      kw({"AUTOMATIC"}, "Back up every folder of this host backed up before; one that fails is named, the others go on",
          run([](Session& s) { s.automatic(); })),
       kw({"BACKUP"}, "Back up a directory (initialises for you)", nullptr,
          {arg(ArgType::kDirectory, "The directory to back up",

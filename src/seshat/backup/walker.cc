@@ -38,6 +38,8 @@ Walker::Walker(catalog::Catalog& cat, const Options& o, uint32_t backup, Result&
   for (const auto& s : o.excludes) add_regex(excludes_, s);
   for (const auto& s : o.includes) add_regex(includes_, s);
   for (const auto& [what, path] : o.own_dirs) {
+    // Seshat's own settings name these, not the user's tree, and a store given through a
+    // symlink is meant: followed on purpose; only compared, never opened or changed.
     struct stat st;
     if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
       own_[{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}] = Own{what, path};

@@ -110,11 +110,13 @@ const std::string& StagingStorage::private_dir() {
   std::string mine = dir_ + "/seshat-" + std::to_string(me);
   if (::mkdir(mine.c_str(), 0700) != 0 && errno != EEXIST)
     throw_errno(ErrorKind::kPermanent, "cannot create the staging directory " + mine, errno);
+  // Checked and, if ours but opened up (e.g. by hand), closed again through a descriptor
+  // opened without following a symlink: a name swapped in between is never chmod'ed.
+  io::Fd fd(::open(mine.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   struct stat st;
-  if (::lstat(mine.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == me) {
-    // Ours but opened up (e.g. by hand): closed again, or not used if that does not hold.
-    if ((st.st_mode & 077) != 0) (void)::chmod(mine.c_str(), 0700);
-    if (::lstat(mine.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == me && (st.st_mode & 077) == 0) {
+  if (fd.get() >= 0 && ::fstat(fd.get(), &st) == 0 && st.st_uid == me) {
+    if ((st.st_mode & 077) != 0) (void)::fchmod(fd.get(), 0700);
+    if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 077) == 0) {
       private_ = mine;
       return private_;
     }
@@ -129,7 +131,8 @@ const std::string& StagingStorage::private_dir() {
 }
 
 StagingStorage::~StagingStorage() {
-  if (fallback_) (void)::rmdir(private_.c_str());  // a one-time directory: removed when empty
+  // A one-time directory, removed when empty (rmdir never follows a symlink).
+  if (fallback_) (void)::rmdir(private_.c_str());
 }
 
 std::unique_ptr<ObjectWriter> StagingStorage::create(const std::string& name, ObjectClass cls) {

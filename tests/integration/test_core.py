@@ -649,7 +649,7 @@ class Env:
         r = self.run("LIST", "BACKUPS", check_lock=False)
         rows = []
         for line in r.out.splitlines():
-            m = re.match(r"^\s*(\d+)\s+(\d\d-\w{3}-\d{4} \d\d:\d\d)\s+(\S+)\s+(\S+)\s+(\d+) files", line)
+            m = re.match(r"^\s*(\d+)\s+(\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d)\s+(\S+)\s+(\S+)\s+(\d+)\s", line)
             if m:
                 rows.append({"n": int(m.group(1)), "host": m.group(3), "folder": m.group(4),
                              "files": int(m.group(5)), "line": line})
@@ -1285,7 +1285,7 @@ def batch_restore_never_overwrites(env):
     errs = [l for l in r.text().splitlines() if " ERROR - " in l]
     check(len(errs) == 1 and "3 files were kept" in errs[0] and "SET OVERWRITE YES" in errs[0],
           f"not one ERROR line saying how to overwrite: {errs}\n{r.summary()}")
-    check(re.search(r"Restore complete: 1 files .* 2 already identical, 3 kept, 0 failed", r.out),
+    check(re.search(r"Restore complete: 1 file .* 2 already identical, 3 kept, 0 failed", r.out),
           f"the summary does not count the identical and kept files\n{r.summary()}")
     check(read_bytes(f"{src}/changed.txt") == b"changed locally, and kept\n", "the locally changed file was overwritten")
     check(read_bytes(f"{src}/same_size.txt") == b"BBBB\n", "the same-size changed file was overwritten")
@@ -1321,7 +1321,7 @@ def selections_stay_on_this_host(env):
 
     t = env.new_target("mine")
     r = env.run("SELECT", "BACKUP", today, "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", t, "RESTORE", "GO")
-    check(re.search(rf"Selected the backup of {re.escape(src)} on {HOST} at", r.out),
+    check(re.search(rf"Selected backup #\d+ \S+ \S+ of {re.escape(src)} on host {HOST}$", r.out, re.M),
           f"SELECT BACKUP <date> did not select this host's backup, by name\n{r.summary()}")
     check(read_bytes(f"{t}{src}/a.txt") == b"this host's\n", "SELECT BACKUP <date> restored another host's files")
 
@@ -1743,6 +1743,292 @@ def similar_folder_names_same_second_keep_both(env):
         r = env.restore(t, folder=folder, rc=None)
         check(r.rc == 0, f"the backup of {folder[-20:]} cannot be restored\n{r.summary()}")
         compare_trees(snap, snapshot(restored(t, folder)), f"restore of {folder[-20:]}")
+
+
+# ---------------------------------------------------------------------------- the shell's rows and selections (issue 13)
+
+DATE_S = r"\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d"
+
+
+@test
+def rows_name_backups_by_number_and_second(env):
+    """Every row naming a backup gives its number and the time to the second; SEARCH rows give
+    the host; LIST BACKUPS has column headers, and its Files column counts the files in the
+    backup (not only those it stored), New data what it stored, Total their size."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a" * 100)
+    write(f"{src}/b.txt", "b" * 50)
+    env.first_backup(src)
+    write(f"{src}/c.txt", "c" * 10)
+    env.backup(src)
+    r = env.run("LIST", "BACKUPS")
+    check(re.search(r"^\s+#\s+Time\s+Host\s+Folder\s+Files\s+New data\s+Total$", r.out, re.M),
+          f"LIST BACKUPS has no column headers\n{r.summary()}")
+    rows = re.findall(rf"^\s+(\d+)\s+({DATE_S})\s+{HOST}\s+{re.escape(src)}\s+(\d+)\s+(\S+ B)\s+(\S+ B)$", r.out, re.M)
+    check(len(rows) == 2, f"expected two rows with the time to the second\n{r.summary()}")
+    check(rows[0][0] == "1" and rows[0][2] == "2" and rows[0][4] == "150 B",
+          f"the first backup should hold 2 files of 150 B: {rows[0]}\n{r.summary()}")
+    check(rows[1][0] == "2" and rows[1][2] == "3" and rows[1][3] == "10 B" and rows[1][4] == "160 B",
+          f"the second backup holds 3 files (160 B), 10 B of them new: {rows[1]}\n{r.summary()}")
+    r = env.run("SEARCH", "CONTAINS", "a.txt")
+    check(re.search(rf"{re.escape(src)}/a\.txt  backup #1 {DATE_S}  host {HOST}$", r.out, re.M),
+          f"a SEARCH row does not name the backup by number and second, and the host\n{r.summary()}")
+    r = env.run("LIST", "FOLDERS")
+    check(re.search(rf"2 backups  last #2 {DATE_S}", r.out), f"LIST FOLDERS does not name the last backup\n{r.summary()}")
+
+
+@test
+def select_backup_scopes_listings(env):
+    """SELECT BACKUP shows the state as of that backup: SEARCH and LIST FILES find nothing
+    newer, LIST VERSIONS marks the newer versions. SELECT BACKUP and RESTORE TIMESTAMP are one
+    setting (the later wins, with an INFO line), SELECT RESET clears both, and SHOW CONFIG
+    shows the restore setup."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "old\n")
+    env.first_backup(src)
+    write(f"{src}/a.txt", "new, longer\n")
+    write(f"{src}/later.txt", "only in the second backup\n")
+    env.backup(src)
+    r = env.run("SELECT", "BACKUP", "1", "SEARCH", "CONTAINS", "later")
+    check("(none)" in r.out and "later.txt" not in r.out.replace("CONTAINS later", ""),
+          f"SEARCH as of backup 1 found a file of backup 2\n{r.summary()}")
+    r = env.run("SELECT", "BACKUP", "1", "SEARCH", "CONTAINS", "a.txt")
+    found = re.findall(r"a\.txt  backup #(\d+)", r.out)
+    check(found == ["1"], f"SEARCH as of backup 1 should show only its version of a.txt: {found}\n{r.summary()}")
+    r = env.run("SELECT", "BACKUP", "1", "LIST", "FILES")
+    check("a.txt" in r.out and "later.txt" not in r.out, f"LIST FILES as of backup 1 shows later.txt\n{r.summary()}")
+    r = env.run("SELECT", "BACKUP", "1", "LIST", "VERSIONS")
+    newer = [l for l in r.out.splitlines() if "a.txt" in l and "(newer than the point in time)" in l]
+    check(len(newer) == 1 and "backup #2" in newer[0], f"LIST VERSIONS does not mark the newer version\n{r.summary()}")
+    day, clock = time.strftime("%d-%b-%Y"), "23:59"
+    r = env.run("RESTORE", "TIMESTAMP", day, clock, "SELECT", "BACKUP", "1", "SHOW", "CONFIG")
+    check("INFO - Restore timestamp cleared" in r.out, f"SELECT BACKUP after RESTORE TIMESTAMP said nothing\n{r.summary()}")
+    check(re.search(rf"Point in time:\s+backup #1 {DATE_S}", r.out), f"SHOW CONFIG lacks the point in time\n{r.summary()}")
+    r = env.run("SELECT", "BACKUP", "1", "RESTORE", "TIMESTAMP", day, clock, "SHOW", "CONFIG")
+    check("INFO - Selected backup cleared" in r.out, f"RESTORE TIMESTAMP after SELECT BACKUP said nothing\n{r.summary()}")
+    check(re.search(r"Point in time:\s+timestamp ", r.out), f"SHOW CONFIG does not show the timestamp\n{r.summary()}")
+    r = env.run("RESTORE", "TIMESTAMP", day, clock, "RESTORE", "ADD", "TREE", "SELECT", "RESET", "SHOW", "CONFIG")
+    check(re.search(r"Point in time:\s+the newest backup of each folder", r.out),
+          f"SELECT RESET did not clear the restore timestamp\n{r.summary()}")
+    check(re.search(r"To restore:\s+1 selection", r.out), f"SHOW CONFIG does not count the selections\n{r.summary()}")
+
+
+@test
+def the_only_folder_is_selected_for_the_user(env):
+    """With one backed-up folder on this host, RESTORE ADD TREE, LIST FILES and CD work without
+    SELECT (an INFO line says so); with two, the error lists them and nothing is restored."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a\n")
+    env.first_backup(src)
+    t = env.new_target("restore")
+    r = env.run("RESTORE", "ADD", "TREE", "RESTORE", "TARGET", t, "RESTORE", "GO")
+    check(f"INFO - Selected folder {src} of host {HOST} (the only backed-up folder of that host)" in r.out,
+          f"no INFO line for the folder chosen for the user\n{r.summary()}")
+    check(read_bytes(f"{t}{src}/a.txt") == b"a\n", "RESTORE ADD TREE without SELECT did not restore the folder")
+    other = mkdirs(env.base, "other")
+    write(f"{other}/b.txt", "b\n")
+    env.backup(other)
+    t = env.new_target("restore2")
+    r = env.run("RESTORE", "ADD", "TREE", "RESTORE", "TARGET", t, "RESTORE", "GO", rc=1)
+    errs = r.errors()
+    check(len(errs) == 1 and "2 backed-up folders" in errs[0] and src in errs[0] and other in errs[0]
+          and "SELECT FOLDER" in errs[0], f"the error does not list the candidates\n{r.summary()}")
+    check(os.listdir(t) == [], "something was restored although the folder was ambiguous")
+
+
+@test
+def baremetal_as_of_a_time_before_a_folder_existed(env):
+    """RESTORE BAREMETAL with a timestamp restores every folder backed up by then and WARNs for
+    each that was not (instead of failing whole); RESTORE ADD BAREMETAL is the same."""
+    first = mkdirs(env.base, "first")
+    write(f"{first}/a.txt", "a\n")
+    env.first_backup(first)
+    end1 = time.time()
+    between = int(end1)
+    sleep_until(max(between + 1.05, end1 + 1.1))
+    later = mkdirs(env.base, "later")
+    write(f"{later}/b.txt", "b\n")
+    env.backup(later)
+    for words in (["RESTORE", "BAREMETAL"], ["RESTORE", "ADD", "BAREMETAL"]):
+        t = env.new_target("bare")
+        r = env.run("RESTORE", "TIMESTAMP", *stamp(between), *words, "RESTORE", "TARGET", t, "RESTORE", "GO")
+        check(read_bytes(f"{t}{first}/a.txt") == b"a\n", f"{' '.join(words)} as of a time did not restore {first}\n"
+                                                          f"{r.summary()}")
+        check(not os.path.exists(f"{t}{later}"), f"{later} did not exist then but was restored")
+        check(any(f"Not restoring {later}: it has no backup at or before the restore timestamp" in w for w in r.warns()),
+              f"no WARN for the folder without a backup by then\n{r.summary()}")
+
+
+@test(stores=("local",))
+def list_n_shows_the_newest(env):
+    """LIST <n> BACKUPS shows the newest n, numbered as in the whole list, and says how many
+    there are; LIST ALL shows all; LIST 0 is refused."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "1\n")
+    env.first_backup(src)
+    for i in (2, 3):
+        write(f"{src}/a.txt", f"{i}\n" * i)
+        env.backup(src)
+    r = env.run("LIST", "2", "BACKUPS")
+    nums = re.findall(rf"^\s+(\d+)\s+{DATE_S}", r.out, re.M)
+    check(nums == ["2", "3"], f"LIST 2 BACKUPS should show #2 and #3, the newest: {nums}\n{r.summary()}")
+    check("(2 of 3, the newest; LIST ALL BACKUPS for all)" in r.out, f"LIST 2 BACKUPS does not say 2 of 3\n{r.summary()}")
+    r = env.run("LIST", "ALL", "BACKUPS")
+    check(re.findall(rf"^\s+(\d+)\s+{DATE_S}", r.out, re.M) == ["1", "2", "3"], f"LIST ALL BACKUPS\n{r.summary()}")
+    r = env.run("LIST", "0", "BACKUPS", rc=1)
+    check(any("LIST 0" in e for e in r.errors()), f"LIST 0 was not refused with one line\n{r.summary()}")
+
+
+@test(stores=("local",))
+def cd_takes_paths_and_refuses_files(env):
+    src = mkdirs(env.base, "src")
+    mkdirs(src, "docs", "2024")
+    write(f"{src}/docs/2024/report.txt", "r\n")
+    write(f"{src}/top.txt", "t\n")
+    env.first_backup(src)
+    r = env.run("CD", "docs/2024", "LIST", "FILES", "CD", f"{src}/docs", "CD", "..", "CD")
+    check("INFO - Now at " + f"{src}/docs/2024" in r.out and "report.txt" in r.out,
+          f"CD with a relative path of two names did not get there\n{r.summary()}")
+    check(r.out.rstrip().endswith(src), f"CD <absolute path> then CD .. did not end at the top\n{r.summary()}")
+    for where in ("top.txt", f"{src}/top.txt", "docs/2024/report.txt"):
+        r = env.run("CD", where, rc=1)
+        check(any("is a file, not a folder" in e for e in r.errors()), f"CD {where} (a file) was not refused\n"
+                                                                       f"{r.summary()}")
+
+
+@test(stores=("local",))
+def long_running_shell_sees_other_commits(env):
+    """A shell left open notices a backup another process committed, before its next command."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "a\n")
+    env.first_backup(src)
+    env.run("LIST", "BACKUPS")  # the settings now name the store
+
+    def another_backup(_out):
+        write(f"{src}/b.txt", "b\n")
+        env.backup(src)
+
+    rc, out = env.on_terminal([("LIST BACKUPS", another_backup), "LIST BACKUPS", "EXIT"])
+    check(rc == 0, f"the interactive shell exited {rc}\n{clip(out)}")
+    listings = out.split("LIST BACKUPS")
+    check(len(listings) >= 3, f"unexpected transcript\n{clip(out)}")
+    check("new backup was made by another process" in listings[2] and re.search(rf"^\s+2\s+{DATE_S}", listings[2], re.M),
+          f"the second LIST BACKUPS did not reload and show backup 2\n{clip(out)}")
+
+
+@test
+def list_changes_shows_what_a_backup_did(env):
+    """LIST CHANGES: what the newest backup added, changed and deleted; LIST CHANGES <n> for
+    another; a deleted file's row restores it (RESTORE ADD FILE <n>)."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/keep.txt", "kept\n")
+    write(f"{src}/edit.txt", "before\n")
+    write(f"{src}/gone.txt", "deleted in backup 2\n")
+    env.first_backup(src)
+    write(f"{src}/edit.txt", "after, longer\n")
+    os.unlink(f"{src}/gone.txt")
+    write(f"{src}/new.txt", "added\n")
+    env.backup(src)
+    r = env.run("LIST", "CHANGES")
+    check(re.search(rf"Changes in backup #2 {DATE_S} of {re.escape(src)} on host {HOST}: 1 added, 1 changed, 1 deleted",
+                    r.out), f"LIST CHANGES does not sum up backup 2\n{r.summary()}")
+    rows = dict((m.group(2), (m.group(1), m.group(3))) for m in
+                re.finditer(r"^\s+(\d+)  (added|changed|deleted)\s+(.*)$", r.out, re.M))
+    check("new.txt" in rows.get("added", ("", ""))[1] and "edit.txt" in rows.get("changed", ("", ""))[1]
+          and "gone.txt" in rows.get("deleted", ("", ""))[1], f"LIST CHANGES rows are wrong: {rows}\n{r.summary()}")
+    r = env.run("LIST", "CHANGES", "1")
+    check("3 added, 0 changed, 0 deleted" in r.out, f"LIST CHANGES 1 does not show the first backup\n{r.summary()}")
+    t = env.new_target("back")
+    n = rows["deleted"][0]
+    r = env.run("LIST", "CHANGES", "RESTORE", "ADD", "FILE", n, "RESTORE", "TARGET", t, "RESTORE", "GO")
+    check(read_bytes(f"{t}{src}/gone.txt") == b"deleted in backup 2\n",
+          f"RESTORE ADD FILE of a deleted row did not bring the file back\n{r.summary()}")
+
+
+@test(stores=("local",))
+def automatic_add_and_remove(env):
+    """AUTOMATIC ADD registers a directory without backing it up; AUTOMATIC backs it up;
+    AUTOMATIC REMOVE (by number or path) unregisters one, whose backups stay."""
+    a = mkdirs(env.base, "a")
+    b = mkdirs(env.base, "b")
+    write(f"{a}/a.txt", "a\n")
+    write(f"{b}/b.txt", "b\n")
+    env.first_backup(a)
+    r = env.run("AUTOMATIC", "ADD", b)
+    check("Starting File walk" not in r.out and f"Registered {b} for AUTOMATIC" in r.out,
+          f"AUTOMATIC ADD backed up or did not register\n{r.summary()}")
+    r = env.run("LIST", "AUTO")
+    check(a in r.out and b in r.out, f"LIST AUTO lacks a registered folder\n{r.summary()}")
+    r = env.run("AUTOMATIC")
+    check(r.out.count("Starting File walk") == 2, f"AUTOMATIC did not back up the added folder\n{r.summary()}")
+    r = env.run("AUTOMATIC", "REMOVE", "1")
+    check(f"Unregistered {a} from AUTOMATIC" in r.out, f"AUTOMATIC REMOVE 1 did not unregister {a}\n{r.summary()}")
+    r = env.run("AUTOMATIC")
+    check(r.out.count("Starting File walk") == 1 and f"Starting File walk...{b}" in r.out,
+          f"AUTOMATIC still backs up the removed folder\n{r.summary()}")
+    r = env.run("AUTOMATIC", "REMOVE", b)
+    r = env.run("AUTOMATIC", rc=1)
+    check(any("registered for AUTOMATIC" in e for e in r.errors()), f"AUTOMATIC with none registered\n{r.summary()}")
+    r = env.run("LIST", "BACKUPS")
+    check(len(re.findall(rf"^\s+\d+\s+{DATE_S}", r.out, re.M)) == 4, f"the backups of removed folders are gone\n"
+                                                                       f"{r.summary()}")
+    r = env.run("AUTOMATIC", "REMOVE", "/nowhere", rc=1)
+    check(any("LIST AUTO" in e for e in r.errors()), f"AUTOMATIC REMOVE of an unknown folder\n{r.summary()}")
+
+
+@test
+def include_overrides_every_exclusion(env):
+    """INCLUDE wins over an excluded folder (EXCLUDE '/docs$') and over SET HIDDEN NO: the files
+    it matches inside are backed up and restored, nothing else there is."""
+    src = mkdirs(env.base, "src")
+    mkdirs(src, "docs", "deep")
+    write(f"{src}/docs/notes.txt", "notes\n")
+    write(f"{src}/docs/other.txt", "excluded\n")
+    write(f"{src}/docs/deep/notes.txt", "deep notes\n")
+    mkdirs(src, ".config")
+    write(f"{src}/.config/keep.conf", "kept\n")
+    write(f"{src}/.config/drop.conf", "hidden\n")
+    write(f"{src}/plain.txt", "plain\n")
+    r = env.first_backup(src, "EXCLUDE", "/docs$", "INCLUDE", r"notes\.txt$", "INCLUDE", r"keep\.conf$",
+                         "SET", "HIDDEN", "NO")
+    t = env.new_target("restore")
+    env.restore(t, folder=src)
+    got = sorted(os.path.relpath(os.path.join(d, n), t + src) for d, ds, fs in os.walk(t + src) for n in fs)
+    check(got == [".config/keep.conf", "docs/deep/notes.txt", "docs/notes.txt", "plain.txt"],
+          f"INCLUDE did not override the exclusions: restored {got}\n{r.summary()}")
+    # Unchanged: nothing new is stored, and nothing recorded as deleted.
+    r = env.backup(src)
+    check(re.search(r"complete: 0 files stored .* 0 deleted", r.out), f"an unchanged second backup changed\n{r.summary()}")
+    # The INCLUDE dropped: what it kept in the excluded folder is recorded as deleted.
+    r = env.backup(src, "INCLUDE", "RESET", "SET", "DELETIONS", "YES")
+    t = env.new_target("restore2")
+    env.restore(t, folder=src)
+    got = sorted(os.path.relpath(os.path.join(d, n), t + src) for d, ds, fs in os.walk(t + src) for n in ds + fs)
+    check(got == ["plain.txt"], f"after INCLUDE RESET the excluded folders should be gone: {got}\n{r.summary()}")
+
+
+@test(stores=("local",))
+def small_words_right(env):
+    """MEMSTATS' peak is never below the current figure; a dry run of a new folder says what it
+    would do ("Would create top level folder"); counts of one are singular."""
+    first = mkdirs(env.base, "first")
+    write(f"{first}/x.txt", "x\n")
+    env.first_backup(first)
+    src = mkdirs(env.base, "src")
+    write(f"{src}/only.txt", "one\n")
+    r = env.backup(src, "SET", "DRYRUN", "YES")
+    check(f"Would create top level folder {src}" in r.out and "Created top level folder" not in r.out,
+          f"the dry run says it created the folder\n{r.summary()}")
+    check("Dry run: 1 file (" in r.out, f"the dry-run summary is not singular for one file\n{r.summary()}")
+    r = env.backup(src)
+    check("complete: 1 file stored" in r.out and "in 1 container)" in r.out, f"plural for one file\n{r.summary()}")
+    r = env.run("LIST", "BACKUPS", "MEMSTATS")
+    cur = re.search(r"Resident memory: ([\d.]+) (\w+)", r.out)
+    peak = re.search(r"Peak resident memory: ([\d.]+) (\w+)", r.out)
+    units = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+    check(cur and peak, f"MEMSTATS lacks its lines\n{r.summary()}")
+    check(float(peak.group(1)) * units[peak.group(2)] >= float(cur.group(1)) * units[cur.group(2)],
+          f"MEMSTATS peak below the current figure\n{r.summary()}")
 
 
 # ---------------------------------------------------------------------------- S3 only

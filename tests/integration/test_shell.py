@@ -291,34 +291,43 @@ class World:
 
 
 # Rows of numbered listings (LIST FILES, LIST TREE, LIST VERSIONS, SEARCH).
-ROW_RE = re.compile(r"^ *(\d+)  ([-dlx][-rwx]{9}) +(?:(\d+(?:\.\d)? [KMGTP]?B))?  (\d\d-\w{3}-\d{4} \d\d:\d\d)  (.*)$")
-DELETED_RE = re.compile(r"^ *(\d+)  (\S.*)  deleted in the backup of (\d\d-\w{3}-\d{4} \d\d:\d\d)$")
-BACKUP_ROW_RE = re.compile(r"^ *(\d+)  (\d\d-\w{3}-\d{4} \d\d:\d\d)  (\S+) +(\S+) +(\d+) files +(\S+ [KMGTP]?B)(  \(incomplete\))?$")
+DATE_RE = r"\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d"
+ROW_RE = re.compile(r"^ *(\d+)  ([-dlx][-rwx]{9}) +(?:(\d+(?:\.\d)? [KMGTP]?B))?  (" + DATE_RE + r")  (.*)$")
+DELETED_RE = re.compile(r"^ *(\d+)  (\S.*)  deleted in backup #(\d+) (" + DATE_RE + r")(?:  host (\S+))?(  \(newer than the point in time\))?$")
+BACKUP_ROW_RE = re.compile(r"^ *(\d+)  (" + DATE_RE + r")  (\S+) +(\S+) +(\d+) +(\S+ [KMGTP]?B) +(\S+ [KMGTP]?B)(  \(incomplete\))?$")
 
 
 def parse_rows(text):
     """Numbered entry rows: dicts with n, mode, size, mtime, name (as printed, indentation
-    kept), deleted (bool), backup (the 'backup <date>' part, if any), deleted_since."""
+    kept), deleted (bool), backup (the date of the 'backup #n <date>' part, if any), number
+    (its n), host (SEARCH rows), deleted_since, newer."""
     rows = []
     for line in text.splitlines():
         m = ROW_RE.match(line)
         if m:
             rest = m.group(5)
-            backup = None
-            deleted_since = rest.endswith("  (deleted since)")
-            if deleted_since:
-                rest = rest[: -len("  (deleted since)")]
-            bm = re.search(r"  backup (\d\d-\w{3}-\d{4} \d\d:\d\d)$", rest)
+            backup = number = host = None
+            flags = {}
+            for flag, text_ in (("newer", "  (newer than the point in time)"), ("deleted_since", "  (deleted since)")):
+                flags[flag] = rest.endswith(text_)
+                if flags[flag]:
+                    rest = rest[: -len(text_)]
+            hm = re.search(r"  host (\S+)$", rest)
+            if hm:
+                host = hm.group(1)
+                rest = rest[: hm.start()]
+            bm = re.search(r"  backup #(\d+) (" + DATE_RE + r")$", rest)
             if bm:
-                backup = bm.group(1)
+                number, backup = int(bm.group(1)), bm.group(2)
                 rest = rest[: bm.start()]
             rows.append({"n": int(m.group(1)), "mode": m.group(2), "size": m.group(3), "mtime": m.group(4),
-                         "name": rest, "deleted": False, "backup": backup, "deleted_since": deleted_since,
-                         "line": line})
+                         "name": rest, "deleted": False, "backup": backup, "number": number, "host": host,
+                         "deleted_since": flags["deleted_since"], "newer": flags["newer"], "line": line})
             continue
         m = DELETED_RE.match(line)
         if m:
-            rows.append({"n": int(m.group(1)), "name": m.group(2), "deleted": True, "backup": m.group(3),
+            rows.append({"n": int(m.group(1)), "name": m.group(2), "deleted": True, "backup": m.group(4),
+                         "number": int(m.group(3)), "host": m.group(5), "newer": bool(m.group(6)),
                          "mode": None, "size": None, "mtime": None, "deleted_since": False, "line": line})
     return rows
 
@@ -331,7 +340,7 @@ def parse_backups(text):
 
 def listing_date(ns):
     lt = time.localtime(ns / 1e9)
-    return f"{lt.tm_mday:02d}-{MONTHS[lt.tm_mon - 1]}-{lt.tm_year:04d} {lt.tm_hour:02d}:{lt.tm_min:02d}"
+    return f"{lt.tm_mday:02d}-{MONTHS[lt.tm_mon - 1]}-{lt.tm_year:04d} {lt.tm_hour:02d}:{lt.tm_min:02d}:{lt.tm_sec:02d}"
 
 
 # ---------------------------------------------------------------------------- normalising
@@ -345,7 +354,7 @@ class Normaliser:
         tail = r"(?![\w.-])"
         pats = [(re.compile(r"SEF_\S+"), "{CONTAINER}"),
                 (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}"), "{ISO}"),
-                (re.compile(r"\b\d\d-(?:" + "|".join(MONTHS) + r")-\d{4} \d\d:\d\d(?![:\d])"), "{DATE}"),
+                (re.compile(r"\b\d\d-(?:" + "|".join(MONTHS) + r")-\d{4} \d\d:\d\d(?::[0-5]\d)?(?![:\d])"), "{DATE}"),
                 (re.compile(r"\b\d\d:\d\d:\d\d\.\d{3}\b"), "{TIME}")]
         for day in today:
             pats.append((re.compile(re.escape(day) + r"\b"), "{TODAY}"))
@@ -856,19 +865,37 @@ def interactive_session(world):
         t.expect(r"  FROB\r\n  \^\r\n[\d:.]+ ERROR - 'FROB' is not valid here; expected BACKUP, FOLDER, HOST, RESET\r\n"
                  r"Seshat> $", "a bad word on the continuation line")
 
-        # ? on a continuation line lists what may follow the pending words.
+        # ? on a continuation line lists what may follow the pending words and stays at that
+        # prompt; TAB there completes the words valid after them.
         t.send("RESTORE ADD\r")
         t.expect(r"Seshat RESTORE ADD> $", "the prompt after RESTORE ADD")
         t.send("?\r")
-        m = t.expect(r"([\s\S]*)Seshat> $", "? on the continuation line")
+        m = t.expect(r"([\s\S]*)Seshat RESTORE ADD> $", "? on the continuation line (the prompt stays)")
         for word in ("FILE", "FOLDER", "TREE"):
             check(re.search(rf"^  {word} ", m.group(1), re.M), f"? after RESTORE ADD did not list {word}\n{m.group(1)!r}")
+        t.send("FI\t")
+        t.expect_line("Seshat RESTORE ADD> FILE ", "TAB at the continuation prompt")
+        t.send("RESET\r")
+        t.expect(r"INFO - Restore selections reset\r\n[\s\S]*Seshat> $", "RESTORE ADD <Enter> ? <Enter> FILE RESET")
+
+        # TAB keeps the user's case, and completes directory names after BACKUP.
+        t.send("list ho\t")
+        t.expect_line("Seshat> list hosts ", "TAB after lower-case words")
+        t.send("\x15")
+        t.expect_line("Seshat> ", "Ctrl-U after list hosts")
+        os.makedirs(os.path.join(world.base, "completion_target_dir"))
+        t.send(f"BACKUP {world.base}/completion_tar\t")
+        t.expect_line(f"Seshat> BACKUP {world.base}/completion_target_dir/", "TAB completing a directory name")
+        t.send("\x15")
+        t.expect_line("Seshat> ", "Ctrl-U after the directory name")
 
         # ? after a word lists the choices.
         t.send("LIST ?\r")
-        m = t.expect(r"([\s\S]*)Seshat> $", "LIST ?")
+        m = t.expect(r"([\s\S]*)Seshat LIST> $", "LIST ? (the prompt waits for what follows LIST)")
         for word in ("BACKUPS", "FILES", "TREE", "VERSIONS", "HOSTS", "<Integer>"):
             check(re.search(rf"^  {re.escape(word)} ", m.group(1), re.M), f"LIST ? did not list {word}\n{m.group(1)!r}")
+        t.send("HOSTS\r")
+        t.expect(r"   1  shell-host +1 folder\r\n[\s\S]*Seshat> $", "LIST ? <Enter> HOSTS")
 
         # TAB completes a keyword in the line being edited.
         t.send("GRAM")
@@ -880,10 +907,12 @@ def interactive_session(world):
         t.send("\r")
         t.expect(r"INFO - Grammar check passed\r\n[\s\S]*Seshat> $", "the completed GRAMMAR CHECK")
 
-        # TAB with several choices lists them and keeps the line.
+        # TAB with several choices completes what they share, then lists them and keeps the line.
         t.send("LIST DI\t")
-        t.expect(r"DIRECTORIES  DIRS  ", "TAB after LIST DI listing DIRECTORIES and DIRS")
-        t.expect_line("Seshat> LIST DI", "the line after TAB listed the choices")
+        t.expect_line("Seshat> LIST DIR", "TAB after LIST DI completing what DIRECTORIES and DIRS share")
+        t.send("\t")
+        t.expect(r"DIRECTORIES  DIRS  ", "TAB after LIST DIR listing DIRECTORIES and DIRS")
+        t.expect_line("Seshat> LIST DIR", "the line after TAB listed the choices")
         t.send("\x15")  # Ctrl-U: kill the line
         t.expect_line("Seshat> ", "Ctrl-U")
         t.send("\r")  # an empty line: nothing happens, the prompt comes back
@@ -905,11 +934,11 @@ def interactive_session(world):
 
         # History: Up recalls the last command, Enter runs it again.
         t.send("LIST HOSTS\r")
-        t.expect(r"   1  shell-host +1 folders\r\n[\s\S]*Seshat> $", "LIST HOSTS")
+        t.expect(r"   1  shell-host +1 folder\r\n[\s\S]*Seshat> $", "LIST HOSTS")
         t.send("\x1b[A")
         t.expect_line("Seshat> LIST HOSTS", "Up after LIST HOSTS")
         t.send("\r")
-        t.expect(r"   1  shell-host +1 folders\r\n[\s\S]*Seshat> $", "LIST HOSTS recalled with Up")
+        t.expect(r"   1  shell-host +1 folder\r\n[\s\S]*Seshat> $", "LIST HOSTS recalled with Up")
         # Up three times: past the two LIST HOSTS (the recalled one is history too) to the line before.
         t.send("\x1b[A\x1b[A\x1b[A")
         t.expect_line('Seshat> BACKUP "/no/end', "Up three times (past the two LIST HOSTS)")
@@ -1060,7 +1089,7 @@ def interactive_confirmations(world):
         t.send(setup + "\r")
         t.expect(r"Restore target is: [^\n]*\r\n[\s\S]*Seshat> $", "the restore setup")
         t.send("RESTORE GO\r")  # nothing at the target yet: no question
-        t.expect(r"Restore complete: 1 files[^\n]*\r\n[\s\S]*Seshat> $", "the first RESTORE GO")
+        t.expect(r"Restore complete: 1 file [^\n]*\r\n[\s\S]*Seshat> $", "the first RESTORE GO")
         got = target + src + "/a.txt"
         check(read_bytes(got) == b"original\n", "the first RESTORE GO did not restore a.txt")
         write(got, "changed at the target\n")
@@ -1075,7 +1104,7 @@ def interactive_confirmations(world):
         t.send("RESTORE GO\r")
         t.expect(r"Type yes to go on: $", "the overwrite question again")
         t.send("yes\r", editing=False)
-        t.expect(r"Restore complete: 1 files[^\n]*\r\n[\s\S]*Seshat> $", "the overwrite confirmed")
+        t.expect(r"Restore complete: 1 file [^\n]*\r\n[\s\S]*Seshat> $", "the overwrite confirmed")
         check(read_bytes(got) == b"original\n", "RESTORE GO answered 'yes' did not overwrite the file")
 
         t.send("DB RESET\r")
@@ -1174,7 +1203,7 @@ def find_and_restore_story(world):
     target = world.new_target("oldest")
     r = world.cmd(*listing, "RESTORE", "ADD", "FILE", str(oldest), "LIST", "SELECTED",
                   "RESTORE", "TARGET", target, "RESTORE", "GO")
-    check(re.search(rf"^ +1  file +{re.escape(plan)}  \(version of \d\d-\w{{3}}-\d{{4}} \d\d:\d\d\)$", r.out, re.M),
+    check(re.search(rf"^ +1  file +{re.escape(plan)}  \(version of backup #\d+ \d\d-\w{{3}}-\d{{4}} \d\d:\d\d:\d\d\)$", r.out, re.M),
           f"LIST SELECTED should show the picked version of plan.txt\n{r.summary()}")
     got = target + plan
     check(os.path.isfile(got), f"RESTORE GO did not bring back {got}\n{r.summary()}")
@@ -1258,7 +1287,7 @@ def baremetal_other_host(world):
     snap_a2, snap_b2 = snapshot(a), snapshot(b)
 
     r = world.cmd("LIST", "HOSTS", host="hostB")
-    check(re.search(r"^ +\d+  hostA +2 folders$", r.out, re.M) and re.search(r"^ +\d+  hostB +1 folders$", r.out, re.M),
+    check(re.search(r"^ +\d+  hostA +2 folders$", r.out, re.M) and re.search(r"^ +\d+  hostB +1 folder$", r.out, re.M),
           f"LIST HOSTS should show hostA with 2 folders and hostB with 1\n{r.summary()}")
 
     # BAREMETAL without SELECT HOST means this host (hostC has no backups): a clear error.
@@ -1354,7 +1383,7 @@ def quoted_words(world):
 
     r = world.run(input=f'BACKUP "{spaced}"\nLIST FOLDERS\n')
     check("Completed file walk" in r.out, f'BACKUP "<dir with blanks>" on stdin did not back up\n{r.summary()}')
-    check(re.search(rf"^ +1  shell-host +{re.escape(spaced)} +1 backups", r.out, re.M),
+    check(re.search(rf"^ +1  shell-host +{re.escape(spaced)} +1 backup ", r.out, re.M),
           f"LIST FOLDERS should show {spaced!r}\n{r.summary()}")
     # Escaped quotes and backslashes inside quotes.
     esc = quote.replace("\\", "\\\\").replace('"', '\\"')
@@ -1381,7 +1410,7 @@ def quoted_words(world):
     check("ERROR - line 2: unterminated quote" in r.err, f"an unterminated quote: expected 'line 2: unterminated quote' "
                                                          f"on stderr\n{r.summary()}")
     check("Completed file walk" not in r.out, f"a BACKUP ran after the unterminated quote\n{r.summary()}")
-    check("1 backups" in r.out, f"the line before the unterminated quote did not run\n{r.summary()}")
+    check("1 backup " in r.out, f"the line before the unterminated quote did not run\n{r.summary()}")
     check(dir_listing(world.store) == before, "the store changed after an unterminated quote")
     # A quote that closes but is glued to more text, and an unquoted path with a blank (two words).
     r = world.run(input=f"BACKUP {spaced}\n", rc=1)

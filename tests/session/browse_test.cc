@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "../catalog/catalog_fixture.h"
 #include "../test_support.h"
 #include "seshat/session/restore_plan.h"
@@ -35,19 +37,135 @@ TEST(Browser, RowsOfTheWholeCatalogFollowTheSelection) {
 TEST(Browser, ListingsShowTheSelectedPointInTime) {
   Sample s;
   Browser b("laptop");
-  EXPECT_THROW_KIND(kInvalidInput, b.list_files(s.c));  // no folder selected
   b.select_folder(s.c, "/home/u/");
   // The newest backup (b3): docs/ back with new.txt, zeta back, link, Alpha.
   EXPECT_EQ(paths(b.list_files(s.c)), (std::vector<std::string>{"Alpha", "docs", "link", "zeta"}));
   EXPECT_EQ(paths(b.list_tree(s.c)), (std::vector<std::string>{"Alpha", "docs", "new.txt", "link", "zeta"}));
-  // As of b2 (docs and zeta deleted).
-  b.select_backup_number(s.c, 3);  // numbered within the selected folder: b0, b1, b2
+  // As of b2 (docs and zeta deleted). Numbers are by time over every backup: b4 (etc) is #1.
+  b.select_backup_number(s.c, 4);
+  EXPECT_EQ(b.selected_backup(), s.b2);
   EXPECT_EQ(paths(b.list_files(s.c)), (std::vector<std::string>{"Alpha", "link"}));
-  // As of b0 through the timestamp, which wins over the selected backup.
+  // As of b0 through the timestamp: the later of the two settings wins, the other is cleared.
   b.set_time(s.c.backups[s.b0].time_ns);
+  EXPECT_FALSE(b.selected_backup().has_value());
   EXPECT_EQ(paths(b.list_files(s.c)), (std::vector<std::string>{"docs", "link", "zeta"}));
+  b.select_backup_number(s.c, 4);
+  EXPECT_FALSE(b.time().has_value());
+  EXPECT_EQ(paths(b.list_files(s.c)), (std::vector<std::string>{"Alpha", "link"}));
   b.set_time(1);  // before every backup of the folder
   EXPECT_THROW_KIND(kNotFound, b.list_files(s.c));
+  // SELECT RESET clears the point in time too.
+  b.reset();
+  EXPECT_FALSE(b.time().has_value());
+  EXPECT_FALSE(b.selected_backup().has_value());
+}
+
+TEST(Browser, TheOnlyFolderOfTheHostIsSelectedForTheUser) {
+  Sample s;
+  Browser b("laptop");
+  EXPECT_EQ(paths(b.list_files(s.c)), (std::vector<std::string>{"Alpha", "docs", "link", "zeta"}));
+  EXPECT_EQ(b.selected_folder(), s.home);
+  // A host with two backed-up folders: the error names them (with the numbers SELECT FOLDER
+  // takes) and nothing is chosen.
+  uint32_t second = s.c.find_or_add_folder(s.host, "/srv");
+  s.c.add_backup(second, s.c.backups[s.b3].time_ns + 1);
+  s.c.build_child_index();
+  Browser two("laptop");
+  try {
+    two.list_files(s.c);
+    ADD_FAILURE() << "no error with two folders";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("1 /home/u, 3 /srv"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(two.selected_folder().has_value());
+  Browser nobody("unknown");
+  EXPECT_THROW_KIND(kInvalidInput, nobody.list_files(s.c));
+}
+
+TEST(Browser, SearchAndVersionsKeepToThePointInTime) {
+  Sample s;
+  Browser b("laptop");
+  // a.txt: versions in b0 and b1. As of b0, only the b0 version is found.
+  b.select_backup_number(s.c, 2);  // b0
+  auto rows = b.search(s.c, "a.txt", false);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].version, s.a_v0);
+  EXPECT_FALSE(rows[0].deleted_later);  // it exists as of b0
+  EXPECT_EQ(rows[0].backup_number, 2);
+  EXPECT_EQ(rows[0].host, "laptop");
+  // As of b2 (docs deleted): both versions, marked as deleted by then.
+  b.select_backup_number(s.c, 4);
+  rows = b.search(s.c, "a.txt", false);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[0].deleted_later);
+  // LIST VERSIONS shows the newer versions, marked.
+  b.select_backup_number(s.c, 2);
+  b.cd(s.c, "docs");
+  auto versions = b.list_versions(s.c);
+  size_t newer = 0;
+  for (const auto& v : versions) newer += v.newer;
+  EXPECT_GT(newer, 0u);
+  EXPECT_LT(newer, versions.size());
+}
+
+TEST(Browser, CdTakesRelativeAndAbsolutePathsAndRefusesFiles) {
+  Sample s;
+  Browser b("laptop");
+  b.select_folder(s.c, "/home/u");
+  EXPECT_EQ(b.cd(s.c, "/home/u/docs"), "/home/u/docs");
+  EXPECT_EQ(b.cd(s.c, "/"), "/home/u");
+  EXPECT_EQ(b.cd(s.c, "docs/"), "/home/u/docs");
+  EXPECT_EQ(b.cd(s.c, "../docs/.."), "/home/u");
+  EXPECT_EQ(b.cd(s.c, "/docs"), "/home/u/docs");  // below the top of the folder
+  EXPECT_THROW_KIND(kInvalidInput, b.cd(s.c, "/home/u/zeta"));
+  EXPECT_THROW_KIND(kInvalidInput, b.cd(s.c, "../zeta"));
+  EXPECT_THROW_KIND(kInvalidInput, b.cd(s.c, "/home/u/docs/new.txt"));
+  EXPECT_THROW_KIND(kInvalidInput, b.cd(s.c, "new.txt"));
+  EXPECT_THROW_KIND(kNotFound, b.cd(s.c, "docs/nosuch"));
+  EXPECT_EQ(b.cwd_path(&s.c), "/home/u/docs");  // a failed CD leaves the current folder
+}
+
+TEST(Browser, ChangesOfABackup) {
+  Sample s;
+  Browser b("laptop");
+  uint32_t at = 0;
+  // b1 (#3): docs/a.txt changed, docs/b.txt and Alpha added.
+  auto rows = b.list_changes(s.c, 3, at);
+  EXPECT_EQ(at, s.b1);
+  std::map<std::string, EntryRow::Change> got;
+  for (const auto& r : rows) got[r.path] = r.change;
+  EXPECT_EQ(got["/home/u/docs/a.txt"], EntryRow::Change::kChanged);
+  EXPECT_EQ(got["/home/u/docs/b.txt"], EntryRow::Change::kAdded);
+  EXPECT_EQ(got["/home/u/Alpha"], EntryRow::Change::kAdded);
+  // b2 (#4): docs and what it held, and zeta, deleted; the rows keep the deleted versions.
+  rows = b.list_changes(s.c, 4, at);
+  got.clear();
+  for (const auto& r : rows) got[r.path] = r.change;
+  EXPECT_EQ(got["/home/u/zeta"], EntryRow::Change::kDeleted);
+  EXPECT_EQ(got["/home/u/docs"], EntryRow::Change::kDeleted);
+  for (const auto& r : rows)
+    if (r.path == "/home/u/zeta") {
+      EXPECT_EQ(r.kind, EntryRow::Kind::kFile);
+    }
+  // The default: the newest backup of this host's folder (b3).
+  b.list_changes(s.c, 0, at);
+  EXPECT_EQ(at, s.b3);
+  EXPECT_THROW_KIND(kInvalidInput, b.list_changes(s.c, 9, at));
+}
+
+TEST(Browser, BackupRowsCountFilesInTheBackup) {
+  Sample s;
+  Browser b("laptop");
+  auto rows = b.backups(s.c);
+  ASSERT_EQ(rows.size(), 5u);
+  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i].number, static_cast<int>(i + 1));
+  // b0: docs/a.txt, link, zeta; b2: link and Alpha only.
+  EXPECT_EQ(rows[1].backup, s.b0);
+  EXPECT_EQ(rows[1].files_total, 3u);
+  EXPECT_EQ(rows[3].backup, s.b2);
+  EXPECT_EQ(rows[3].files_total, 2u);
+  b.select_folder(s.c, "/home/u");
+  EXPECT_EQ(b.backups(s.c).front().number, 2);  // numbers stay what they are within a selection
 }
 
 TEST(Browser, CdByNameAndByRowAndVersions) {
@@ -118,6 +236,24 @@ TEST(RestorePlan, BareMetalTakesEveryFolderOfTheHost) {
   EXPECT_EQ(items.size(), 3u);  // /, /etc, /etc/passwd
   RestorePlan none;
   EXPECT_THROW_KIND(kNotFound, none.add_baremetal(s.c, Browser("unknown"), "unknown"));
+}
+
+TEST(RestorePlan, BareMetalAsOfATimeLeavesOutFoldersWithoutABackupByThen) {
+  Sample s;
+  uint32_t srv = s.c.find_or_add_folder(s.host, "/srv");
+  uint32_t late = s.c.add_backup(srv, s.c.backups[s.b3].time_ns + 1000);
+  s.c.add_version(s.c.folders[srv].root, catalog::test::dir_version(late));
+  s.c.build_child_index();
+  Browser b("laptop");
+  RestorePlan p;
+  p.add_baremetal(s.c, b, "laptop");
+  EXPECT_EQ(p.resolve(s.c, b).size(), 7u);  // /home/u's 6 and /srv
+  b.set_time(s.c.backups[s.b3].time_ns);    // before /srv was first backed up
+  auto items = p.resolve(s.c, b);
+  EXPECT_EQ(items.size(), 6u);
+  for (const auto& it : items) EXPECT_NE(it.entry, s.c.folders[srv].root);
+  b.set_time(1);  // before every backup: nothing at all is an error
+  EXPECT_THROW_KIND(kNotFound, p.resolve(s.c, b));
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ class ShellTest : public ::testing::Test {
     ::setenv("HOME", home_.path().c_str(), 1);
     ::setenv("SESHAT_HOSTNAME", "testhost", 1);
     session_ = std::make_unique<session::Session>();
-    ctx_ = std::make_unique<Context>(Context{*session_, {}, false, false});
+    ctx_ = std::make_unique<Context>(Context{*session_, {}, false, false, nullptr});
     root_ = make_table();
   }
   void TearDown() override {
@@ -375,14 +375,42 @@ TEST_F(ShellTest, ExitStopsTheChain) {
 
 TEST_F(ShellTest, HelpAfterAWordPrintsWhatMayFollow) {
   auto o = run("list ?");
-  EXPECT_EQ(o.status, ParseStatus::kOk);
+  // Nothing ran, and the command waits where it was (an interactive shell keeps its prompt).
+  EXPECT_EQ(o.status, ParseStatus::kHelp);
+  ASSERT_EQ(o.pending.size(), 1u);
+  EXPECT_EQ(o.pending[0]->keywords.front(), "LIST");
   EXPECT_EQ(total_runs(), 0);
   EXPECT_NE(out_.find("BACKUPS"), std::string::npos) << out_;
   EXPECT_NE(out_.find("HOSTS | MACHINES"), std::string::npos) << out_;
   EXPECT_NE(out_.find("<Integer>"), std::string::npos) << out_;
   o = run("set max HELP");
-  EXPECT_EQ(o.status, ParseStatus::kOk);
+  EXPECT_EQ(o.status, ParseStatus::kHelp);
   EXPECT_NE(out_.find("<Integer>"), std::string::npos) << out_;
+  // Continued from the same point: "?" in the middle shows help, then the command goes on.
+  o = run("list ? hosts");
+  EXPECT_EQ(o.status, ParseStatus::kOk);
+  EXPECT_EQ(runs("list hosts"), 1);
+  // A command that could end there does not run either.
+  int before = total_runs();
+  o = run("num ?");
+  EXPECT_EQ(o.status, ParseStatus::kHelp);
+  EXPECT_EQ(total_runs(), before);
+}
+
+TEST_F(ShellTest, HelpCommandShowsThatCommandsHelpAndRunsNothing) {
+  auto o = run("help list");
+  EXPECT_EQ(o.status, ParseStatus::kOk);
+  EXPECT_EQ(total_runs(), 0);
+  EXPECT_NE(out_.find("LIST - "), std::string::npos) << out_;
+  EXPECT_NE(out_.find("BACKUPS"), std::string::npos) << out_;
+  out_.clear();
+  o = run("HELP list hosts");
+  EXPECT_EQ(o.status, ParseStatus::kOk);
+  EXPECT_EQ(total_runs(), 0);
+  EXPECT_NE(out_.find("LIST HOSTS | MACHINES - "), std::string::npos) << out_;
+  o = run("help nosuch");
+  EXPECT_EQ(o.status, ParseStatus::kFailed);
+  EXPECT_NE(err_.find("HELP: unknown command 'nosuch'"), std::string::npos) << err_;
 }
 
 TEST_F(ShellTest, Complete) {
@@ -516,7 +544,7 @@ TEST(Grammar, ExactKeywordWinsOverLongerSibling) {
     ::unsetenv("HOME");
   else
     ::setenv("HOME", old_home.c_str(), 1);
-  Context ctx{s, {}, false, false};
+  Context ctx{s, {}, false, false, nullptr};
   int list = 0, listx = 0;
   Node root;
   root.help = "root";

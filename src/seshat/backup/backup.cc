@@ -38,8 +38,8 @@ void report_dry_run(const catalog::Catalog& cat, const std::vector<WorkItem>& it
     bytes += it.size;
     if (r.found_paths.size() < kFoundKept) r.found_paths.push_back(std::move(path));
   }
-  log::info("Dry run: {} files ({}) would be backed up, {} deletions recorded; nothing was written", r.found,
-            human_size(bytes), r.deleted);
+  log::info("Dry run: {} ({}) would be backed up and {} recorded as deleted; nothing was written",
+            plural(r.found, "file", "files"), human_size(bytes), plural(r.deleted, "path", "paths"));
 }
 
 // Throws if the walk recorded more than half of the previous backup's files as deleted: the
@@ -69,7 +69,7 @@ Result run(catalog::Catalog& cat, const Options& o, const Services& services) {
   uint32_t host = cat.find_or_add_host(o.host);
   bool is_new = !cat.find_folder(host, o.folder).has_value();
   uint32_t folder = cat.find_or_add_folder(host, o.folder);
-  if (is_new) log::info("Created top level folder {}", o.folder);
+  if (is_new) log::info("{} top level folder {}", o.dry_run ? "Would create" : "Created", o.folder);
   cat.folders[folder].automatic = true;
   cat.build_child_index();
 
@@ -107,10 +107,10 @@ Result run(catalog::Catalog& cat, const Options& o, const Services& services) {
   }
   std::vector<WorkItem>().swap(walker.items);
   log::info(
-      "Backup of {} complete: {} files stored ({} read, {} new in {} containers), {} unchanged by content, {} deleted, "
-      "{} not backed up",
-      o.folder, r.files_stored, human_size(r.bytes_read), human_size(r.bytes_uploaded), r.containers, r.deduplicated,
-      r.deleted, r.not_backed_up);
+      "Backup of {} complete: {} stored ({} read, {} new in {}), {} unchanged by content, {} deleted, {} not "
+      "backed up",
+      o.folder, plural(r.files_stored, "file", "files"), human_size(r.bytes_read), human_size(r.bytes_uploaded),
+      plural(r.containers, "container", "containers"), r.deduplicated, r.deleted, r.not_backed_up);
   return r;
 }
 

@@ -79,6 +79,13 @@ bool Walker::excluded(std::string_view name, const std::string& full) const {
   return out;
 }
 
+bool Walker::included(const std::string& full) const {
+  const re2::StringPiece inside(full.data() + inside_from_, full.size() - inside_from_);
+  for (const auto& re : includes_)
+    if (RE2::PartialMatch(inside, *re)) return true;
+  return false;
+}
+
 const catalog::Version* Walker::latest(uint32_t entry) const {
   uint32_t v = cat_.entries[entry].latest;
   return v == kNone ? nullptr : &cat_.versions[v];
@@ -123,7 +130,7 @@ void Walker::not_backed_up(const char* what, const Error& e) {
   ++r_.not_backed_up;
 }
 
-void Walker::walk_dir(const fs::Dir& dir, uint32_t entry) {
+void Walker::walk_dir(const fs::Dir& dir, uint32_t entry, bool outside) {
   fault::point("walk.dir");
   ++r_.dirs_scanned;
   auto names = dir.list();
@@ -145,19 +152,33 @@ void Walker::walk_dir(const fs::Dir& dir, uint32_t entry) {
     path_.resize(base_len);
     path_.push_back('/');
     path_.append(name);
-    visit(dir, entry, name, child);
+    visit(dir, entry, name, child, outside);
   }
   while (old_it != old_end) tombstone(*old_it++);
   path_.resize(base_len);
 }
 
 // One name of a directory being walked; `child` is its entry if the catalog knows it.
-void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child) {
-  if (excluded(name, path_)) {
-    log::warn("Ignoring {}", path_);
-    if (child != kNone) tombstone(child);
-    return;
+bool Walker::skip_excluded(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child, bool outside) {
+  if (!(outside ? !included(path_) : excluded(name, path_))) return false;
+  // INCLUDE overrides every exclusion: an excluded directory is still looked into when there
+  // are INCLUDE patterns, for what they match.
+  if (!includes_.empty()) {
+    auto st = dir.stat_child(name, false);
+    if (st && st->kind == fs::Kind::kDir) {
+      if (!outside) log::warn("Ignoring {} (except what INCLUDE matches in it)", path_);
+      visit_excluded_dir(dir, parent, name, child, *st);
+      return true;
+    }
   }
+  if (!outside) log::warn("Ignoring {}", path_);
+  if (child != kNone) tombstone(child);
+  return true;
+}
+
+void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child, bool outside) {
+  if (skip_excluded(dir, parent, name, child, outside)) return;
+  ++kept_;
   auto st = dir.stat_child(name, o_.follow_symlinks);
   if (!st && o_.follow_symlinks && st.error().sys_errno() == ENOENT) st = dir.stat_child(name, false);  // dangling link
   fault::point("walk.child");
@@ -220,6 +241,34 @@ void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name,
     }
     case fs::Kind::kOther:
       break;
+  }
+}
+
+void Walker::visit_excluded_dir(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child,
+                                const fs::Stat& st) {
+  if (own_.count({st.dev, st.inode}) > 0) {
+    if (child != kNone) tombstone(child);
+    return;
+  }
+  const catalog::Version* v = child == kNone ? nullptr : latest(child);
+  if (v && v->type != Type::kDir) {
+    // Was a file or link: that history ends here (what INCLUDE finds below starts anew).
+    tombstone(child);
+  }
+  if (child == kNone) child = cat_.add_entry(parent, name);
+  auto sub = dir.open_child(name, false);
+  if (!sub) {
+    if (sub.error().sys_errno() != ENOENT) not_backed_up("Directory", sub.error());
+    return;
+  }
+  const uint64_t before = kept_;
+  walk_dir(*sub, child, true);
+  if (kept_ > before) {
+    record_dir(child, st);  // it holds something INCLUDE matched: it is a parent to restore
+    ++kept_;
+  } else if (const catalog::Version* now = latest(child); now && now->type == Type::kDir) {
+    cat_.add_version(child, catalog::Version::deleted(backup_));  // its children were tombstoned by the walk
+    ++r_.deleted;
   }
 }
 

@@ -41,13 +41,22 @@ class Walker {
 
  private:
   bool excluded(std::string_view name, const std::string& full) const;
+  bool included(const std::string& full) const;  // an INCLUDE pattern matches
   const catalog::Version* latest(uint32_t entry) const;
   void tombstone(uint32_t entry);
   void tombstone_children(uint32_t entry);
   void record_dir(uint32_t entry, const fs::Stat& st);
   void record_symlink(uint32_t entry, const fs::Stat& st, const std::string& target);
-  void walk_dir(const fs::Dir& dir, uint32_t entry);
-  void visit(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child);
+  // outside: the directory is excluded (EXCLUDE or hidden); only what an INCLUDE matches
+  // below it is backed up.
+  void walk_dir(const fs::Dir& dir, uint32_t entry, bool outside = false);
+  void visit(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child, bool outside);
+  // True if the name is excluded (and dealt with: warned, tombstoned, or walked for INCLUDE).
+  bool skip_excluded(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child, bool outside);
+  // An excluded directory with INCLUDE patterns: walked for what they match; it is recorded
+  // only if something below it is.
+  void visit_excluded_dir(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child,
+                          const fs::Stat& st);
   void not_backed_up(const char* what, const Error& e);
 
   catalog::Catalog& cat_;
@@ -64,6 +73,7 @@ class Walker {
   };
   std::map<std::pair<uint64_t, uint64_t>, Own> own_;  // (dev, inode) of o.own_dirs
   size_t inside_from_ = 0;                            // where the path below the folder starts in path_
+  uint64_t kept_ = 0;                                 // names recorded (to tell whether an excluded dir holds any)
 };
 
 }  // namespace seshat::backup

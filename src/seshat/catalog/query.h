@@ -34,6 +34,29 @@ bool ever_file(const Catalog& c, uint32_t entry);
 // `match` accepts, folder by folder, paths in depth-first order, versions newest first.
 std::vector<Row> search(const Catalog& c, const std::vector<uint32_t>& folders,
                         const std::function<bool(std::string_view path)>& match);
+// search() within a point in time: for each folder, the backup it is seen at (kNone: the
+// folder is skipped). Only versions of that backup or older are returned, and deleted_later
+// means the path is gone as of that backup.
+std::vector<Row> search_at(const Catalog& c, const std::vector<std::pair<uint32_t, uint32_t>>& folder_backups,
+                           const std::function<bool(std::string_view path)>& match);
+
+// What a backup holds: files and symlinks in it (new or not) and their bytes.
+struct BackupTotals {
+  uint64_t files = 0, bytes = 0;
+};
+// Per backup (by index), in one pass over the versions.
+std::vector<BackupTotals> backup_totals(const Catalog& c);
+
+// One path a backup added, changed or deleted (LIST CHANGES).
+struct Change {
+  enum Kind { kAdded, kChanged, kDeleted } kind;
+  uint32_t entry;
+  uint32_t version;  // the backup's version; for a deletion the version it deleted
+};
+// Files and symlinks (and directories added or deleted) that backup `backup` recorded,
+// in the order of the tree (depth-first by name).
+std::vector<Change> changes_in(const Catalog& c, uint32_t backup);
+
 // The folder whose tree holds the entry.
 uint32_t folder_of(const Catalog& c, uint32_t entry);
 // The newest backup of the folder, at or before `at_or_before` if given.

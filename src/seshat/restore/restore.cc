@@ -205,10 +205,10 @@ class Restorer {
       log::info("Would restore {}", f.dest);
     }
     for (const auto& l : links) log::info("Would restore {}", l.dest);
-    log::info(
-        "Dry run: {} files ({}), {} directories, {} symlinks would be restored, {} already identical, {} kept; "
-        "nothing was written",
-        files_.size(), human_size(bytes), dirs.size(), links.size(), r_.identical, r_.kept);
+    log::info("Dry run: {} ({}), {}, {} would be restored, {} already identical, {} kept; nothing was written",
+              plural(files_.size(), "file", "files"), human_size(bytes),
+              plural(dirs.size(), "directory", "directories"), plural(links.size(), "symlink", "symlinks"),
+              r_.identical, r_.kept);
     r_.files = files_.size();
     r_.dirs = dirs.size();
     r_.symlinks = links.size();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <numeric>
 
 #include "seshat/catalog/query.h"
 #include "seshat/util/error.h"
@@ -37,35 +38,66 @@ EntryRow::Kind kind_of(Type t) {
   return EntryRow::Kind::kFile;
 }
 
+// Backup indexes by time (stable: the older index first at equal times).
+std::vector<uint32_t> by_time(const catalog::Catalog& c) {
+  std::vector<uint32_t> order(c.backups.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return c.backups[a].time_ns < c.backups[b].time_ns; });
+  return order;
+}
+
 }  // namespace
+
+std::vector<int> backup_numbers(const catalog::Catalog& c) {
+  std::vector<int> n(c.backups.size(), 0);
+  auto order = by_time(c);
+  for (size_t i = 0; i < order.size(); ++i) n[order[i]] = static_cast<int>(i + 1);
+  return n;
+}
+
+std::string backup_label(const catalog::Catalog& c, uint32_t backup) {
+  int64_t t = c.backups[backup].time_ns;
+  int rank = 1;
+  for (uint32_t i = 0; i < c.backups.size(); ++i)
+    if (c.backups[i].time_ns < t || (c.backups[i].time_ns == t && i < backup)) ++rank;
+  return fmt::format("#{} {}", rank, format_listing(t));
+}
 
 // ---------------------------------------------------------------- rows of the catalog
 
 std::vector<BackupRow> Browser::backups(const catalog::Catalog& c) const {
   std::vector<BackupRow> rows;
-  for (uint32_t i = 0; i < c.backups.size(); ++i) {
+  auto totals = catalog::backup_totals(c);
+  auto order = by_time(c);
+  for (size_t k = 0; k < order.size(); ++k) {
+    uint32_t i = order[k];
     const auto& b = c.backups[i];
     const auto& f = c.folders[b.folder];
     if (folder_ && b.folder != *folder_) continue;
     if (host_sel_ && f.host != *host_sel_) continue;
-    rows.push_back({i, c.hosts[f.host].name, f.path, b.time_ns, b.complete, b.files_stored, b.bytes_stored});
+    rows.push_back({i, static_cast<int>(k + 1), c.hosts[f.host].name, f.path, b.time_ns, b.complete, b.files_stored,
+                    b.bytes_stored, totals[i].files, totals[i].bytes});
   }
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const BackupRow& a, const BackupRow& b) { return a.time_ns < b.time_ns; });
   return rows;
 }
 
 std::vector<FolderRow> Browser::folders(const catalog::Catalog& c) const {
   std::vector<FolderRow> rows;
+  auto numbers = backup_numbers(c);
   for (uint32_t i = 0; i < c.folders.size(); ++i) {
     const auto& f = c.folders[i];
     if (host_sel_ && f.host != *host_sel_) continue;
-    FolderRow r{i, c.hosts[f.host].name, f.path, 0, std::nullopt, f.automatic};
-    for (const auto& b : c.backups)
-      if (b.folder == i) {
-        ++r.backups;
-        r.last_ns = std::max(r.last_ns.value_or(b.time_ns), b.time_ns);
+    FolderRow r{i, c.hosts[f.host].name, f.path, 0, std::nullopt, 0, f.automatic};
+    for (uint32_t k = 0; k < c.backups.size(); ++k) {
+      const auto& b = c.backups[k];
+      if (b.folder != i) continue;
+      ++r.backups;
+      if (numbers[k] > r.last_number) {
+        r.last_number = numbers[k];
+        r.last_ns = b.time_ns;
       }
+    }
     rows.push_back(std::move(r));
   }
   return rows;
@@ -83,42 +115,73 @@ std::vector<HostRow> Browser::hosts(const catalog::Catalog& c) const {
 
 // ---------------------------------------------------------------- selecting
 
+std::optional<uint32_t> Browser::scope_host(const catalog::Catalog& c) const {
+  return host_sel_ ? host_sel_ : c.find_host(host_);
+}
+
+void Browser::clear_time_for_backup() {
+  if (!time_) return;
+  time_.reset();
+  log::info("Restore timestamp cleared: the selected backup is the point in time now");
+}
+
+void Browser::set_time(std::optional<int64_t> t) {
+  time_ = t;
+  if (t && backup_) {
+    backup_.reset();
+    log::info("Selected backup cleared: the restore timestamp is the point in time now");
+  }
+}
+
 void Browser::select_backup_number(const catalog::Catalog& c, int n) {
-  auto rows = backups(c);
-  if (n < 1 || static_cast<size_t>(n) > rows.size())
+  auto order = by_time(c);
+  if (n < 1 || static_cast<size_t>(n) > order.size())
     throw Error(ErrorKind::kInvalidInput,
-                fmt::format("there is no backup number {} (LIST BACKUPS shows {})", n, rows.size()));
-  const auto& r = rows[static_cast<size_t>(n - 1)];
-  backup_ = r.backup;
-  folder_ = c.backups[r.backup].folder;
+                fmt::format("there is no backup #{} (LIST BACKUPS shows #1 to #{})", n, order.size()));
+  uint32_t b = order[static_cast<size_t>(n - 1)];
+  backup_ = b;
+  folder_ = c.backups[b].folder;
   host_sel_ = c.folders[*folder_].host;
-  log::info("Selected backup {} of {} on {} at {}", n, r.folder, r.host, format_listing(r.time_ns));
+  cwd_.reset();
+  picked_.reset();
+  clear_time_for_backup();
+  log::info("Selected backup {} of {} on host {}", backup_label(c, b), c.folders[*folder_].path,
+            c.hosts[*host_sel_].name);
 }
 
 void Browser::select_backup_date(const catalog::Catalog& c, const std::string& date) {
   auto t = parse_listing(date, true);
   if (!t) throw Error(ErrorKind::kInvalidInput, "'" + date + "' is not a date of the form dd-MMM-yyyy [HH:MM[:SS]]");
   // This host's backups unless SELECT HOST chose another: a date never picks another
-  // machine's backup by accident.
-  std::optional<uint32_t> h = host_sel_ ? host_sel_ : c.find_host(host_);
+  // machine's backup by accident. Within the selected folder if there is one.
+  std::optional<uint32_t> h = scope_host(c);
   if (!h)
     throw Error(ErrorKind::kNotFound, "host " + host_ + " has no backups; SELECT HOST another first (LIST HOSTS)");
-  auto rows = backups(c);
-  const BackupRow* best = nullptr;
-  for (const auto& r : rows)
-    if (r.time_ns <= *t && c.folders[c.backups[r.backup].folder].host == *h) best = &r;
-  if (!best) throw Error(ErrorKind::kNotFound, "no backup of host " + c.hosts[*h].name + " at or before " + date);
-  backup_ = best->backup;
-  folder_ = c.backups[best->backup].folder;
+  std::optional<uint32_t> best;
+  for (uint32_t i : by_time(c)) {
+    const auto& b = c.backups[i];
+    if (b.time_ns > *t || c.folders[b.folder].host != *h) continue;
+    if (folder_ && b.folder != *folder_) continue;
+    best = i;
+  }
+  if (!best)
+    throw Error(ErrorKind::kNotFound, "no backup of " + (folder_ ? c.folders[*folder_].path + " on " : "") + "host " +
+                                          c.hosts[*h].name + " at or before " + date);
+  backup_ = *best;
+  folder_ = c.backups[*best].folder;
   host_sel_ = c.folders[*folder_].host;
-  log::info("Selected the backup of {} on {} at {}", best->folder, best->host, format_listing(best->time_ns));
+  cwd_.reset();
+  picked_.reset();
+  clear_time_for_backup();
+  log::info("Selected backup {} of {} on host {}", backup_label(c, *best), c.folders[*folder_].path,
+            c.hosts[*host_sel_].name);
 }
 
 void Browser::select_folder(const catalog::Catalog& c, const std::string& name) {
   std::string want = name;
   while (want.size() > 1 && want.back() == '/') want.pop_back();
   // This host's folder unless SELECT HOST chose another.
-  std::optional<uint32_t> h = host_sel_ ? host_sel_ : c.find_host(host_);
+  std::optional<uint32_t> h = scope_host(c);
   std::vector<uint32_t> matches;
   std::string elsewhere;
   for (uint32_t i = 0; i < c.folders.size(); ++i) {
@@ -132,6 +195,10 @@ void Browser::select_folder(const catalog::Catalog& c, const std::string& name) 
     throw Error(ErrorKind::kNotFound, "no backed-up folder " + name + " on host " + (h ? c.hosts[*h].name : host_) +
                                           "; it has backups on " + elsewhere + " (SELECT HOST <name> first)");
   if (matches.empty()) throw Error(ErrorKind::kNotFound, "no backed-up folder " + name + " (LIST FOLDERS shows them)");
+  if (folder_ != matches[0]) {
+    cwd_.reset();
+    picked_.reset();
+  }
   folder_ = matches[0];
   host_sel_ = c.folders[matches[0]].host;
   if (backup_ && c.backups[*backup_].folder != *folder_) backup_.reset();
@@ -144,6 +211,10 @@ void Browser::select_folder_number(const catalog::Catalog& c, int n) {
     throw Error(ErrorKind::kInvalidInput,
                 fmt::format("there is no folder number {} (LIST FOLDERS shows {})", n, rows.size()));
   const FolderRow& r = rows[static_cast<size_t>(n - 1)];
+  if (folder_ != r.folder) {
+    cwd_.reset();
+    picked_.reset();
+  }
   folder_ = r.folder;
   host_sel_ = c.folders[*folder_].host;
   if (backup_ && c.backups[*backup_].folder != *folder_) backup_.reset();
@@ -156,6 +227,8 @@ void Browser::select_host(const catalog::Catalog& c, const std::string& name) {
   if (host_sel_ != h) {
     folder_.reset();
     backup_.reset();
+    cwd_.reset();
+    picked_.reset();
   }
   host_sel_ = *h;
   log::info("Selected host {}", name);
@@ -173,6 +246,7 @@ void Browser::reset() {
   host_sel_.reset();
   folder_.reset();
   backup_.reset();
+  time_.reset();
   cwd_.reset();
   picked_.reset();
 }
@@ -182,37 +256,75 @@ std::string Browser::describe(const catalog::Catalog* c) const {
   std::string s;
   if (host_sel_) s += "host " + c->hosts[*host_sel_].name;
   if (folder_) s += (s.empty() ? "" : ", ") + std::string("folder ") + c->folders[*folder_].path;
-  if (backup_) s += (s.empty() ? "" : ", ") + std::string("backup of ") + format_listing(c->backups[*backup_].time_ns);
+  if (backup_) s += (s.empty() ? "" : ", ") + std::string("backup ") + backup_label(*c, *backup_);
   return s.empty() ? "none" : s;
 }
 
-uint32_t Browser::backup_for(const catalog::Catalog& c, uint32_t folder) const {
-  if (time_) {
-    auto b = catalog::newest_backup(c, folder, *time_);
-    if (!b)
-      throw Error(ErrorKind::kNotFound,
-                  "no backup of " + c.folders[folder].path + " at or before the restore timestamp");
-    return *b;
-  }
-  if (backup_ && c.backups[*backup_].folder == folder) return *backup_;
-  auto b = catalog::newest_backup(c, folder);
-  if (!b) throw Error(ErrorKind::kNotFound, "no backup of " + c.folders[folder].path);
-  return *b;
+std::string Browser::describe_point(const catalog::Catalog* c) const {
+  if (time_) return "timestamp " + format_listing(*time_) + " (each folder's newest backup at or before it)";
+  if (backup_ && c) return "backup " + backup_label(*c, *backup_);
+  return "the newest backup of each folder";
 }
 
-uint32_t Browser::require_folder() const {
-  if (!folder_) throw Error(ErrorKind::kInvalidInput, "select a folder first (SELECT FOLDER or SELECT BACKUP)");
-  return *folder_;
+uint32_t Browser::backup_or_none(const catalog::Catalog& c, uint32_t folder) const {
+  if (time_) return catalog::newest_backup(c, folder, *time_).value_or(kNone);
+  if (backup_ && c.backups[*backup_].folder == folder) return *backup_;
+  return catalog::newest_backup(c, folder).value_or(kNone);
+}
+
+uint32_t Browser::backup_for(const catalog::Catalog& c, uint32_t folder) const {
+  uint32_t b = backup_or_none(c, folder);
+  if (b != kNone) return b;
+  if (time_)
+    throw Error(ErrorKind::kNotFound, "no backup of " + c.folders[folder].path +
+                                          " at or before the restore timestamp " + format_listing(*time_));
+  throw Error(ErrorKind::kNotFound, "no backup of " + c.folders[folder].path);
+}
+
+uint32_t Browser::folder(const catalog::Catalog& c) {
+  if (folder_) return *folder_;
+  std::optional<uint32_t> h = scope_host(c);
+  std::vector<uint32_t> mine;
+  for (uint32_t i = 0; h && i < c.folders.size(); ++i)
+    if (c.folders[i].host == *h && catalog::newest_backup(c, i)) mine.push_back(i);
+  if (mine.size() == 1) {
+    folder_ = mine[0];
+    host_sel_ = *h;
+    log::info("Selected folder {} of host {} (the only backed-up folder of that host)", c.folders[mine[0]].path,
+              c.hosts[*h].name);
+    return *folder_;
+  }
+  if (mine.empty()) {
+    std::string name = h ? c.hosts[*h].name : host_;
+    throw Error(ErrorKind::kInvalidInput,
+                "host " + name + " has no backed-up folder; SELECT HOST another first (LIST HOSTS shows them)");
+  }
+  std::string list;
+  auto rows = folders(c);
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (std::find(mine.begin(), mine.end(), rows[i].folder) != mine.end())
+      list += fmt::format("{}{} {}", list.empty() ? "" : ", ", i + 1, rows[i].path);
+  throw Error(ErrorKind::kInvalidInput,
+              fmt::format("host {} has {} backed-up folders: select one first with SELECT FOLDER <number|path> ({})",
+                          c.hosts[*h].name, mine.size(), list));
 }
 
 uint32_t Browser::cwd(const catalog::Catalog& c) {
-  uint32_t f = require_folder();
+  uint32_t f = folder(c);
   if (!cwd_ || *cwd_ >= c.entries.size() || catalog::folder_of(c, *cwd_) != f) cwd_ = c.folders[f].root;
   return *cwd_;
 }
 
 std::string Browser::cwd_path(const catalog::Catalog* c) {
-  return c && folder_ ? c->path(cwd(*c)) : "(no folder selected)";
+  if (!c) return "(no folder selected)";
+  if (!folder_) {
+    try {
+      folder(*c);
+    } catch (const Error&) {
+      return "(no folder selected)";
+    }
+  }
+  return c->path(cwd(*c));
 }
 
 // ---------------------------------------------------------------- listings
@@ -226,6 +338,8 @@ EntryRow Browser::entry_row(const catalog::Catalog& c, uint32_t entry, uint32_t 
   r.path = std::move(path);
   r.depth = depth;
   r.backup_ns = c.backups[v.backup].time_ns;
+  r.backup_number = v.backup < numbers_.size() ? numbers_[v.backup] : 0;
+  r.host = c.hosts[c.folders[c.backups[v.backup].folder].host].name;
   r.deleted_later = deleted_later;
   r.kind = kind_of(v.type);
   r.mode = v.mode;
@@ -241,7 +355,8 @@ std::vector<EntryRow> Browser::keep(std::vector<EntryRow> rows) {
 }
 
 std::vector<EntryRow> Browser::list_files(const catalog::Catalog& c) {
-  uint32_t b = backup_for(c, require_folder());
+  numbers_ = backup_numbers(c);
+  uint32_t b = backup_for(c, folder(c));
   std::vector<EntryRow> rows;
   for (const auto& r : catalog::children_at(c, cwd(c), b))
     rows.push_back(entry_row(c, r.entry, r.version, std::string(c.name(r.entry))));
@@ -249,7 +364,8 @@ std::vector<EntryRow> Browser::list_files(const catalog::Catalog& c) {
 }
 
 std::vector<EntryRow> Browser::list_tree(const catalog::Catalog& c) {
-  uint32_t b = backup_for(c, require_folder());
+  numbers_ = backup_numbers(c);
+  uint32_t b = backup_for(c, folder(c));
   std::vector<EntryRow> rows;
   for (const auto& r : catalog::tree_at(c, cwd(c), b))
     rows.push_back(entry_row(c, r.entry, r.version, std::string(c.name(r.entry)), r.depth));
@@ -257,7 +373,11 @@ std::vector<EntryRow> Browser::list_tree(const catalog::Catalog& c) {
 }
 
 std::vector<EntryRow> Browser::list_versions(const catalog::Catalog& c) {
-  uint32_t f = require_folder();
+  numbers_ = backup_numbers(c);
+  uint32_t f = folder(c);
+  // Versions newer than the point in time (a timestamp or a selected backup) are shown,
+  // marked: "what came after" is part of a file's story. None without a point in time.
+  uint32_t at = (time_ || backup_) ? backup_or_none(c, f) : kNone;
   std::vector<uint32_t> entries;
   if (picked_ && *picked_ < c.entries.size() && catalog::folder_of(c, *picked_) == f) {
     entries.push_back(*picked_);
@@ -269,12 +389,17 @@ std::vector<EntryRow> Browser::list_versions(const catalog::Catalog& c) {
   std::vector<EntryRow> rows;
   for (uint32_t e : entries) {
     std::string path = c.path(e);
-    for (const auto& r : catalog::versions_of(c, e)) rows.push_back(entry_row(c, e, r.version, path));
+    for (const auto& r : catalog::versions_of(c, e)) {
+      EntryRow row = entry_row(c, e, r.version, path);
+      row.newer = (time_ || backup_) && (at == kNone || c.versions[r.version].backup > at);
+      rows.push_back(std::move(row));
+    }
   }
   return keep(std::move(rows));
 }
 
 std::vector<EntryRow> Browser::search(const catalog::Catalog& c, const std::string& pattern, bool regex) {
+  numbers_ = backup_numbers(c);
   std::unique_ptr<RE2> re;
   std::string needle;
   if (regex) {
@@ -283,11 +408,13 @@ std::vector<EntryRow> Browser::search(const catalog::Catalog& c, const std::stri
   } else {
     for (char ch : pattern) needle.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
   }
-  std::vector<uint32_t> folders;
+  // Each folder in scope as of the point in time: the selected backup, the timestamp, or
+  // the newest backup. Nothing newer is found.
+  std::vector<std::pair<uint32_t, uint32_t>> folders;
   for (uint32_t f = 0; f < c.folders.size(); ++f) {
     if (folder_ && f != *folder_) continue;
     if (host_sel_ && c.folders[f].host != *host_sel_) continue;
-    folders.push_back(f);
+    folders.emplace_back(f, backup_or_none(c, f));
   }
   std::string lowered;
   auto match = [&](std::string_view path) {
@@ -297,32 +424,99 @@ std::vector<EntryRow> Browser::search(const catalog::Catalog& c, const std::stri
     return lowered.find(needle) != std::string::npos;
   };
   std::vector<EntryRow> rows;
-  for (const auto& r : catalog::search(c, folders, match))
+  for (const auto& r : catalog::search_at(c, folders, match))
     rows.push_back(entry_row(c, r.entry, r.version, c.path(r.entry), 0, r.deleted_later));
   return keep(std::move(rows));
 }
 
-std::string Browser::cd(const catalog::Catalog& c, const std::string& where) {
-  uint32_t f = require_folder();
-  uint32_t here = cwd(c);
-  picked_.reset();
-  if (where == "/") {
-    cwd_ = c.folders[f].root;
-  } else if (where == "..") {
-    if (here != c.folders[f].root) cwd_ = c.entries[here].parent;
+std::vector<EntryRow> Browser::list_changes(const catalog::Catalog& c, int number, uint32_t& backup) {
+  numbers_ = backup_numbers(c);
+  if (number > 0) {
+    auto order = by_time(c);
+    if (static_cast<size_t>(number) > order.size())
+      throw Error(ErrorKind::kInvalidInput,
+                  fmt::format("there is no backup #{} (LIST BACKUPS shows #1 to #{})", number, order.size()));
+    backup = order[static_cast<size_t>(number - 1)];
+  } else if (backup_) {
+    backup = *backup_;
   } else {
-    uint32_t b = backup_for(c, f);
-    auto [first, last] = c.children(here);
-    const uint32_t* it =
-        std::lower_bound(first, last, where, [&](uint32_t e, const std::string& n) { return c.name(e) < n; });
-    if (it == last || c.name(*it) != where)
-      throw Error(ErrorKind::kNotFound, "no folder " + where + " in " + c.path(here));
-    uint32_t v = c.version_at(*it, b);
-    if (v == kNone || c.versions[v].type != Type::kDir)
-      throw Error(ErrorKind::kInvalidInput, where + " is not a folder in this backup");
-    cwd_ = *it;
+    // The newest backup in scope: of the selected folder, else of the selected host (or this one).
+    std::optional<uint32_t> h = scope_host(c);
+    std::optional<uint32_t> best;
+    for (uint32_t i : by_time(c)) {
+      const auto& b = c.backups[i];
+      if (folder_ ? b.folder == *folder_ : (h && c.folders[b.folder].host == *h)) best = i;
+    }
+    if (!best)
+      throw Error(ErrorKind::kNotFound, "no backup of " + (folder_ ? c.folders[*folder_].path + " on " : "") + "host " +
+                                            (h ? c.hosts[*h].name : host_) + " (LIST BACKUPS shows them)");
+    backup = *best;
   }
-  return c.path(*cwd_);
+  std::vector<EntryRow> rows;
+  for (const auto& ch : catalog::changes_in(c, backup)) {
+    EntryRow r = entry_row(c, ch.entry, ch.version, c.path(ch.entry));
+    r.change = ch.kind == catalog::Change::kAdded     ? EntryRow::Change::kAdded
+               : ch.kind == catalog::Change::kChanged ? EntryRow::Change::kChanged
+                                                      : EntryRow::Change::kDeleted;
+    rows.push_back(std::move(r));
+  }
+  return keep(std::move(rows));
+}
+
+std::string Browser::cd(const catalog::Catalog& c, const std::string& where) {
+  uint32_t f = folder(c);
+  const uint32_t root = c.folders[f].root;
+  const std::string& top = c.folders[f].path;
+  uint32_t at = cwd(c);
+  std::string rest = where;
+  if (!where.empty() && where[0] == '/') {
+    // An absolute path: inside the folder's own path, else below the top of the folder.
+    at = root;
+    if (top == "/") {
+      rest = where;
+    } else if (where == top || where.starts_with(top + "/")) {
+      rest = where.substr(top.size());
+    }
+  }
+  uint32_t b = backup_for(c, f);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    size_t slash = rest.find('/', pos);
+    if (slash == std::string::npos) slash = rest.size();
+    std::string name = rest.substr(pos, slash - pos);
+    pos = slash + 1;
+    if (name.empty() || name == ".") continue;
+    if (name == "..") {
+      if (at != root) at = c.entries[at].parent;
+      continue;
+    }
+    auto [first, last] = c.children(at);
+    const uint32_t* it =
+        std::lower_bound(first, last, name, [&](uint32_t e, const std::string& n) { return c.name(e) < n; });
+    uint32_t v = (it != last && c.name(*it) == name) ? c.version_at(*it, b) : kNone;
+    if (v == kNone || c.versions[v].type == Type::kDeleted)
+      throw Error(ErrorKind::kNotFound,
+                  "no folder " + name + " in " + c.path(at) + " as of backup " + backup_label(c, b));
+    if (c.versions[v].type != Type::kDir)
+      throw Error(ErrorKind::kInvalidInput, c.path(*it) +
+                                                " is a file, not a folder (CD <n> of a listing row picks a "
+                                                "file for LIST VERSIONS)");
+    at = *it;
+  }
+  picked_.reset();
+  cwd_ = at;
+  return c.path(at);
+}
+
+std::vector<std::string> Browser::cd_names(const catalog::Catalog& c) const {
+  std::vector<std::string> out;
+  if (!folder_) return out;
+  uint32_t at = cwd_ && *cwd_ < c.entries.size() ? *cwd_ : c.folders[*folder_].root;
+  uint32_t b = backup_or_none(c, *folder_);
+  if (b == kNone) return out;
+  for (const auto& r : catalog::children_at(c, at, b))
+    if (c.versions[r.version].type == Type::kDir) out.push_back(std::string(c.name(r.entry)) + "/");
+  return out;
 }
 
 const EntryRow& Browser::row(int n) const {
@@ -331,10 +525,9 @@ const EntryRow& Browser::row(int n) const {
 }
 
 std::string Browser::cd_number(const catalog::Catalog& c, int n) {
-  require_folder();
   const EntryRow r = row(n);
   uint32_t f = catalog::folder_of(c, r.entry);
-  if (f != *folder_) {
+  if (f != folder_) {
     folder_ = f;
     host_sel_ = c.folders[f].host;
     backup_.reset();

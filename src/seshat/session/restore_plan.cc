@@ -25,14 +25,14 @@ void RestorePlan::reset_selections() {
 }
 
 void RestorePlan::add_tree(const catalog::Catalog& c, Browser& b) {
-  uint32_t f = b.require_folder();
+  uint32_t f = b.folder(c);
   uint32_t e = b.cwd(c);
   set_.push_back({Selection::kTree, f, e, kNone});
   log::info("Added the tree {} to the restore", c.path(e));
 }
 
 void RestorePlan::add_folder(const catalog::Catalog& c, Browser& b) {
-  uint32_t f = b.require_folder();
+  uint32_t f = b.folder(c);
   uint32_t e = b.cwd(c);
   set_.push_back({Selection::kFolderFiles, f, e, kNone});
   log::info("Added the files of {} to the restore", c.path(e));
@@ -48,7 +48,8 @@ void RestorePlan::add_row(const catalog::Catalog& c, const Browser& b, int n) {
     log::info("Added the tree {} to the restore", r.path);
   } else {
     set_.push_back({Selection::kVersion, f, r.entry, r.version});
-    log::info("Added {} as of {} to the restore", c.path(r.entry), format_listing(r.backup_ns));
+    log::info("Added {} as of backup {} to the restore", c.path(r.entry),
+              backup_label(c, c.versions[r.version].backup));
   }
 }
 
@@ -71,11 +72,12 @@ void RestorePlan::add_baremetal(const catalog::Catalog& c, const Browser& b, con
   if (!h) throw Error(ErrorKind::kNotFound, "host " + this_host + " has no backups; SELECT HOST first");
   size_t n = 0;
   for (uint32_t f = 0; f < c.folders.size(); ++f)
-    if (c.folders[f].host == *h) {
-      set_.push_back({Selection::kTree, f, c.folders[f].root, kNone});
+    if (c.folders[f].host == *h && catalog::newest_backup(c, f)) {
+      set_.push_back({Selection::kTree, f, c.folders[f].root, kNone, true});
       ++n;
     }
-  log::info("Added every folder of host {} to the restore ({} folders)", c.hosts[*h].name, n);
+  if (n == 0) throw Error(ErrorKind::kNotFound, "host " + c.hosts[*h].name + " has no backed-up folder");
+  log::info("Added every folder of host {} to the restore ({} {})", c.hosts[*h].name, n, n == 1 ? "folder" : "folders");
 }
 
 std::vector<std::string> RestorePlan::describe(const catalog::Catalog& c) const {
@@ -89,8 +91,8 @@ std::vector<std::string> RestorePlan::describe(const catalog::Catalog& c) const 
         out.push_back("files   " + c.path(s.entry) + "/*");
         break;
       case Selection::kVersion:
-        out.push_back("file    " + c.path(s.entry) + "  (version of " +
-                      format_listing(c.backups[c.versions[s.version].backup].time_ns) + ")");
+        out.push_back("file    " + c.path(s.entry) + "  (version of backup " +
+                      backup_label(c, c.versions[s.version].backup) + ")");
         break;
     }
   }
@@ -104,10 +106,11 @@ void RestorePlan::set_target(const std::string& dir) {
   log::info("Restore target is: {}", dir.empty() ? "ORIGINAL" : dir);
 }
 
-std::vector<restore::Item> RestorePlan::resolve(const catalog::Catalog& c, const Browser& br) const {
+std::vector<restore::Item> RestorePlan::resolve(const catalog::Catalog& c, const Browser& br, bool report) const {
   if (set_.empty()) throw Error(ErrorKind::kInvalidInput, "nothing to restore: add files with RESTORE ADD first");
   std::vector<restore::Item> items;
   std::unordered_map<uint32_t, size_t> seen;  // entry -> index in items (a later selection wins)
+  size_t left_out = 0;
   auto add = [&](uint32_t e, uint32_t v) {
     auto [it, inserted] = seen.emplace(e, items.size());
     if (inserted)
@@ -120,9 +123,16 @@ std::vector<restore::Item> RestorePlan::resolve(const catalog::Catalog& c, const
       add(s.entry, s.version);
       continue;
     }
-    uint32_t b = br.backup_for(c, s.folder);
+    uint32_t b = s.baremetal ? br.backup_or_none(c, s.folder) : br.backup_for(c, s.folder);
+    if (b == kNone) {
+      // BAREMETAL as of a time before this folder's first backup: the others still come back.
+      ++left_out;
+      if (report)
+        log::warn("Not restoring {}: it has no backup at or before the restore timestamp", c.folders[s.folder].path);
+      continue;
+    }
     if (s.kind == Selection::kTree) {
-      log::info("Restoring {} as of the backup of {}", c.path(s.entry), format_listing(c.backups[b].time_ns));
+      if (report) log::info("Restoring {} as of backup {}", c.path(s.entry), backup_label(c, b));
       c.for_each_at(s.entry, b, [&](uint32_t e, uint32_t v) { add(e, v); });
     } else {
       for (const auto& r : catalog::children_at(c, s.entry, b)) {
@@ -131,6 +141,10 @@ std::vector<restore::Item> RestorePlan::resolve(const catalog::Catalog& c, const
       }
     }
   }
+  if (items.empty() && left_out > 0)
+    throw Error(ErrorKind::kNotFound,
+                "nothing to restore: no selected folder has a backup at or before the restore "
+                "timestamp");
   return items;
 }
 

@@ -20,13 +20,18 @@ class RestorePlan {
   void add_folder(const catalog::Catalog& c, Browser& b);
   void add_row(const catalog::Catalog& c, const Browser& b, int n);  // a row of the last listing
   void add_all_rows(const catalog::Catalog& c, const Browser& b);
-  // Every folder of the selected host, else of `this_host`.
+  // Every folder of the selected host, else of `this_host`. With a restore timestamp, the
+  // folders without a backup at or before it are left out with a WARN when the plan is
+  // resolved (the others are restored).
   void add_baremetal(const catalog::Catalog& c, const Browser& b, const std::string& this_host);
   std::vector<std::string> describe(const catalog::Catalog& c) const;  // LIST SELECTED
   void set_target(const std::string& dir);                             // "" = ORIGINAL
   const std::string& target() const { return target_; }
+  size_t size() const { return set_.size(); }
   // The items to restore, parents before children; a later selection of a path wins.
-  std::vector<restore::Item> resolve(const catalog::Catalog& c, const Browser& b) const;
+  // report: log which backup each tree comes from and WARN for left-out folders (once per
+  // restore, not when only counting).
+  std::vector<restore::Item> resolve(const catalog::Catalog& c, const Browser& b, bool report = true) const;
 
  private:
   struct Selection {
@@ -34,6 +39,7 @@ class RestorePlan {
     uint32_t folder;
     uint32_t entry;    // subtree root, folder, or file
     uint32_t version;  // kVersion only
+    bool baremetal = false;
   };
   std::vector<Selection> set_;
   std::string target_;

@@ -9,10 +9,12 @@ namespace seshat::session {
 
 struct BackupRow {
   uint32_t backup;
+  int number;  // its number in LIST BACKUPS (#3): the rank by time among all backups
   std::string host, folder;
   int64_t time_ns;
   bool complete;
-  uint64_t files, bytes;
+  uint64_t files_new, bytes_new;      // versions written by it, bytes of new content
+  uint64_t files_total, bytes_total;  // files and symlinks in it, their bytes
 };
 
 struct FolderRow {
@@ -20,6 +22,7 @@ struct FolderRow {
   std::string host, path;
   size_t backups;
   std::optional<int64_t> last_ns;
+  int last_number = 0;  // the newest backup's LIST BACKUPS number
   bool automatic;
 };
 
@@ -38,7 +41,11 @@ struct EntryRow {
   std::string path;            // full path (LIST FILES and TREE: the name)
   int depth = 0;               // LIST TREE indentation
   int64_t backup_ns = 0;       // the backup the version is from
-  bool deleted_later = false;  // SEARCH: gone in the newest backup
+  int backup_number = 0;       // its LIST BACKUPS number
+  std::string host;            // of the folder (SEARCH shows it)
+  bool deleted_later = false;  // SEARCH: gone as of the point in time looked at
+  bool newer = false;          // LIST VERSIONS: newer than the selected backup or timestamp
+  enum class Change { kNone, kAdded, kChanged, kDeleted } change = Change::kNone;  // LIST CHANGES
   Kind kind = Kind::kFile;
   uint32_t mode = 0;  // permission bits
   uint64_t size = 0;

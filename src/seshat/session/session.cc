@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "seshat/backup/backup.h"
@@ -193,6 +196,143 @@ void Session::automatic() {
   log::info("AUTOMATIC: all {} folders backed up", paths.size());
 }
 
+void Session::automatic_add(const std::string& dir) {
+  std::string folder = absolute_dir(dir);
+  struct stat st {};
+  if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw Error(ErrorKind::kInvalidInput, "cannot register " + dir + ": not a directory");
+  OpenRepository& o = open_repo(true);
+  auto lock = o.lock_for_write(host_, settings_.wait, settings_.dry_run);
+  o.reload_if_changed(store_description());
+  catalog::Catalog& c = o.catalog();
+  uint32_t h = c.find_or_add_host(host_);
+  auto existing = c.find_folder(h, folder);
+  if (existing && c.folders[*existing].automatic) {
+    log::info("{} is already registered for AUTOMATIC", folder);
+    return;
+  }
+  if (settings_.dry_run) {
+    log::info("Would register {} for AUTOMATIC (dry run)", folder);
+    o.drop_catalog();
+    return;
+  }
+  uint32_t f = existing ? *existing : c.find_or_add_folder(h, folder);
+  c.folders[f].automatic = true;
+  o.generations().save(c);
+  c.build_child_index();
+  log::info("Registered {} for AUTOMATIC (backed up by the next AUTOMATIC)", folder);
+}
+
+void Session::automatic_remove(const std::string& which) {
+  OpenRepository& o = open_repo();
+  auto lock = o.lock_for_write(host_, settings_.wait, settings_.dry_run);
+  o.reload_if_changed(store_description());
+  catalog::Catalog& c = o.catalog();
+  auto h = c.find_host(host_);
+  std::vector<uint32_t> mine;  // LIST AUTO's rows, in its order
+  for (uint32_t i = 0; h && i < c.folders.size(); ++i)
+    if (c.folders[i].host == *h && c.folders[i].automatic) mine.push_back(i);
+  std::optional<uint32_t> f;
+  bool number = !which.empty() && which.size() < 10 && std::all_of(which.begin(), which.end(), [](char ch) {
+    return std::isdigit(static_cast<unsigned char>(ch)) != 0;
+  });
+  if (number) {
+    size_t n = std::stoul(which);
+    if (n < 1 || n > mine.size())
+      throw Error(ErrorKind::kInvalidInput,
+                  fmt::format("there is no AUTOMATIC folder number {} (LIST AUTO shows {})", n, mine.size()));
+    f = mine[n - 1];
+  } else {
+    std::string want = which;
+    while (want.size() > 1 && want.back() == '/') want.pop_back();
+    for (uint32_t i : mine)
+      if (c.folders[i].path == want) f = i;
+    if (!f)
+      throw Error(ErrorKind::kNotFound,
+                  "no folder " + which + " of host " + host_ + " is registered for AUTOMATIC (LIST AUTO shows them)");
+  }
+  if (settings_.dry_run) {
+    log::info("Would unregister {} from AUTOMATIC (dry run)", c.folders[*f].path);
+    return;
+  }
+  c.folders[*f].automatic = false;
+  o.generations().save(c);
+  log::info("Unregistered {} from AUTOMATIC; its backups stay (BACKUP {} registers it again)", c.folders[*f].path,
+            c.folders[*f].path);
+}
+
+namespace {
+// What the browser and the restore plan's ids mean, to tell whether a reloaded catalog is
+// the old one with more added (ids keep their meaning) or another one.
+struct Shape {
+  std::vector<std::string> hosts;
+  std::vector<std::pair<std::string, uint32_t>> folders;  // path, root
+  std::vector<std::pair<uint32_t, int64_t>> backups;      // folder, time
+  size_t entries = 0, versions = 0;
+  uint64_t entries_hash = 0;  // over the first `entries` entries' parents and names
+};
+
+uint64_t entries_hash(const catalog::Catalog& c, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  for (size_t i = 0; i < n; ++i) {
+    mix(c.entries[i].parent);
+    for (char ch : c.name(static_cast<uint32_t>(i))) mix(static_cast<unsigned char>(ch));
+  }
+  return h;
+}
+
+Shape shape_of(const catalog::Catalog& c) {
+  Shape s;
+  for (const auto& h : c.hosts) s.hosts.push_back(h.name);
+  for (const auto& f : c.folders) s.folders.emplace_back(f.path, f.root);
+  for (const auto& b : c.backups) s.backups.emplace_back(b.folder, b.time_ns);
+  s.entries = c.entries.size();
+  s.versions = c.versions.size();
+  s.entries_hash = entries_hash(c, s.entries);
+  return s;
+}
+
+bool extends(const Shape& before, const catalog::Catalog& now) {
+  if (now.hosts.size() < before.hosts.size() || now.folders.size() < before.folders.size() ||
+      now.backups.size() < before.backups.size() || now.entries.size() < before.entries ||
+      now.versions.size() < before.versions)
+    return false;
+  for (size_t i = 0; i < before.hosts.size(); ++i)
+    if (now.hosts[i].name != before.hosts[i]) return false;
+  for (size_t i = 0; i < before.folders.size(); ++i)
+    if (now.folders[i].path != before.folders[i].first || now.folders[i].root != before.folders[i].second) return false;
+  for (size_t i = 0; i < before.backups.size(); ++i)
+    if (now.backups[i].folder != before.backups[i].first || now.backups[i].time_ns != before.backups[i].second)
+      return false;
+  return entries_hash(now, before.entries) == before.entries_hash;
+}
+}  // namespace
+
+void Session::refresh() {
+  if (!open_ || !open_->loaded()) return;
+  try {
+    if (!open_->generations().changed()) return;
+    Shape before = shape_of(open_->catalog());
+    open_->reload(store_description());
+    const catalog::Catalog& now = open_->catalog();
+    if (!extends(before, now)) {
+      browser_ = Browser(host_);
+      plan_.reset();
+      log::info(
+          "The DB was replaced by another process (DB REBUILD, RESET or LOAD): selections and the restore setup "
+          "were reset");
+    } else if (now.backups.size() > before.backups.size()) {
+      size_t n = now.backups.size() - before.backups.size();
+      log::info("{} by another process since the DB was loaded",
+                n == 1 ? std::string("1 new backup was made") : fmt::format("{} new backups were made", n));
+    }
+  } catch (const Error& e) {
+    // The command itself reports a store that cannot be read, if it needs it.
+    log::debug("Could not check the store for newer DB generations: {}", e.what());
+  }
+}
+
 void Session::db_load() { open_repo().reload(store_description()); }
 
 void Session::db_save() {
@@ -329,6 +469,15 @@ DbSize Session::db_size() {
 
 // ---------------------------------------------------------------- restore
 
+std::vector<EntryRow> Session::list_changes(int number, std::string& label) {
+  const catalog::Catalog& c = cat();
+  uint32_t b = 0;
+  auto rows = browser_.list_changes(c, number, b);
+  const auto& f = c.folders[c.backups[b].folder];
+  label = backup_label(c, b) + " of " + f.path + " on host " + c.hosts[f.host].name;
+  return rows;
+}
+
 void Session::restore_reset() {
   plan_.reset();
   browser_.set_time(std::nullopt);
@@ -343,7 +492,7 @@ void Session::restore_timestamp(const std::string& when) {
 
 size_t Session::restore_conflicts() {
   const catalog::Catalog& c = cat();
-  return restore::count_differing(c, plan_.resolve(c, browser_), plan_.target());
+  return restore::count_differing(c, plan_.resolve(c, browser_, false), plan_.target());
 }
 
 RestoreOutcome Session::restore_go(bool overwrite) {
@@ -355,15 +504,15 @@ RestoreOutcome Session::restore_go(bool overwrite) {
   opt.dry_run = settings_.dry_run;
   opt.overwrite = overwrite || settings_.overwrite;
   opt.threads = worker_threads(2, 4);  // reads in flight: a few even on one core
-  log::info("Restoring {} items to {}", items.size(), opt.target.empty() ? "ORIGINAL" : opt.target);
+  log::info("{} {} to {}", settings_.dry_run ? "Would restore" : "Restoring", plural(items.size(), "item", "items"),
+            opt.target.empty() ? "ORIGINAL" : opt.target);
   auto reader = o.repo().blob_reader(c);
   restore::Result r = restore::run(c, items, opt, *reader);
   RestoreOutcome out{r.files + r.symlinks, r.identical, r.kept, r.failed};
   if (settings_.dry_run) return out;
-  log::info(
-      "Restore complete: {} files ({}), {} directories, {} symlinks restored, {} already identical, {} kept, "
-      "{} failed",
-      r.files, human_size(r.bytes), r.dirs, r.symlinks, r.identical, r.kept, r.failed);
+  log::info("Restore complete: {} ({}), {}, {} restored, {} already identical, {} kept, {} failed",
+            plural(r.files, "file", "files"), human_size(r.bytes), plural(r.dirs, "directory", "directories"),
+            plural(r.symlinks, "symlink", "symlinks"), r.identical, r.kept, r.failed);
   return out;
 }
 

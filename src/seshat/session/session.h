@@ -42,6 +42,14 @@ class Session {
   void initialize();  // opens it (creating one in an empty store) and loads the catalog
   void backup(const std::string& dir);
   void automatic();
+  // AUTOMATIC ADD: registers a directory of this host for AUTOMATIC without backing it up.
+  void automatic_add(const std::string& dir);
+  // AUTOMATIC REMOVE: unregisters a folder of this host, by path or LIST AUTO number; its
+  // backups stay.
+  void automatic_remove(const std::string& folder_or_number);
+  // Before each command of a long-running shell: if another process committed since the
+  // catalog was loaded, loads it again (keeping the selections if they still mean the same).
+  void refresh();
   void db_load();
   void db_save();
   void db_lock();
@@ -75,6 +83,10 @@ class Session {
   std::string selection_description() const {
     return browser_.describe(open_ && open_->loaded() ? &open_->catalog() : nullptr);
   }
+  std::string restore_point_description() const {
+    return browser_.describe_point(open_ && open_->loaded() ? &open_->catalog() : nullptr);
+  }
+  size_t restore_selections() const { return plan_.size(); }
 
   // ---- browsing (a folder must be selected; the point in time is the restore timestamp,
   // else the selected backup, else the newest backup)
@@ -85,7 +97,13 @@ class Session {
     return browser_.search(cat(), pattern, regex);
   }
   std::string cd(const std::string& where) { return browser_.cd(cat(), where); }
+  // LIST CHANGES [<n>]: label is set to how the backup is named ("#3 ... of /src on host").
+  std::vector<EntryRow> list_changes(int number, std::string& label);
   std::string cd_number(int n) { return browser_.cd_number(cat(), n); }
+  // For TAB after CD: the folders below the current one; empty if nothing is loaded.
+  std::vector<std::string> cd_names() {
+    return open_ && open_->loaded() ? browser_.cd_names(open_->catalog()) : std::vector<std::string>{};
+  }
   std::string cwd_path() { return browser_.cwd_path(open_ && open_->loaded() ? &open_->catalog() : nullptr); }
 
   // ---- restore

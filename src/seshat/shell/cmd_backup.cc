@@ -7,8 +7,15 @@ namespace seshat::shell {
 std::vector<Node> backup_commands() {
   using session::Session;
   return {
-      kw({"AUTOMATIC"}, "Back up every folder of this host backed up before; one that fails is named, the others go on",
-         run([](Session& s) { s.automatic(); })),
+      kw({"AUTOMATIC"},
+         "Back up every folder of this host registered for it (LIST AUTO); one that fails is named, the others go on",
+         run([](Session& s) { s.automatic(); }),
+         {kw({"ADD"}, "Register a directory for AUTOMATIC without backing it up now", nullptr,
+             {arg(ArgType::kDirectory, "The directory",
+                  run_arg([](Session& s, const std::string& d) { s.automatic_add(d); }))}),
+          kw({"REMOVE"}, "Stop backing up a folder with AUTOMATIC (its backups stay)", nullptr,
+             {arg(ArgType::kWord, "The folder's path or its LIST AUTO number",
+                  run_arg([](Session& s, const std::string& f) { s.automatic_remove(f); }))})}),
       kw({"BACKUP"}, "Back up a directory (initialises for you)", nullptr,
          {arg(ArgType::kDirectory, "The directory to back up",
               run_arg([](Session& s, const std::string& d) { s.backup(d); }))}),

@@ -1,12 +1,14 @@
 // LIST ..., SEARCH, MEMSTATS: the rows the session gives, numbered.
 #include <fmt/format.h>
-#include <sys/resource.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "seshat/session/session.h"
 #include "seshat/shell/commands.h"
 #include "seshat/util/bytes.h"
+#include "seshat/util/error.h"
+#include "seshat/util/printable.h"
 #include "seshat/util/time.h"
 
 namespace seshat::shell {
@@ -15,18 +17,39 @@ namespace {
 using session::EntryRow;
 using session::Session;
 
-int limit_of(const Context& c) { return c.args.empty() ? -1 : std::stoi(c.args[0]); }
+// LIST <n>: the row limit (-1: all). LIST 0 is refused rather than printing nothing.
+int limit_of(const Context& c) {
+  if (c.args.empty()) return -1;
+  int n = std::stoi(c.args[0]);
+  if (n < 1)
+    throw Error(ErrorKind::kInvalidInput,
+                "LIST 0 would show nothing: give the number of rows to show (1 or more), or none for all");
+  return n;
+}
 
-// Rows are printed numbered; `limit` < 0 prints all.
-template <typename Rows, typename Fn>
-void numbered(const Rows& rows, int limit, Fn line) {
-  int n = 0;
-  for (const auto& r : rows) {
-    if (limit >= 0 && n >= limit) break;
-    ++n;
-    out(fmt::format("{:>4}  {}", n, line(r)));
-  }
+// The word after LIST (and its number) that names this listing, for "LIST ALL BACKUPS".
+struct Listing {
+  const char* name;          // "BACKUPS"
+  bool newest_last = false;  // rows are oldest first: a limit shows the last (newest) rows
+};
+
+// Rows are printed numbered as in the whole listing; a limit keeps the first rows (the
+// newest where rows are in time order) and says how many there are.
+template <typename Rows, typename Num, typename Fn>
+void numbered_as(const Rows& rows, int limit, const Listing& l, Num number, Fn line) {
+  const size_t total = rows.size();
+  const size_t shown = limit < 0 ? total : std::min(total, static_cast<size_t>(limit));
+  const size_t from = l.newest_last ? total - shown : 0;
+  for (size_t i = from; i < from + shown; ++i) out(fmt::format("{:>4}  {}", number(rows[i], i), line(rows[i])));
   if (rows.empty()) out("  (none)");
+  if (shown < total)
+    out(fmt::format("  ({} of {}{}; LIST ALL {} for all)", shown, total, l.newest_last ? ", the newest" : "", l.name));
+}
+
+template <typename Rows, typename Fn>
+void numbered(const Rows& rows, int limit, const Listing& l, Fn line) {
+  numbered_as(
+      rows, limit, l, [](const auto&, size_t i) { return static_cast<int>(i + 1); }, line);
 }
 
 std::string mode_string(const EntryRow& r) {
@@ -39,97 +62,184 @@ std::string mode_string(const EntryRow& r) {
   return s;
 }
 
-std::string entry_line(const EntryRow& r, bool versions) {
+std::string backup_name(const EntryRow& r) {
+  return fmt::format("#{} {}", r.backup_number, format_listing(r.backup_ns));
+}
+
+// versions: the backup of each row is named; search: the host too.
+std::string entry_line(const EntryRow& r, bool versions, bool search = false) {
+  std::string where = search ? "  host " + r.host : "";
   if (r.kind == EntryRow::Kind::kDeleted)
-    return fmt::format("{}  deleted in the backup of {}", r.path, format_listing(r.backup_ns));
+    return fmt::format("{}  deleted in backup {}{}{}", r.path, backup_name(r), where,
+                       r.newer ? "  (newer than the point in time)" : "");
   std::string name = std::string(r.depth * 2, ' ') + r.path;
   if (r.kind == EntryRow::Kind::kDir) name += "/";
   if (r.kind == EntryRow::Kind::kSymlink) name += " -> " + r.link_target;
-  std::string when = versions ? "  backup " + format_listing(r.backup_ns) : "";
-  return fmt::format("{} {:>9}  {}  {}{}{}", mode_string(r), r.kind == EntryRow::Kind::kDir ? "" : human_size(r.size),
-                     format_listing(r.mtime_ns), name, when, r.deleted_later ? "  (deleted since)" : "");
+  std::string when = versions ? "  backup " + backup_name(r) : "";
+  return fmt::format("{} {:>9}  {}  {}{}{}{}{}", mode_string(r),
+                     r.kind == EntryRow::Kind::kDir ? "" : human_size(r.size), format_listing(r.mtime_ns), name, when,
+                     where, r.deleted_later ? "  (deleted since)" : "",
+                     r.newer ? "  (newer than the point in time)" : "");
 }
 
-Action list_rows(std::function<std::vector<EntryRow>(Session&)> fn, bool versions) {
-  return [fn, versions](Context& c) {
-    numbered(fn(c.session), limit_of(c), [versions](const EntryRow& r) { return entry_line(r, versions); });
+Action list_rows(std::function<std::vector<EntryRow>(Session&)> fn, bool versions, Listing l) {
+  return [fn, versions, l](Context& c) {
+    int limit = limit_of(c);
+    numbered(fn(c.session), limit, l, [versions](const EntryRow& r) { return entry_line(r, versions); });
     return 0;
   };
 }
 
 int list_backups(Context& c) {
-  numbered(c.session.backups(), limit_of(c), [](const session::BackupRow& r) {
-    return fmt::format("{}  {:<12} {:<30} {:>8} files {:>9}{}", format_listing(r.time_ns), r.host, r.folder, r.files,
-                       human_size(r.bytes), r.complete ? "" : "  (incomplete)");
-  });
+  int limit = limit_of(c);
+  auto rows = c.session.backups();
+  // Columns as wide as what they hold (a long folder path widens its column).
+  size_t host_w = 4, folder_w = 6;
+  for (const auto& r : rows) {
+    host_w = std::max(host_w, printable(r.host).size());
+    folder_w = std::max(folder_w, printable(r.folder).size());
+  }
+  host_w = std::min<size_t>(host_w, 30);
+  folder_w = std::min<size_t>(folder_w, 60);
+  if (!rows.empty())
+    out(fmt::format("{:>4}  {:<20}  {:<{}}  {:<{}}  {:>8}  {:>9}  {:>9}", "#", "Time", "Host", host_w, "Folder",
+                    folder_w, "Files", "New data", "Total"));
+  numbered_as(
+      rows, limit, {"BACKUPS", true}, [](const session::BackupRow& r, size_t) { return r.number; },
+      [&](const session::BackupRow& r) {
+        return fmt::format("{:<20}  {:<{}}  {:<{}}  {:>8}  {:>9}  {:>9}{}", format_listing(r.time_ns), r.host, host_w,
+                           r.folder, folder_w, r.files_total, human_size(r.bytes_new), human_size(r.bytes_total),
+                           r.complete ? "" : "  (incomplete)");
+      });
+  if (!rows.empty())
+    out("  Files: files and symlinks in the backup; New data: what it stored that no earlier backup had; Total: the "
+        "size of its files");
   return 0;
 }
 
 int list_folders(Context& c) {
-  numbered(c.session.folders(), limit_of(c), [](const session::FolderRow& r) {
-    return fmt::format("{:<12} {:<40} {:>3} backups  last {}{}", r.host, r.path, r.backups,
-                       r.last_ns ? format_listing(*r.last_ns) : std::string("never"),
-                       r.automatic ? "" : "  (not AUTOMATIC)");
+  int limit = limit_of(c);
+  numbered(c.session.folders(), limit, {"FOLDERS"}, [](const session::FolderRow& r) {
+    return fmt::format(
+        "{:<12} {:<40} {:>11}  last {}{}", r.host, r.path, plural(r.backups, "backup", "backups"),
+        r.last_ns ? fmt::format("#{} {}", r.last_number, format_listing(*r.last_ns)) : std::string("never"),
+        r.automatic ? "" : "  (not AUTOMATIC)");
   });
   return 0;
 }
 
 int list_auto(Context& c) {
+  int limit = limit_of(c);
   std::vector<session::FolderRow> mine;
   for (auto& r : c.session.folders())
     if (r.host == c.session.host() && r.automatic) mine.push_back(r);
-  numbered(mine, limit_of(c), [](const session::FolderRow& r) { return r.path; });
+  numbered(mine, limit, {"AUTO"}, [](const session::FolderRow& r) { return r.path; });
   return 0;
 }
 
 int list_hosts(Context& c) {
-  numbered(c.session.hosts(), limit_of(c),
-           [](const session::HostRow& r) { return fmt::format("{:<20} {} folders", r.name, r.folders); });
+  int limit = limit_of(c);
+  numbered(c.session.hosts(), limit, {"HOSTS"}, [](const session::HostRow& r) {
+    return fmt::format("{:<20} {}", r.name, plural(r.folders, "folder", "folders"));
+  });
   return 0;
 }
 
-int list_strings(Context& c, const std::vector<std::string>& rows) {
-  numbered(rows, limit_of(c), [](const std::string& r) { return r; });
+int list_strings(Context& c, const std::vector<std::string>& rows, const char* name) {
+  int limit = limit_of(c);
+  numbered(rows, limit, {name}, [](const std::string& r) { return r; });
   return 0;
+}
+
+// LIST [<limit>] CHANGES [<backup>]: number 0 is the newest backup in scope.
+int list_changes(Context& c, int limit, int number) {
+  std::string label;
+  auto rows = c.session.list_changes(number, label);
+  uint64_t added = 0, changed = 0, deleted = 0;
+  for (const auto& r : rows) {
+    added += r.change == EntryRow::Change::kAdded;
+    changed += r.change == EntryRow::Change::kChanged;
+    deleted += r.change == EntryRow::Change::kDeleted;
+  }
+  out(fmt::format("Changes in backup {}: {} added, {} changed, {} deleted", label, added, changed, deleted));
+  numbered(rows, limit, {"CHANGES"}, [](const EntryRow& r) {
+    const char* what = r.change == EntryRow::Change::kAdded     ? "added  "
+                       : r.change == EntryRow::Change::kChanged ? "changed"
+                                                                : "deleted";
+    std::string name = r.path + (r.kind == EntryRow::Kind::kDir ? "/" : "");
+    if (r.kind == EntryRow::Kind::kSymlink) name += " -> " + r.link_target;
+    if (r.change == EntryRow::Change::kDeleted)
+      return fmt::format("{}  {}  (was {}{})", what, name,
+                         r.kind == EntryRow::Kind::kDir ? "a folder" : human_size(r.size),
+                         r.kind == EntryRow::Kind::kDir ? "" : ", RESTORE ADD FILE <n> brings it back");
+    return fmt::format("{}  {} {:>9}  {}  {}", what, mode_string(r),
+                       r.kind == EntryRow::Kind::kDir ? "" : human_size(r.size), format_listing(r.mtime_ns), name);
+  });
+  return 0;
+}
+
+Node changes_node() {
+  Action newest = [](Context& c) { return list_changes(c, limit_of(c), 0); };
+  Action numbered_backup = [](Context& c) {
+    int number = std::stoi(c.args.back());
+    if (number < 1) throw Error(ErrorKind::kInvalidInput, "backups are numbered from #1 (LIST BACKUPS)");
+    Context limited = c;
+    limited.args.pop_back();
+    return list_changes(c, limit_of(limited), number);
+  };
+  return kw({"CHANGES"}, "What a backup added, changed and deleted: the newest in scope, or backup <n>", newest,
+            {arg(ArgType::kInteger, "The backup's number in LIST BACKUPS", numbered_backup)});
 }
 
 std::vector<Node> list_kinds() {
   return {
       kw({"AUTO"}, "Directories that will be backed up using AUTOMATIC", list_auto),
-      kw({"BACKUPS"}, "What backups have been performed", list_backups),
+      kw({"BACKUPS"},
+         "What backups have been performed: number, time, host, folder, files in it, bytes it stored, total size",
+         list_backups),
+      changes_node(),
       kw({"DIRECTORIES", "DIRS", "FOLDERS"}, "The directories backed up", list_folders),
-      kw({"FILES"}, "Files in the current folder (CD) of the selected backup",
-         list_rows([](Session& s) { return s.list_files(); }, false)),
-      kw({"FOUND"}, "Files found to back up by the last walk",
-         [](Context& c) { return list_strings(c, c.session.found()); }),
+      kw({"FILES"}, "Files in the current folder (CD) as of the point in time (SELECT BACKUP, RESTORE TIMESTAMP)",
+         list_rows([](Session& s) { return s.list_files(); }, false, {"FILES"})),
+      kw({"FOUND"}, "Files found to back up by the last walk of this session",
+         [](Context& c) { return list_strings(c, c.session.found(), "FOUND"); }),
       kw({"HOSTS"}, "Hosts in the DB", list_hosts),
       kw({"SELECTED"}, "What RESTORE ADD selected for restoring",
-         [](Context& c) { return list_strings(c, c.session.restore_selected()); }),
-      kw({"TREE"}, "The tree of files below the current folder, for restoring",
-         list_rows([](Session& s) { return s.list_tree(); }, false)),
-      kw({"VERSIONS"}, "The versions of the file picked by CD <n>, else of every file in the current folder",
-         list_rows([](Session& s) { return s.list_versions(); }, true)),
+         [](Context& c) { return list_strings(c, c.session.restore_selected(), "SELECTED"); }),
+      kw({"TREE"}, "The tree below the current folder as of the point in time, for restoring",
+         list_rows([](Session& s) { return s.list_tree(); }, false, {"TREE"})),
+      kw({"VERSIONS"},
+         "The versions of the file picked by CD <n>, else of every file in the current folder; versions newer than "
+         "the point in time are marked",
+         list_rows([](Session& s) { return s.list_versions(); }, true, {"VERSIONS"})),
   };
 }
 
-int memstats(Context& c) {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  long rss_kb = 0;
+long status_kb(const char* key) {
   std::ifstream status("/proc/self/status");
   std::string line;
+  size_t n = std::strlen(key);
   while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) rss_kb = std::stol(line.substr(6));
+    if (line.compare(0, n, key) == 0) return std::stol(line.substr(n));
+  return 0;
+}
+
+int memstats(Context& c) {
+  // Both from the same source; the peak is never below the current figure.
+  long rss_kb = status_kb("VmRSS:");
+  long peak_kb = std::max(status_kb("VmHWM:"), rss_kb);
   out(fmt::format("Resident memory: {}", human_size(static_cast<uint64_t>(rss_kb) * 1024)));
-  out(fmt::format("Peak resident memory: {}", human_size(static_cast<uint64_t>(ru.ru_maxrss) * 1024)));
+  out(fmt::format("Peak resident memory: {}", human_size(static_cast<uint64_t>(peak_kb) * 1024)));
   auto s = c.session.db_size();
-  out(fmt::format("Catalog: {} paths, {} versions, {} in memory", s.entries, s.versions, human_size(s.memory_bytes)));
+  out(fmt::format("Catalog: {}, {}, {} in memory", plural(s.entries, "path", "paths"),
+                  plural(s.versions, "version", "versions"), human_size(s.memory_bytes)));
   return 0;
 }
 
 Action search(bool regex) {
   return [regex](Context& c) {
-    numbered(c.session.search(c.args.at(0), regex), -1, [](const EntryRow& r) { return entry_line(r, true); });
+    numbered(c.session.search(c.args.at(0), regex), -1, {"SEARCH"},
+             [](const EntryRow& r) { return entry_line(r, true, true); });
     return 0;
   };
 }
@@ -138,11 +248,15 @@ Action search(bool regex) {
 
 std::vector<Node> list_commands() {
   std::vector<Node> kinds = list_kinds();
-  kinds.push_back(arg(ArgType::kInteger, "The most rows to print", nullptr, list_kinds()));
+  kinds.push_back(kw({"ALL"}, "Every row (the default)", nullptr, list_kinds()));
+  kinds.push_back(arg(ArgType::kInteger, "The most rows to print (the newest, where rows are in time order)", nullptr,
+                      list_kinds()));
   return {
       kw({"LIST"}, "List parts of the DB; a number limits the rows", nullptr, std::move(kinds)),
       kw({"MEMSTATS"}, "Display memory statistics", memstats),
-      kw({"SEARCH"}, "Find files in every version in scope (the selected host or folder, else all)", nullptr,
+      kw({"SEARCH"},
+         "Find files in every version in scope (the selected host or folder, else all) as of the point in time",
+         nullptr,
          {kw({"CONTAINS"}, "Paths containing a word (case-insensitive)", nullptr,
              {arg(ArgType::kWord, "The word", search(false))}),
           kw({"REGEX"}, "Paths matching a regular expression (RE2)", nullptr,

@@ -12,18 +12,23 @@ std::vector<Node> select_commands() {
     return 0;
   };
   return {
-      kw({"CD"}, "Move in the selected backup's tree; alone, print the current folder",
+      kw({"CD"}, "Move in the selected folder's tree as of the point in time; alone, print the current folder",
          [](Context& c) {
            out(c.session.cwd_path());
            return 0;
          },
          {arg(ArgType::kInteger, "Row n of the last listing: enter a folder, or pick a file for LIST VERSIONS",
               run_arg([](Session& s, const std::string& n) { log::info("Now at {}", s.cd_number(std::stoi(n))); })),
-          arg(ArgType::kWord, "A folder in the current one, .. (up) or / (the top)",
+          arg(ArgType::kWord,
+              "A folder path: relative (docs, docs/2024, ..), or absolute (/ is the top of the folder, or the "
+              "folder's own path and below)",
               run_arg([](Session& s, const std::string& w) { log::info("Now at {}", s.cd(w)); }))}),
       kw({"SELECT"}, "Select what LIST, CD and RESTORE work on", nullptr,
          {
-             kw({"BACKUP"}, "Select a backup by its LIST BACKUPS number or by date", nullptr,
+             kw({"BACKUP"},
+                "Select a backup by its LIST BACKUPS number or by date (this host's, or the selected host's or "
+                "folder's): listings and restores show the state as of it",
+                nullptr,
                 {arg(ArgType::kInteger, "The number from LIST BACKUPS",
                      run_arg([](Session& s, const std::string& n) { s.select_backup_number(std::stoi(n)); })),
                  arg(ArgType::kDate, "The newest backup on or before this day", select_date,
@@ -38,7 +43,8 @@ std::vector<Node> select_commands() {
                      run_arg([](Session& s, const std::string& n) { s.select_host_number(std::stoi(n)); })),
                  arg(ArgType::kWord, "The host name",
                      run_arg([](Session& s, const std::string& h) { s.select_host(h); }))}),
-             kw({"RESET"}, "Reset the selections", run([](Session& s) {
+             kw({"RESET"}, "Reset the selections and the point in time (SELECT BACKUP, RESTORE TIMESTAMP)",
+                run([](Session& s) {
                   s.select_reset();
                   log::info("Selections reset");
                 })),

@@ -1,7 +1,12 @@
 // SET, S3, STORE, SHOW CONFIG, EXCLUDE, INCLUDE: every value goes through the settings table
 // (session/settings.h), which validates it the same way as when ~/.seshatrc is read.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "seshat/session/session.h"
@@ -73,6 +78,30 @@ Action reset_patterns(bool exclude) {
   });
 }
 
+// SET STAGING takes only a directory that is there and writable now (checked again when
+// the staging area is used: a remembered one may be gone by then).
+void check_staging(const std::string& d) {
+  struct stat st {};
+  if (d.empty() || d[0] != '/') throw Error(ErrorKind::kInvalidInput, "SET STAGING needs an absolute directory");
+  if (::stat(d.c_str(), &st) != 0)
+    throw Error(ErrorKind::kInvalidInput, "SET STAGING " + d + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) throw Error(ErrorKind::kInvalidInput, "SET STAGING " + d + ": not a directory");
+  if (::access(d.c_str(), W_OK | X_OK) != 0)
+    throw Error(ErrorKind::kInvalidInput, "SET STAGING " + d + ": not writable (" + std::strerror(errno) + ")");
+}
+
+// "MAX, HIDDEN, ... are remembered": from the settings table, so that it stays true.
+std::string remembered_settings() {
+  static const std::pair<const char*, const char*> kNames[] = {
+      {"CONFIRM", "confirm"}, {"DELETIONS", "deletions"}, {"DELAY", "delay"},       {"DETAIL", "detail"},
+      {"DRYRUN", "dry_run"},  {"HIDDEN", "hidden"},       {"MAX", "max_container"}, {"OVERWRITE", "overwrite"},
+      {"STAGING", "staging"}, {"SYMLINKS", "symlinks"},   {"WAIT", "wait"}};
+  std::vector<std::string> kept, run_only;
+  for (auto [name, key] : kNames) (session::setting(key).remembered ? kept : run_only).push_back(name);
+  return fmt::format("Change a setting ({} are remembered in ~/.seshatrc; {} last for this run)", fmt::join(kept, ", "),
+                     fmt::join(run_only, ", "));
+}
+
 int show_config(Context& c) {
   auto line = [](const std::string& label, const std::string& value) {
     out(fmt::format("{:<18}{}", label + ":", value));
@@ -85,7 +114,11 @@ int show_config(Context& c) {
     for (size_t i = 1; i < lines.size(); ++i) out(lines[i]);
   }
   line("Selection", c.session.selection_description());
+  line("Point in time", c.session.restore_point_description());
   line("Restore target", c.session.restore_target().empty() ? "ORIGINAL" : c.session.restore_target());
+  size_t n = c.session.restore_selections();
+  line("To restore", n == 0 ? std::string("nothing yet (RESTORE ADD)")
+                            : plural(n, "selection", "selections") + " (LIST SELECTED shows them)");
   line("Settings file", c.session.settings_file());
   return 0;
 }
@@ -102,7 +135,7 @@ std::vector<Node> settings_commands() {
       kw({"INCLUDE"}, "Force the inclusion of paths matching a regex; overrides every exclusion", nullptr,
          {kw({"RESET"}, "Reset the include list", reset_patterns(false)),
           arg(ArgType::kRegex, "The regex", add_pattern(false))}),
-      kw({"SET"}, "Change a setting (MAX, HIDDEN, SYMLINKS and WAIT are remembered in ~/.seshatrc)", nullptr,
+      kw({"SET"}, remembered_settings(), nullptr,
          {
              yes_no("CONFIRM", "confirm",
                     "Ask before DB RESET and overwriting files; NO lets scripts do them (this run only)"),
@@ -125,7 +158,9 @@ std::vector<Node> settings_commands() {
                  arg(ArgType::kInteger, "The size", nullptr,
                      {kw({"MB"}, "Megabytes", max_in(1ull << 20)), kw({"GB"}, "Gigabytes", max_in(1ull << 30))})}),
              kw({"STAGING"}, "The staging area for SET DELAY YES (default /tmp)", nullptr,
-                {arg(ArgType::kDirectory, "An absolute directory", run_arg([](Session& s, const std::string& d) {
+                {arg(ArgType::kDirectory, "An absolute directory that exists and is writable",
+                     run_arg([](Session& s, const std::string& d) {
+                       check_staging(d);
                        s.set("staging", d);
                        log::info("Staging area is: {}", s.settings().staging);
                      }))}),

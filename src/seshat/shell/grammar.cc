@@ -176,6 +176,7 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
   };
   auto run = [&](const Node& n) -> bool {
     ctx.args = args;
+    if (ctx.before_command) ctx.before_command();
     int rc = execute(n, ctx);
     reset();
     if (ctx.exit_requested) {
@@ -191,10 +192,48 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
   while (i < tokens.size()) {
     const std::string& tok = tokens[i].text;
     if (node != &root && !tokens[i].quoted && is_help(tok)) {
+      // What may follow here; nothing runs, and the command goes on from the same point
+      // (at the end of a line, an interactive shell stays at this command's prompt).
       for (const auto& l : help_lines(*node)) std::printf("%s\n", l.c_str());
       std::fflush(stdout);
-      reset();
       ++i;
+      if (i == tokens.size()) {
+        out.status = ParseStatus::kHelp;
+        out.pending = path;
+        out.pending_args = args;
+        out.next_token = i;
+        return out;
+      }
+      // A word that cannot follow here but starts a command: the partial command is dropped
+      // and that one starts ("SHOW ? SHOW CONFIG").
+      if (!tokens[i].quoted && !find_child(*node, tokens[i].text).node && find_child(root, tokens[i].text).node)
+        reset();
+      continue;
+    }
+    if (node == &root && !tokens[i].quoted && is_help(tok) && i + 1 < tokens.size()) {
+      // HELP <command words>: that command's help; nothing runs.
+      const Node* n = &root;
+      std::string label;
+      size_t j = i + 1;
+      while (j < tokens.size()) {
+        Match hm = find_child(*n, tokens[j].text);
+        if (!hm.node || (n != &root && hm.node->keywords.empty() && is_command_name(root, tokens[j].text))) break;
+        n = hm.node;
+        label += (label.empty() ? "" : " ") + node_label(*n);
+        ++j;
+        if (n->children.empty()) break;
+      }
+      if (n == &root) {
+        report(tokens, line, i + 1,
+               fmt::format("HELP: unknown command '{}' (HELP alone lists the commands)", tokens[i + 1].text));
+        out.status = ParseStatus::kFailed;
+        out.next_token = i + 1;
+        return out;
+      }
+      std::printf("  %s - %s\n", label.c_str(), n->help.c_str());
+      for (const auto& l : help_lines(*n)) std::printf("%s\n", l.c_str());
+      std::fflush(stdout);
+      i = j;
       continue;
     }
     Match m = tokens[i].quoted && node == &root ? Match{} : find_child(*node, tok);
@@ -338,17 +377,24 @@ std::vector<std::string> prune_tree(Node& root) {
   return removed;
 }
 
-std::vector<std::string> complete(const Node& root, const std::vector<std::string>& before, const std::string& prefix) {
+const Node* node_after(const Node& root, const std::vector<std::string>& before) {
   // Walk the words the way run_tokens reads them.
   const Node* node = &root;
   for (const auto& w : before) {
+    if (node != &root && is_help(w)) continue;  // ? shows help and stays
     Match m = find_child(*node, w);
     if (m.node && m.node->keywords.empty() && node != &root && node->action && is_command_name(root, w)) m = Match{};
     if (!m.node && node != &root && node->action) m = find_child(root, w);  // the command ended; a new one starts
-    if (!m.node) return {};
+    if (!m.node) return nullptr;
     node = m.node;
     if (node->children.empty()) node = &root;  // a complete command: the next one starts
   }
+  return node;
+}
+
+std::vector<std::string> complete(const Node& root, const std::vector<std::string>& before, const std::string& prefix) {
+  const Node* node = node_after(root, before);
+  if (!node) return {};
   std::vector<std::string> out;
   std::string up = upper(prefix);
   for (const Node& c : node->children)

@@ -35,12 +35,15 @@ struct Context {
   std::vector<std::string> args;  // typed arguments in order
   bool interactive = false;
   bool exit_requested = false;
+  std::function<void()> before_command;  // run before each command's action (the shell's reload check)
 };
 
 // Does this token match the node? Keywords: any unambiguous prefix (checked by the caller).
 bool accepts(const Node& node, const std::string& token);
 
-enum class ParseStatus { kOk, kFailed, kIncomplete, kExit };
+// kHelp: the line ended with ? after a partial command; its help was shown and nothing ran
+// (an interactive shell stays at that command's prompt: `pending` holds it).
+enum class ParseStatus { kOk, kFailed, kIncomplete, kExit, kHelp };
 
 struct ParseOutcome {
   ParseStatus status = ParseStatus::kOk;
@@ -68,5 +71,8 @@ std::vector<std::string> check_tree(const Node& root);
 std::vector<std::string> prune_tree(Node& root);
 // Keywords that complete `prefix` after the words in `before`.
 std::vector<std::string> complete(const Node& root, const std::vector<std::string>& before, const std::string& prefix);
+// The node the words in `before` lead to, the way run_tokens reads them (the root when a
+// command is complete); nullptr if they are not a valid start.
+const Node* node_after(const Node& root, const std::vector<std::string>& before);
 
 }  // namespace seshat::shell

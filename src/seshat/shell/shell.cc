@@ -1,11 +1,16 @@
 #include "seshat/shell/shell.h"
 
+#include <dirent.h>
 #include <histedit.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -16,6 +21,7 @@
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"
 #include "seshat/util/log.h"
+#include "seshat/util/printable.h"
 
 namespace seshat::shell {
 namespace {
@@ -29,10 +35,57 @@ std::string prompt_for(const std::vector<const Node*>& pending) {
   return p + "> ";
 }
 
+// The words a pending command stands for (its keywords and typed arguments), so that TAB
+// at a continuation prompt completes what may follow there.
+std::vector<std::string> pending_words(const std::vector<const Node*>& path, const std::vector<std::string>& args) {
+  std::vector<std::string> words;
+  size_t a = 0;
+  for (const Node* n : path) {
+    if (!n->keywords.empty())
+      words.push_back(n->keywords.front());
+    else if (a < args.size())
+      words.push_back(args[a++]);
+  }
+  return words;
+}
+
+// Completion keeps the user's case: "list b" becomes "list backups".
+std::string in_users_case(const std::string& keyword, const std::string& prefix, const std::string& last_word) {
+  const std::string& sample = prefix.empty() ? last_word : prefix;
+  bool lower = false;
+  for (char ch : sample)
+    if (std::isalpha(static_cast<unsigned char>(ch))) lower = std::islower(static_cast<unsigned char>(ch)) != 0;
+  if (!lower) return keyword;
+  std::string s = keyword;
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// Directories on this machine whose path starts with `prefix` (BACKUP, RESTORE TARGET).
+std::vector<std::string> local_dirs(const std::string& prefix) {
+  std::string dir = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/') + 1);
+  std::string stem = prefix.substr(dir.size());
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.empty() ? "." : dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == ".." || !name.starts_with(stem)) continue;
+    if (name[0] == '.' && stem.empty()) continue;
+    struct stat st {};
+    if (::stat((dir.empty() ? name : dir + name).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    out.push_back(dir + name + "/");
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // Interactive line editing with libedit.
 class LineEditor {
  public:
-  LineEditor() {
+  // cd_names: the folders CD may enter from the current folder.
+  explicit LineEditor(std::function<std::vector<std::string>()> cd_names) : cd_names_(std::move(cd_names)) {
     el_ = el_init("seshat", stdin, stdout, stderr);
     hist_ = history_init();
     history(hist_, &ev_, H_SETSIZE, 1000);
@@ -54,8 +107,9 @@ class LineEditor {
     history_end(hist_);
     el_end(el_);
   }
-  bool read(const std::string& prompt, std::string& line) {
+  bool read(const std::string& prompt, std::string& line, std::vector<std::string> pending = {}) {
     prompt_ = prompt;
+    pending_ = std::move(pending);
     int count = 0;
     const char* l = el_gets(el_, &count);
     if (!l || count <= 0) return false;
@@ -72,6 +126,12 @@ class LineEditor {
     return const_cast<char*>(static_cast<LineEditor*>(self)->prompt_.c_str());
   }
   static unsigned char complete_cb(EditLine* el, int) {
+    void* self = nullptr;
+    el_get(el, EL_CLIENTDATA, &self);
+    return static_cast<LineEditor*>(self)->complete_here(el);
+  }
+
+  unsigned char complete_here(EditLine* el) {
     const LineInfo* li = el_line(el);
     std::string before(li->buffer, static_cast<size_t>(li->cursor - li->buffer));
     TokenizeResult t = tokenize(before);
@@ -82,21 +142,52 @@ class LineEditor {
       prefix = toks.back().text;
       toks.pop_back();
     }
-    std::vector<std::string> words;
-    for (auto& t : toks) words.push_back(t.text);
-    auto options = complete(command_table(), words, prefix);
+    std::vector<std::string> words = pending_;
+    for (auto& tk : toks) words.push_back(tk.text);
+    const std::string last_word = toks.empty() ? std::string() : toks.back().text;
+    std::vector<std::string> options;
+    bool names = false;  // file or folder names: no blank after a completed directory
+    for (auto& o : complete(command_table(), words, prefix)) options.push_back(in_users_case(o, prefix, last_word));
+    if (const Node* node = node_after(command_table(), words)) {
+      bool cd = node->keywords.size() == 1 && node->keywords[0] == "CD";
+      for (const Node& c : node->children) {
+        if (c.keywords.empty() && c.arg == ArgType::kDirectory) {
+          for (auto& d : local_dirs(prefix)) options.push_back(d);
+          names = true;
+        }
+        if (c.keywords.empty() && c.arg == ArgType::kWord && cd) {
+          for (auto& d : cd_names_())
+            if (d.starts_with(prefix)) options.push_back(d);
+          names = true;
+        }
+      }
+    }
     if (options.empty()) return CC_ERROR;
     if (options.size() == 1) {
-      std::string rest = options[0].substr(prefix.size()) + " ";
+      std::string rest = options[0].substr(prefix.size());
+      if (!(names && rest.ends_with("/"))) rest += " ";
       el_insertstr(el, rest.c_str());
       return CC_REDISPLAY;
     }
+    // The longest common start, then the choices.
+    std::string common = options[0];
+    for (const auto& o : options) {
+      size_t k = 0;
+      while (k < common.size() && k < o.size() && common[k] == o[k]) ++k;
+      common.resize(k);
+    }
+    if (common.size() > prefix.size()) {
+      el_insertstr(el, common.substr(prefix.size()).c_str());
+      return CC_REDISPLAY;
+    }
     std::string list = "\n";
-    for (auto& o : options) list += o + "  ";
+    for (auto& o : options) list += printable(o) + "  ";
     std::fprintf(stdout, "%s\n", list.c_str());
     return CC_REDISPLAY;
   }
 
+  std::function<std::vector<std::string>()> cd_names_;
+  std::vector<std::string> pending_;
   EditLine* el_;
   History* hist_;
   HistEvent ev_;
@@ -116,7 +207,8 @@ int seshat_main(int argc, char** argv) {
     return 1;
   }
   const Node& root = command_table();
-  Context ctx{*s, {}};
+  Context ctx{*s, {}, false, false, nullptr};
+  ctx.before_command = [&s] { s->refresh(); };
   auto finish = [&](int status) {
     if (status == 0 && s->incomplete()) return 3;
     return status;
@@ -135,14 +227,15 @@ int seshat_main(int argc, char** argv) {
       log::error("incomplete command at the end of the arguments (add ? to see what may follow)");
       return 1;
     }
+    if (o.status == ParseStatus::kHelp && !interactive) return 0;
   }
 
   std::vector<const Node*> pending_path;
   std::vector<std::string> pending_args;
   if (interactive) {
-    LineEditor editor;
+    LineEditor editor([&s] { return s->cd_names(); });
     std::string line;
-    while (editor.read(prompt_for(pending_path), line)) {
+    while (editor.read(prompt_for(pending_path), line, pending_words(pending_path, pending_args))) {
       TokenizeResult t = tokenize(line);
       if (t.error) {
         std::fprintf(stderr, "  %s\n  %s^\n", line.c_str(), std::string(t.error_column, ' ').c_str());
@@ -153,7 +246,7 @@ int seshat_main(int argc, char** argv) {
       pending_path.clear();
       pending_args.clear();
       if (o.status == ParseStatus::kExit) return finish(0);
-      if (o.status == ParseStatus::kIncomplete) {
+      if (o.status == ParseStatus::kIncomplete || o.status == ParseStatus::kHelp) {
         pending_path = o.pending;
         pending_args = o.pending_args;
       }

@@ -62,6 +62,10 @@ uint64_t ByteReader::count(size_t min_item_bytes) {
   return n;
 }
 
+std::string plural(uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
 std::string human_size(uint64_t bytes) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB", "PB"};
   double v = static_cast<double>(bytes);

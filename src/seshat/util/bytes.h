@@ -54,6 +54,8 @@ class ByteReader {
 
 // "1.5 GB", "300 KB", "12 B" (powers of 1024, like the manual's "size 7 GB").
 std::string human_size(uint64_t bytes);
+// "1 file", "2 files": a count with the right form of its noun.
+std::string plural(uint64_t n, const char* one, const char* many);
 std::string to_hex(std::string_view bytes);
 std::optional<std::string> from_hex(std::string_view hex);
 std::string base64_encode(std::string_view bytes);

@@ -45,8 +45,8 @@ std::string format_compact(int64_t ns) {
 
 std::string format_listing(int64_t ns) {
   std::tm tm = local(ns);
-  return fmt::format("{:02}-{}-{:04} {:02}:{:02}", tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-                     tm.tm_min);
+  return fmt::format("{:02}-{}-{:04} {:02}:{:02}:{:02}", tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
 }
 
 std::string format_elapsed(int64_t ns) {

@@ -14,7 +14,8 @@ std::string format_clock(int64_t ns);
 std::string format_iso(int64_t ns);
 // "20190726140750" (local time), for container names.
 std::string format_compact(int64_t ns);
-// "26-Jul-2019 14:07" (local time), the manual's listing and RESTORE TIMESTAMP form.
+// "26-Jul-2019 14:07:50" (local time): listings name backups and times to the second, in
+// the manual's listing and RESTORE TIMESTAMP form (which also reads "26-Jul-2019 14:07").
 std::string format_listing(int64_t ns);
 // "00:04:03.425" from a duration.
 std::string format_elapsed(int64_t ns);

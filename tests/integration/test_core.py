@@ -1362,6 +1362,10 @@ def store_and_staging_never_backed_up(env):
     check(got == [".seshat", "notes.txt", "stage"], f"the restore holds Seshat's own files: {got}")
     r = env.run("BACKUP", store, rc=1)
     check("it is the Seshat store in use" in r.text(), f"backing up the store itself was not refused\n{r.summary()}")
+    inside = sorted(os.path.join(store, n) for n in os.listdir(store) if os.path.isdir(os.path.join(store, n)))[0]
+    r = env.run("BACKUP", inside, rc=1)
+    check("it is inside the Seshat store in use" in r.text(), f"backing up a folder inside the store was not refused\n"
+                                                             f"{r.summary()}")
 
 
 @test
@@ -1377,6 +1381,11 @@ def exclude_never_matches_the_folder_itself(env):
     check(re.search(r"Backup of .* complete: .* 1 deleted", r.out),
           f"EXCLUDE docs did not exclude exactly the one path below the folder that holds 'docs'\n{r.summary()}")
     check(f"Ignoring {src}/sub/docs_old.txt" in r.out, f"the matching file was not ignored\n{r.summary()}")
+    # A pattern written with the folder's own path (anchored, as an older Seshat took them)
+    # matches nothing below it: said in a WARN rather than silently backing everything up.
+    r = env.backup(src, "EXCLUDE", "RESET", "EXCLUDE", f"^{src}/sub")
+    check(any(f"EXCLUDE '^{src}/sub' names the folder's own path" in w for w in r.warns()),
+          f"no WARN for an EXCLUDE pattern that names the folder's own path\n{r.summary()}")
 
 
 @test
@@ -1461,6 +1470,23 @@ def db_rebuild_keeps_a_working_db(env):
     t = env.new_target("restore")
     env.restore(t, folder=src)
     compare_trees(snap, snapshot(restored(t, src)), "a restore after DB LOAD of the kept generation")
+
+
+@test(stores=("local",))
+def rebuilt_db_says_it_cannot_compare(env):
+    """After DB REBUILD a file stored in parts has no whole-file hash: a restore over the same
+    file keeps it (as it keeps a different one) but says why, never that it is different."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/big.bin", os.urandom(9 << 20))  # three parts of 4 MiB
+    write(f"{src}/small.txt", "small\n")
+    env.first_backup(src)
+    env.run("SET", "CONFIRM", "NO", "DB", "REBUILD")
+    r = env.run("SELECT", "FOLDER", src, "RESTORE", "ADD", "TREE", "RESTORE", "GO", rc=1)
+    kept = [w for w in r.warns() if "Kept:" in w]
+    check(len(kept) == 1 and f"{src}/big.bin" in kept[0] and "cannot be compared" in kept[0]
+          and "a different file" not in kept[0], f"the rebuilt multi-part file is not kept with its reason\n"
+                                                 f"{r.summary()}")
+    check("1 already identical" in r.out, f"small.txt (whole-file hash known) was not found identical\n{r.summary()}")
 
 
 @test

@@ -37,6 +37,16 @@ Walker::Walker(catalog::Catalog& cat, const Options& o, uint32_t backup, Result&
     : cat_(cat), o_(o), backup_(backup), old_entries_(static_cast<uint32_t>(cat.entries.size())), r_(r) {
   for (const auto& s : o.excludes) add_regex(excludes_, s);
   for (const auto& s : o.includes) add_regex(includes_, s);
+  // Patterns see the path below the folder: one written with the folder's own path in it (as
+  // for an older Seshat, "^/home/u/cache") matches nothing here. Said once per pattern.
+  if (o.folder != "/")
+    for (const auto* list : {&o.excludes, &o.includes})
+      for (const auto& p : *list)
+        if (p.find(o.folder + "/") != std::string::npos)
+          log::warn(
+              "{} '{}' names the folder's own path {}; patterns see the path below it (e.g. ^/cache/), so it "
+              "matches nothing here",
+              list == &o.excludes ? "EXCLUDE" : "INCLUDE", p, o.folder);
   for (const auto& [what, path] : o.own_dirs) {
     // Seshat's own settings name these, not the user's tree, and a store given through a
     // symlink is meant: followed on purpose; only compared, never opened or changed.

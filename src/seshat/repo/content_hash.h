@@ -24,4 +24,13 @@ class ContentHash {
   std::unique_ptr<Impl> impl_;
 };
 
+// DB REBUILD cannot know the whole-file hash of a file stored in parts: it gives such a
+// content a stand-in (unique per file, from the parts' MACs) that starts with this mark, so
+// that a restore knows it cannot compare a file on disk with it. A real SHA-256 starts so
+// with probability 2^-96.
+constexpr std::string_view kRebuiltMark{"seshat-rebuilt", 12};
+inline bool is_rebuilt_stand_in(const catalog::Hash& h) {
+  return std::string_view(reinterpret_cast<const char*>(h.data()), kRebuiltMark.size()) == kRebuiltMark;
+}
+
 }  // namespace seshat::repo

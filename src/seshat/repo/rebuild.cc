@@ -4,6 +4,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "seshat/repo/content_hash.h"
 #include "seshat/repo/lock.h"
 #include "seshat/util/error.h"
 #include "seshat/util/log.h"
@@ -147,6 +148,7 @@ class Rebuilder {
         sha.update(std::string_view(reinterpret_cast<const char*>(b.mac.data()), b.mac.size()));
       crypto::Hash d = sha.finish();
       std::copy(d.begin(), d.end(), h.begin());
+      std::copy(kRebuiltMark.begin(), kRebuiltMark.end(), h.begin());  // restore: cannot compare with it
     }
     uint64_t size = 0;
     for (const auto& b : refs) size += b.raw_size;

@@ -7,7 +7,10 @@ namespace seshat::restore {
 
 seshat::Result<DestDirs::Handle> DestDirs::get(uint32_t entry, bool create) {
   std::lock_guard<std::mutex> lk(mu_);
-  if (auto it = open_.find(entry); it != open_.end()) return it->second;
+  if (auto it = open_.find(entry); it != open_.end()) {
+    if (create) sweep(entry, it->second->get());  // first opened only to look (screening)
+    return it->second;
+  }
   // The entries from here up to the nearest open one (or the folder's root), opened downwards.
   std::vector<uint32_t> chain;
   Handle above;
@@ -34,11 +37,20 @@ seshat::Result<DestDirs::Handle> DestDirs::open_one(uint32_t entry, const Handle
                                   : fs::open_dir_trusted(destination(std::string(cat_.name(entry)), target_), create);
   if (!fd) return fd.error();
   if (swept_.size() <= entry) swept_.resize(cat_.entries.size());
-  if (!created && !swept_[entry]) leftovers_ += fs::remove_restore_leftovers(fd->get());
-  swept_[entry] = true;
+  if (created) swept_[entry] = true;  // nothing to sweep in a new directory
+  // Only a restore that writes sweeps: looking (a dry run, the screening before a restore)
+  // changes nothing.
+  if (create) sweep(entry, fd->get());
   auto h = std::make_shared<const io::Fd>(std::move(fd.value()));
   open_.emplace(entry, h);
   return h;
+}
+
+void DestDirs::sweep(uint32_t entry, int fd) {
+  if (swept_.size() <= entry) swept_.resize(cat_.entries.size());
+  if (swept_[entry]) return;
+  leftovers_ += fs::remove_restore_leftovers(fd);
+  swept_[entry] = true;
 }
 
 // Idle handles (nobody else holds them) go once there are too many: a restore of many

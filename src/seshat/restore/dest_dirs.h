@@ -24,9 +24,9 @@ class DestDirs {
 
   DestDirs(const catalog::Catalog& cat, std::string target) : cat_(cat), target_(std::move(target)) {}
 
-  // The directory of directory entry `entry`, made with its missing parents if create. A
-  // directory that was there already is cleared of the temporaries killed restores left in
-  // it (the first time it is opened).
+  // The directory of directory entry `entry`, made with its missing parents if create. With
+  // create (a restore that writes), a directory that was there already is cleared of the
+  // temporaries killed restores left in it, once; without, nothing is changed.
   seshat::Result<Handle> get(uint32_t entry, bool create);
   // Temporaries of killed restores removed so far.
   size_t leftovers_removed() const;
@@ -34,6 +34,7 @@ class DestDirs {
  private:
   seshat::Result<Handle> open_one(uint32_t entry, const Handle& parent, bool create);
   void trim();
+  void sweep(uint32_t entry, int fd);  // REQUIRES: mu_ held
 
   const catalog::Catalog& cat_;
   const std::string target_;

@@ -53,8 +53,8 @@ Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v
     return Existing::kDiffers;
   if (v.size == 0) return same;
   const catalog::Content& c = cat.contents[v.content];
-  if (std::all_of(c.hash.begin(), c.hash.end(), [](uint8_t b) { return b == 0; }))
-    return Existing::kDiffers;  // no whole-file hash to compare with (a rebuilt catalog)
+  if (std::all_of(c.hash.begin(), c.hash.end(), [](uint8_t b) { return b == 0; }) || repo::is_rebuilt_stand_in(c.hash))
+    return Existing::kUnknown;  // no whole-file hash to compare with (a rebuilt catalog)
   io::Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   struct stat ost;
   if (fd.get() < 0 || ::fstat(fd.get(), &ost) != 0 || !S_ISREG(ost.st_mode) || ost.st_ino != st.st_ino ||
@@ -81,8 +81,9 @@ size_t count_differing(const catalog::Catalog& cat, const std::vector<Item>& ite
     const catalog::Version& v = cat.versions[it.version];
     if (v.type != Type::kFile && v.type != Type::kSymlink) continue;
     auto d = dirs.get(cat.entries[it.entry].parent, false);
-    if (d && compare_existing(cat, v, d.value()->get(), std::string(cat.name(it.entry)), false) == Existing::kDiffers)
-      ++n;
+    Existing e =
+        d ? compare_existing(cat, v, d.value()->get(), std::string(cat.name(it.entry)), false) : Existing::kAbsent;
+    if (e == Existing::kDiffers || e == Existing::kUnknown) ++n;
   }
   return n;
 }
@@ -167,7 +168,8 @@ class Restorer {
                     : Status(d.error());
       if (!st) log::warn("Restored {} but could not set its metadata ({})", dirs[i].dest, st.error().what());
     }
-    if (size_t n = dest_.leftovers_removed()) log::info("Removed {} temporary files left by an interrupted restore", n);
+    if (size_t n = dest_.leftovers_removed())
+      log::info("Removed {} left by an interrupted restore", plural(n, "temporary file", "temporary files"));
     return r_;
   }
 
@@ -185,9 +187,11 @@ class Restorer {
         ++r_.identical;
         continue;
       }
-      if (e == Existing::kDiffers && !o_.overwrite) {
-        log::warn("{}: {} (a different file is there; SET OVERWRITE YES replaces it)",
-                  o_.dry_run ? "Would keep" : "Kept", v[i].dest);
+      if ((e == Existing::kDiffers || e == Existing::kUnknown) && !o_.overwrite) {
+        log::warn("{}: {} ({}; SET OVERWRITE YES replaces it)", o_.dry_run ? "Would keep" : "Kept", v[i].dest,
+                  e == Existing::kUnknown ? "a file of the same size is there, which cannot be compared with the "
+                                            "backup: the DB was rebuilt and knows no hash of it"
+                                          : "a different file is there");
         ++r_.kept;
         continue;
       }

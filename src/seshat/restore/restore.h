@@ -39,6 +39,7 @@ enum class Existing {
   kIdentical,    // the same content and metadata: nothing to do
   kSameContent,  // the same content, other mode, owner (if check_owner) or time: replaced, no data lost
   kDiffers,      // other content, or something else than a file or symlink
+  kUnknown,      // a file of the same size that cannot be compared (a rebuilt DB knows no hash of it)
 };
 
 // For a file: a regular file of the same size and content (hashed); for a symlink: a symlink

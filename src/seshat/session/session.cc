@@ -139,6 +139,15 @@ void Session::backup(const std::string& dir) {
   opt.allow_deletions = settings_.deletions;
   if (settings_.store == StoreKind::kLocal) opt.own_dirs.emplace_back("store", settings_.local_dir);
   opt.own_dirs.emplace_back("staging area", settings_.staging + "/seshat-" + std::to_string(::geteuid()));
+  // Never a folder inside the store or the staging area (the walk skips them inside a folder).
+  for (const auto& [what, dir] : opt.own_dirs) {
+    char real[PATH_MAX];
+    if (!::realpath(dir.c_str(), real)) continue;
+    std::string d = real;
+    if (d != "/" && folder.starts_with(d + "/"))
+      throw Error(ErrorKind::kInvalidInput,
+                  "cannot back up " + folder + ": it is inside the Seshat " + what + " in use (" + d + ")");
+  }
   repo::Lock* held = o.effective_lock(lock.get());
   opt.lock_held = [held] { return !held || held->still_held(); };
   catalog::Catalog& c = o.catalog();

@@ -1881,8 +1881,16 @@ def baremetal_as_of_a_time_before_a_folder_existed(env):
         check(read_bytes(f"{t}{first}/a.txt") == b"a\n", f"{' '.join(words)} as of a time did not restore {first}\n"
                                                           f"{r.summary()}")
         check(not os.path.exists(f"{t}{later}"), f"{later} did not exist then but was restored")
-        check(any(f"Not restoring {later}: it has no backup at or before the restore timestamp" in w for w in r.warns()),
+        check(any(f"Not restoring {later}: it has no backup at or before the restore timestamp " in w
+                  for w in r.warns()),
               f"no WARN for the folder without a backup by then\n{r.summary()}")
+    # SELECT BACKUP is a point in time for every folder too: BAREMETAL after it is one moment.
+    t = env.new_target("bare_selected")
+    r = env.run("SELECT", "BACKUP", "1", "RESTORE", "BAREMETAL", "RESTORE", "TARGET", t, "RESTORE", "GO")
+    check(read_bytes(f"{t}{first}/a.txt") == b"a\n" and not os.path.exists(f"{t}{later}"),
+          f"BAREMETAL after SELECT BACKUP 1 restored a folder newer than it\n{r.summary()}")
+    check(any(f"Not restoring {later}: it has no backup at or before the selected backup #1 " in w
+              for w in r.warns()), f"no WARN naming the folder newer than the selected backup\n{r.summary()}")
 
 
 @test(stores=("local",))
@@ -1940,6 +1948,27 @@ def long_running_shell_sees_other_commits(env):
     check(len(listings) >= 3, f"unexpected transcript\n{clip(out)}")
     check("new backup was made by another process" in listings[2] and re.search(rf"^\s+2\s+{DATE_S}", listings[2], re.M),
           f"the second LIST BACKUPS did not reload and show backup 2\n{clip(out)}")
+
+
+@test(stores=("local",))
+def shell_survives_a_db_replaced_under_it(env):
+    """Another process resets the DB while a shell holds rows and selections from it, and the
+    shell then reopens the store (SET DRYRUN) before using them: it says the selections were
+    reset and goes on, never using ids of the old DB."""
+    src = mkdirs(env.base, "src")
+    for n in ("a.txt", "b.txt", "c.txt"):
+        write(f"{src}/{n}", n + "\n")
+    env.first_backup(src)
+    env.run("LIST", "BACKUPS")
+
+    def reset_elsewhere(_out):
+        env.run("SET", "CONFIRM", "NO", "DB", "RESET")
+
+    rc, out = env.on_terminal(["SELECT FOLDER " + src, "LIST FILES", ("SET DRYRUN YES", reset_elsewhere),
+                               "RESTORE ADD FILE 2", "LIST SELECTED", "EXIT"])
+    check(rc == 0, f"the shell ended with status {rc} after the DB was replaced under it\n{clip(out)}")
+    check("selections and the restore setup were reset" in out, f"the shell did not say it reset the selections\n"
+                                                                f"{clip(out)}")
 
 
 @test
@@ -2025,6 +2054,17 @@ def include_overrides_every_exclusion(env):
     # Unchanged: nothing new is stored, and nothing recorded as deleted.
     r = env.backup(src)
     check(re.search(r"complete: 0 files stored .* 0 deleted", r.out), f"an unchanged second backup changed\n{r.summary()}")
+    # Excluded directories whose names change each run (caches, tmp) and where INCLUDE finds
+    # nothing do not grow the catalog.
+    def paths():
+        m = re.search(r"Catalog: (\d+) paths?", env.run("MEMSTATS").out)
+        return int(m.group(1))
+    before = paths()
+    for run in range(2):
+        for i in range(5):
+            mkdirs(src, "docs", f"tmp{run}-{i}")
+        r = env.backup(src)
+    check(paths() == before, f"excluded directories with nothing included grew the catalog: {before} -> {paths()}")
     # The INCLUDE dropped: what it kept in the excluded folder is recorded as deleted.
     r = env.backup(src, "INCLUDE", "RESET", "SET", "DELETIONS", "YES")
     t = env.new_target("restore2")

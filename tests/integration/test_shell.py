@@ -888,6 +888,19 @@ def interactive_session(world):
         t.expect_line(f"Seshat> BACKUP {world.base}/completion_target_dir/", "TAB completing a directory name")
         t.send("\x15")
         t.expect_line("Seshat> ", "Ctrl-U after the directory name")
+        os.makedirs(os.path.join(world.base, "completion_sp ace"))
+        t.send(f"BACKUP {world.base}/completion_sp\t")
+        t.expect_line(f'Seshat> BACKUP "{world.base}/completion_sp ace/" ', "TAB quoting a name with a blank")
+        t.send("\x15")
+        t.expect_line("Seshat> ", "Ctrl-U after the quoted name")
+
+        # ? then an empty line: the command that could have run does not; the prompt is back.
+        t.send("CD ?\r")
+        t.expect(r"Seshat CD> $", "CD ? (the prompt waits)")
+        t.send("\r")
+        m = t.expect(r"([\s\S]*)Seshat> $", "an empty line after CD ?")
+        check("(no folder selected)" not in m.group(1) and "Now at" not in m.group(1),
+              f"an empty line after CD ? ran CD\n{m.group(1)!r}")
 
         # ? after a word lists the choices.
         t.send("LIST ?\r")

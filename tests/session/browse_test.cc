@@ -24,7 +24,7 @@ TEST(Browser, RowsOfTheWholeCatalogFollowTheSelection) {
   Sample s;
   Browser b("laptop");
   EXPECT_EQ(b.backups(s.c).size(), 5u);
-  EXPECT_EQ(b.backups(s.c).front().backup, s.b4);  // by time: the etc backup is the oldest
+  EXPECT_EQ(b.backups(s.c).front().backup, s.b0);  // in the order they were recorded
   EXPECT_EQ(b.hosts(s.c).size(), 2u);
   EXPECT_EQ(b.folders(s.c).size(), 2u);
   b.select_host(s.c, "server");
@@ -41,15 +41,15 @@ TEST(Browser, ListingsShowTheSelectedPointInTime) {
   // The newest backup (b3): docs/ back with new.txt, zeta back, link, Alpha.
   EXPECT_EQ(paths(b.list_files(s.c)), (std::vector<std::string>{"Alpha", "docs", "link", "zeta"}));
   EXPECT_EQ(paths(b.list_tree(s.c)), (std::vector<std::string>{"Alpha", "docs", "new.txt", "link", "zeta"}));
-  // As of b2 (docs and zeta deleted). Numbers are by time over every backup: b4 (etc) is #1.
-  b.select_backup_number(s.c, 4);
+  // As of b2 (docs and zeta deleted). Numbers are in recording order over every backup.
+  b.select_backup_number(s.c, 3);
   EXPECT_EQ(b.selected_backup(), s.b2);
   EXPECT_EQ(paths(b.list_files(s.c)), (std::vector<std::string>{"Alpha", "link"}));
   // As of b0 through the timestamp: the later of the two settings wins, the other is cleared.
   b.set_time(s.c.backups[s.b0].time_ns);
   EXPECT_FALSE(b.selected_backup().has_value());
   EXPECT_EQ(paths(b.list_files(s.c)), (std::vector<std::string>{"docs", "link", "zeta"}));
-  b.select_backup_number(s.c, 4);
+  b.select_backup_number(s.c, 3);
   EXPECT_FALSE(b.time().has_value());
   EXPECT_EQ(paths(b.list_files(s.c)), (std::vector<std::string>{"Alpha", "link"}));
   b.set_time(1);  // before every backup of the folder
@@ -86,20 +86,20 @@ TEST(Browser, SearchAndVersionsKeepToThePointInTime) {
   Sample s;
   Browser b("laptop");
   // a.txt: versions in b0 and b1. As of b0, only the b0 version is found.
-  b.select_backup_number(s.c, 2);  // b0
+  b.select_backup_number(s.c, 1);  // b0
   auto rows = b.search(s.c, "a.txt", false);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].version, s.a_v0);
   EXPECT_FALSE(rows[0].deleted_later);  // it exists as of b0
-  EXPECT_EQ(rows[0].backup_number, 2);
+  EXPECT_EQ(rows[0].backup_number, 1);
   EXPECT_EQ(rows[0].host, "laptop");
   // As of b2 (docs deleted): both versions, marked as deleted by then.
-  b.select_backup_number(s.c, 4);
+  b.select_backup_number(s.c, 3);
   rows = b.search(s.c, "a.txt", false);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_TRUE(rows[0].deleted_later);
   // LIST VERSIONS shows the newer versions, marked.
-  b.select_backup_number(s.c, 2);
+  b.select_backup_number(s.c, 1);
   b.cd(s.c, "docs");
   auto versions = b.list_versions(s.c);
   size_t newer = 0;
@@ -129,16 +129,16 @@ TEST(Browser, ChangesOfABackup) {
   Sample s;
   Browser b("laptop");
   uint32_t at = 0;
-  // b1 (#3): docs/a.txt changed, docs/b.txt and Alpha added.
-  auto rows = b.list_changes(s.c, 3, at);
+  // b1 (#2): docs/a.txt changed, docs/b.txt and Alpha added.
+  auto rows = b.list_changes(s.c, 2, at);
   EXPECT_EQ(at, s.b1);
   std::map<std::string, EntryRow::Change> got;
   for (const auto& r : rows) got[r.path] = r.change;
   EXPECT_EQ(got["/home/u/docs/a.txt"], EntryRow::Change::kChanged);
   EXPECT_EQ(got["/home/u/docs/b.txt"], EntryRow::Change::kAdded);
   EXPECT_EQ(got["/home/u/Alpha"], EntryRow::Change::kAdded);
-  // b2 (#4): docs and what it held, and zeta, deleted; the rows keep the deleted versions.
-  rows = b.list_changes(s.c, 4, at);
+  // b2 (#3): docs and what it held, and zeta, deleted; the rows keep the deleted versions.
+  rows = b.list_changes(s.c, 3, at);
   got.clear();
   for (const auto& r : rows) got[r.path] = r.change;
   EXPECT_EQ(got["/home/u/zeta"], EntryRow::Change::kDeleted);
@@ -147,10 +147,21 @@ TEST(Browser, ChangesOfABackup) {
     if (r.path == "/home/u/zeta") {
       EXPECT_EQ(r.kind, EntryRow::Kind::kFile);
     }
-  // The default: the newest backup of this host's folder (b3).
+  // The default: the newest backup of this host's folder (b3); with a restore timestamp,
+  // the newest at or before it.
   b.list_changes(s.c, 0, at);
   EXPECT_EQ(at, s.b3);
+  b.set_time(s.c.backups[s.b1].time_ns);
+  b.list_changes(s.c, 0, at);
+  EXPECT_EQ(at, s.b1);
+  b.set_time(std::nullopt);
   EXPECT_THROW_KIND(kInvalidInput, b.list_changes(s.c, 9, at));
+  // A deleted folder's row is restored as of the backup before the deletion (b1).
+  rows = b.list_changes(s.c, 3, at);
+  for (const auto& r : rows)
+    if (r.path == "/home/u/docs") {
+      EXPECT_EQ(r.as_of, s.b1);
+    }
 }
 
 TEST(Browser, BackupRowsCountFilesInTheBackup) {
@@ -160,12 +171,12 @@ TEST(Browser, BackupRowsCountFilesInTheBackup) {
   ASSERT_EQ(rows.size(), 5u);
   for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i].number, static_cast<int>(i + 1));
   // b0: docs/a.txt, link, zeta; b2: link and Alpha only.
-  EXPECT_EQ(rows[1].backup, s.b0);
-  EXPECT_EQ(rows[1].files_total, 3u);
-  EXPECT_EQ(rows[3].backup, s.b2);
-  EXPECT_EQ(rows[3].files_total, 2u);
-  b.select_folder(s.c, "/home/u");
-  EXPECT_EQ(b.backups(s.c).front().number, 2);  // numbers stay what they are within a selection
+  EXPECT_EQ(rows[0].backup, s.b0);
+  EXPECT_EQ(rows[0].files_total, 3u);
+  EXPECT_EQ(rows[2].backup, s.b2);
+  EXPECT_EQ(rows[2].files_total, 2u);
+  b.select_host(s.c, "server");
+  EXPECT_EQ(b.backups(s.c).front().number, 5);  // numbers stay what they are within a selection
 }
 
 TEST(Browser, CdByNameAndByRowAndVersions) {

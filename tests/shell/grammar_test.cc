@@ -411,6 +411,23 @@ TEST_F(ShellTest, HelpCommandShowsThatCommandsHelpAndRunsNothing) {
   o = run("help nosuch");
   EXPECT_EQ(o.status, ParseStatus::kFailed);
   EXPECT_NE(err_.find("HELP: unknown command 'nosuch'"), std::string::npos) << err_;
+  // HELP takes the whole line: a word it cannot place is an error, never a command to run.
+  o = run("help list ba show");
+  EXPECT_EQ(o.status, ParseStatus::kFailed);
+  EXPECT_NE(err_.find("ambiguous"), std::string::npos) << err_;
+  o = run("help echo word show");
+  EXPECT_EQ(o.status, ParseStatus::kFailed);
+  o = run("help show config");
+  EXPECT_EQ(o.status, ParseStatus::kOk);
+  EXPECT_EQ(total_runs(), 0);
+}
+
+TEST_F(ShellTest, CommandNameAfterHelpMarkStartsANewCommand) {
+  // After "echo ?", SHOW is a command, not the word echo takes.
+  auto o = run("echo ? show");
+  EXPECT_EQ(o.status, ParseStatus::kOk);
+  EXPECT_EQ(runs("echo"), 0);
+  EXPECT_EQ(runs("show"), 1);
 }
 
 TEST_F(ShellTest, Complete) {

@@ -188,7 +188,6 @@ bool Walker::skip_excluded(const fs::Dir& dir, uint32_t parent, const std::strin
 
 void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child, bool outside) {
   if (skip_excluded(dir, parent, name, child, outside)) return;
-  ++kept_;
   auto st = dir.stat_child(name, o_.follow_symlinks);
   if (!st && o_.follow_symlinks && st.error().sys_errno() == ENOENT) st = dir.stat_child(name, false);  // dangling link
   fault::point("walk.child");
@@ -213,6 +212,7 @@ void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name,
     }
   }
   if (child == kNone) child = cat_.add_entry(parent, name);
+  ++kept_;  // recorded (or its history kept): an excluded directory above it is a parent to restore
 
   switch (st->kind) {
     case fs::Kind::kFile: {
@@ -256,29 +256,36 @@ void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name,
 
 void Walker::visit_excluded_dir(const fs::Dir& dir, uint32_t parent, const std::string& name, uint32_t child,
                                 const fs::Stat& st) {
-  if (own_.count({st.dev, st.inode}) > 0) {
+  // Not into Seshat's own directories, and not onto another filesystem (an excluded /proc or
+  // network mount is not walked for what INCLUDE might match in it).
+  struct stat here {};
+  bool other_fs = ::fstat(dir.fd(), &here) == 0 && static_cast<uint64_t>(here.st_dev) != st.dev;
+  if (own_.count({st.dev, st.inode}) > 0 || other_fs) {
     if (child != kNone) tombstone(child);
     return;
   }
-  const catalog::Version* v = child == kNone ? nullptr : latest(child);
-  if (v && v->type != Type::kDir) {
-    // Was a file or link: that history ends here (what INCLUDE finds below starts anew).
-    tombstone(child);
-  }
-  if (child == kNone) child = cat_.add_entry(parent, name);
   auto sub = dir.open_child(name, false);
   if (!sub) {
     if (sub.error().sys_errno() != ENOENT) not_backed_up("Directory", sub.error());
+    if (child != kNone) tombstone(child);  // excluded; what INCLUDE matched in it could not be read (warned)
     return;
   }
+  // A new entry is made only for the walk below; if nothing there is kept it is taken back,
+  // so that excluded trees do not grow the catalog by their names.
+  const bool is_new = child == kNone;
+  const size_t entries_mark = cat_.entries.size(), arena_mark = cat_.arena.size();
+  if (is_new) child = cat_.add_entry(parent, name);
   const uint64_t before = kept_;
   walk_dir(*sub, child, true);
   if (kept_ > before) {
-    record_dir(child, st);  // it holds something INCLUDE matched: it is a parent to restore
+    // It holds something INCLUDE matched: a parent to restore. A file or link that became
+    // this directory starts a new history with the version, as in visit().
+    record_dir(child, st);
     ++kept_;
-  } else if (const catalog::Version* now = latest(child); now && now->type == Type::kDir) {
-    cat_.add_version(child, catalog::Version::deleted(backup_));  // its children were tombstoned by the walk
-    ++r_.deleted;
+  } else if (is_new) {
+    cat_.truncate_entries(entries_mark, arena_mark);
+  } else {
+    tombstone(child);  // with whatever of it the walk below could not read
   }
 }
 

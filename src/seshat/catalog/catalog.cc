@@ -63,6 +63,11 @@ uint32_t Catalog::add_entry(uint32_t parent, std::string_view name) {
   return static_cast<uint32_t>(entries.size() - 1);
 }
 
+void Catalog::truncate_entries(size_t n, size_t arena_size) {
+  if (n < entries.size()) entries.resize(n);
+  if (arena_size < arena.size()) arena.resize(arena_size);
+}
+
 std::string_view Catalog::name(uint32_t entry) const {
   const Entry& e = entries[entry];
   return std::string_view(arena).substr(e.name_off, e.name_len);

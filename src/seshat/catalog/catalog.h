@@ -117,6 +117,9 @@ class Catalog {
   // ---- the tree
   uint32_t add_entry(uint32_t parent, std::string_view name);
   std::string_view name(uint32_t entry) const;
+  // Takes back entries added last (ids >= n) and the names added with them (the arena from
+  // arena_size). REQUIRES: no version, folder or index refers to them.
+  void truncate_entries(size_t n, size_t arena_size);
   std::string path(uint32_t entry) const;
   // Children of an entry sorted by name (bytewise), from an index built by
   // build_child_index(); entries added later are not in it.

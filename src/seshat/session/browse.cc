@@ -49,19 +49,16 @@ std::vector<uint32_t> by_time(const catalog::Catalog& c) {
 
 }  // namespace
 
+// Backups are numbered in the order they were recorded (their index): a number never
+// changes as backups are added, whatever the clocks of the hosts that made them.
 std::vector<int> backup_numbers(const catalog::Catalog& c) {
   std::vector<int> n(c.backups.size(), 0);
-  auto order = by_time(c);
-  for (size_t i = 0; i < order.size(); ++i) n[order[i]] = static_cast<int>(i + 1);
+  std::iota(n.begin(), n.end(), 1);
   return n;
 }
 
 std::string backup_label(const catalog::Catalog& c, uint32_t backup) {
-  int64_t t = c.backups[backup].time_ns;
-  int rank = 1;
-  for (uint32_t i = 0; i < c.backups.size(); ++i)
-    if (c.backups[i].time_ns < t || (c.backups[i].time_ns == t && i < backup)) ++rank;
-  return fmt::format("#{} {}", rank, format_listing(t));
+  return fmt::format("#{} {}", backup + 1, format_listing(c.backups[backup].time_ns));
 }
 
 // ---------------------------------------------------------------- rows of the catalog
@@ -69,14 +66,12 @@ std::string backup_label(const catalog::Catalog& c, uint32_t backup) {
 std::vector<BackupRow> Browser::backups(const catalog::Catalog& c) const {
   std::vector<BackupRow> rows;
   auto totals = catalog::backup_totals(c);
-  auto order = by_time(c);
-  for (size_t k = 0; k < order.size(); ++k) {
-    uint32_t i = order[k];
+  for (uint32_t i = 0; i < c.backups.size(); ++i) {
     const auto& b = c.backups[i];
     const auto& f = c.folders[b.folder];
     if (folder_ && b.folder != *folder_) continue;
     if (host_sel_ && f.host != *host_sel_) continue;
-    rows.push_back({i, static_cast<int>(k + 1), c.hosts[f.host].name, f.path, b.time_ns, b.complete, b.files_stored,
+    rows.push_back({i, static_cast<int>(i + 1), c.hosts[f.host].name, f.path, b.time_ns, b.complete, b.files_stored,
                     b.bytes_stored, totals[i].files, totals[i].bytes});
   }
   return rows;
@@ -134,11 +129,10 @@ void Browser::set_time(std::optional<int64_t> t) {
 }
 
 void Browser::select_backup_number(const catalog::Catalog& c, int n) {
-  auto order = by_time(c);
-  if (n < 1 || static_cast<size_t>(n) > order.size())
+  if (n < 1 || static_cast<size_t>(n) > c.backups.size())
     throw Error(ErrorKind::kInvalidInput,
-                fmt::format("there is no backup #{} (LIST BACKUPS shows #1 to #{})", n, order.size()));
-  uint32_t b = order[static_cast<size_t>(n - 1)];
+                fmt::format("there is no backup #{} (LIST BACKUPS shows #1 to #{})", n, c.backups.size()));
+  uint32_t b = static_cast<uint32_t>(n - 1);
   backup_ = b;
   folder_ = c.backups[b].folder;
   host_sel_ = c.folders[*folder_].host;
@@ -266,9 +260,19 @@ std::string Browser::describe_point(const catalog::Catalog* c) const {
   return "the newest backup of each folder";
 }
 
+std::string Browser::point_phrase(const catalog::Catalog& c) const {
+  if (time_) return "the restore timestamp " + format_listing(*time_);
+  if (backup_) return "the selected backup " + backup_label(c, *backup_);
+  return "the newest backup";
+}
+
 uint32_t Browser::backup_or_none(const catalog::Catalog& c, uint32_t folder) const {
   if (time_) return catalog::newest_backup(c, folder, *time_).value_or(kNone);
+  // The selected backup is a point in time for every folder: the others are seen as of
+  // their newest backup at or before it (a BAREMETAL restore after SELECT BACKUP is one
+  // moment, not a mix).
   if (backup_ && c.backups[*backup_].folder == folder) return *backup_;
+  if (backup_) return catalog::newest_backup(c, folder, c.backups[*backup_].time_ns).value_or(kNone);
   return catalog::newest_backup(c, folder).value_or(kNone);
 }
 
@@ -278,6 +282,9 @@ uint32_t Browser::backup_for(const catalog::Catalog& c, uint32_t folder) const {
   if (time_)
     throw Error(ErrorKind::kNotFound, "no backup of " + c.folders[folder].path +
                                           " at or before the restore timestamp " + format_listing(*time_));
+  if (backup_)
+    throw Error(ErrorKind::kNotFound, "no backup of " + c.folders[folder].path + " at or before the selected backup " +
+                                          backup_label(c, *backup_));
   throw Error(ErrorKind::kNotFound, "no backup of " + c.folders[folder].path);
 }
 
@@ -432,11 +439,10 @@ std::vector<EntryRow> Browser::search(const catalog::Catalog& c, const std::stri
 std::vector<EntryRow> Browser::list_changes(const catalog::Catalog& c, int number, uint32_t& backup) {
   numbers_ = backup_numbers(c);
   if (number > 0) {
-    auto order = by_time(c);
-    if (static_cast<size_t>(number) > order.size())
+    if (static_cast<size_t>(number) > c.backups.size())
       throw Error(ErrorKind::kInvalidInput,
-                  fmt::format("there is no backup #{} (LIST BACKUPS shows #1 to #{})", number, order.size()));
-    backup = order[static_cast<size_t>(number - 1)];
+                  fmt::format("there is no backup #{} (LIST BACKUPS shows #1 to #{})", number, c.backups.size()));
+    backup = static_cast<uint32_t>(number - 1);
   } else if (backup_) {
     backup = *backup_;
   } else {
@@ -445,6 +451,7 @@ std::vector<EntryRow> Browser::list_changes(const catalog::Catalog& c, int numbe
     std::optional<uint32_t> best;
     for (uint32_t i : by_time(c)) {
       const auto& b = c.backups[i];
+      if (time_ && b.time_ns > *time_) break;  // as of the restore timestamp
       if (folder_ ? b.folder == *folder_ : (h && c.folders[b.folder].host == *h)) best = i;
     }
     if (!best)
@@ -455,6 +462,14 @@ std::vector<EntryRow> Browser::list_changes(const catalog::Catalog& c, int numbe
   std::vector<EntryRow> rows;
   for (const auto& ch : catalog::changes_in(c, backup)) {
     EntryRow r = entry_row(c, ch.entry, ch.version, c.path(ch.entry));
+    if (ch.kind == catalog::Change::kDeleted && c.versions[ch.version].type == Type::kDir) {
+      // Restored as it was in the folder's backup before this one (its last before the deletion).
+      for (uint32_t k = backup; k-- > 0;)
+        if (c.backups[k].folder == c.backups[backup].folder) {
+          r.as_of = k;
+          break;
+        }
+    }
     r.change = ch.kind == catalog::Change::kAdded     ? EntryRow::Change::kAdded
                : ch.kind == catalog::Change::kChanged ? EntryRow::Change::kChanged
                                                       : EntryRow::Change::kDeleted;

@@ -42,6 +42,9 @@ class Browser {
   std::string describe(const catalog::Catalog* c) const;
   // The point in time as SHOW CONFIG says it.
   std::string describe_point(const catalog::Catalog* c) const;
+  // The same for a message: "the restore timestamp 01-Dec-2026 17:53:12", "the selected
+  // backup #3 ...", "the newest backup".
+  std::string point_phrase(const catalog::Catalog& c) const;
   void set_time(std::optional<int64_t> t);
   std::optional<int64_t> time() const { return time_; }
   std::optional<uint32_t> selected_host() const { return host_sel_; }

@@ -1,5 +1,7 @@
 #include "seshat/session/open_repo.h"
 
+#include <atomic>
+
 #include "seshat/session/passphrase.h"
 #include "seshat/session/store.h"
 #include "seshat/util/atomic_file.h"
@@ -33,6 +35,7 @@ std::unique_ptr<OpenRepository> OpenRepository::open(const Settings& s, bool cre
   }
   std::unique_ptr<OpenRepository> o(new OpenRepository(std::move(r)));
   o->catalog_ = o->generations().load();
+  o->load_id_ = next_load_id();
   log::info("Database loaded from: {}", s.store_description());
   if (s.delay) log::info("Staging area is: {}", s.staging);
   log::info("Initialisation is complete");
@@ -47,6 +50,11 @@ std::unique_ptr<OpenRepository> OpenRepository::open_for_rebuild(const Settings&
   return std::unique_ptr<OpenRepository>(new OpenRepository(repo::Repository::open(store, read_passphrase(false))));
 }
 
+uint64_t OpenRepository::next_load_id() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1);
+}
+
 catalog::Catalog& OpenRepository::catalog() {
   if (!catalog_) throw Error(ErrorKind::kPermanent, "the catalog is not loaded");
   if (!catalog_->child_index_current()) catalog_->build_child_index();
@@ -55,6 +63,7 @@ catalog::Catalog& OpenRepository::catalog() {
 
 void OpenRepository::reload(const std::string& store_description) {
   catalog_ = generations().load();
+  load_id_ = next_load_id();
   log::info("Database loaded from: {}", store_description);
 }
 

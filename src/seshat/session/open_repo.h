@@ -28,7 +28,13 @@ class OpenRepository {
   // The catalog (loaded at open), its child index current.
   catalog::Catalog& catalog();
   bool loaded() const { return catalog_.has_value(); }
-  void set_catalog(catalog::Catalog c) { catalog_ = std::move(c); }
+  void set_catalog(catalog::Catalog c) {
+    catalog_ = std::move(c);
+    load_id_ = next_load_id();
+  }
+  // Which load the catalog in memory is (unique in the process): ids the session's browser
+  // holds were made for one load and are checked when another replaces it.
+  uint64_t load_id() const { return catalog_ ? load_id_ : 0; }
   void drop_catalog() { catalog_.reset(); }
   // Loads the newest generation again ("Database loaded from: ...").
   void reload(const std::string& store_description);
@@ -50,7 +56,9 @@ class OpenRepository {
  private:
   explicit OpenRepository(std::unique_ptr<repo::Repository> r) : repo_(std::move(r)) {}
   std::unique_ptr<repo::Repository> repo_;
+  static uint64_t next_load_id();
   std::optional<catalog::Catalog> catalog_;
+  uint64_t load_id_ = 0;
   std::unique_ptr<repo::Lock> held_;
 };
 

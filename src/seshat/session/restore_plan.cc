@@ -44,8 +44,11 @@ void RestorePlan::add_row(const catalog::Catalog& c, const Browser& b, int n) {
     throw Error(ErrorKind::kInvalidInput, "row " + std::to_string(n) + " is a deletion, not a version to restore");
   uint32_t f = catalog::folder_of(c, r.entry);
   if (c.versions[r.version].type == Type::kDir) {
-    set_.push_back({Selection::kTree, f, r.entry, kNone});
-    log::info("Added the tree {} to the restore", r.path);
+    set_.push_back({Selection::kTree, f, r.entry, kNone, false, r.as_of});
+    if (r.as_of != kNone)
+      log::info("Added the tree {} as of backup {} to the restore", c.path(r.entry), backup_label(c, r.as_of));
+    else
+      log::info("Added the tree {} to the restore", r.path);
   } else {
     set_.push_back({Selection::kVersion, f, r.entry, r.version});
     log::info("Added {} as of backup {} to the restore", c.path(r.entry),
@@ -123,12 +126,12 @@ std::vector<restore::Item> RestorePlan::resolve(const catalog::Catalog& c, const
       add(s.entry, s.version);
       continue;
     }
-    uint32_t b = s.baremetal ? br.backup_or_none(c, s.folder) : br.backup_for(c, s.folder);
+    uint32_t b = s.at != kNone ? s.at : s.baremetal ? br.backup_or_none(c, s.folder) : br.backup_for(c, s.folder);
     if (b == kNone) {
       // BAREMETAL as of a time before this folder's first backup: the others still come back.
       ++left_out;
       if (report)
-        log::warn("Not restoring {}: it has no backup at or before the restore timestamp", c.folders[s.folder].path);
+        log::warn("Not restoring {}: it has no backup at or before {}", c.folders[s.folder].path, br.point_phrase(c));
       continue;
     }
     if (s.kind == Selection::kTree) {
@@ -143,8 +146,7 @@ std::vector<restore::Item> RestorePlan::resolve(const catalog::Catalog& c, const
   }
   if (items.empty() && left_out > 0)
     throw Error(ErrorKind::kNotFound,
-                "nothing to restore: no selected folder has a backup at or before the restore "
-                "timestamp");
+                "nothing to restore: no selected folder has a backup at or before " + br.point_phrase(c));
   return items;
 }
 

@@ -40,6 +40,7 @@ class RestorePlan {
     uint32_t entry;    // subtree root, folder, or file
     uint32_t version;  // kVersion only
     bool baremetal = false;
+    uint32_t at = catalog::kNone;  // kTree: as of this backup rather than the point in time
   };
   std::vector<Selection> set_;
   std::string target_;

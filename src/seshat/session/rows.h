@@ -46,6 +46,7 @@ struct EntryRow {
   bool deleted_later = false;  // SEARCH: gone as of the point in time looked at
   bool newer = false;          // LIST VERSIONS: newer than the selected backup or timestamp
   enum class Change { kNone, kAdded, kChanged, kDeleted } change = Change::kNone;  // LIST CHANGES
+  uint32_t as_of = 0xffffffffu;  // a deleted folder's row: the backup it is restored as of (the one before)
   Kind kind = Kind::kFile;
   uint32_t mode = 0;  // permission bits
   uint64_t size = 0;

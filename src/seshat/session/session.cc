@@ -86,6 +86,7 @@ void Session::close_store() {
   held_over_.reset();
   browser_.reset();
   restore_reset();
+  rebased();
 }
 
 // ---------------------------------------------------------------- the repository
@@ -101,7 +102,12 @@ OpenRepository& Session::open_repo(bool create) {
   return *open_;
 }
 
-catalog::Catalog& Session::cat() { return open_repo().catalog(); }
+catalog::Catalog& Session::cat() {
+  OpenRepository& o = open_repo();
+  catalog::Catalog& c = o.catalog();
+  if (o.load_id() != base_load_) validate(c);
+  return c;
+}
 
 void Session::initialize() {
   if (open_) held_over_ = open_->take_held();
@@ -270,16 +276,32 @@ void Session::automatic_remove(const std::string& which) {
             c.folders[*f].path);
 }
 
-namespace {
 // What the browser and the restore plan's ids mean, to tell whether a reloaded catalog is
 // the old one with more added (ids keep their meaning) or another one.
-struct Shape {
+struct CatalogShape {
   std::vector<std::string> hosts;
   std::vector<std::pair<std::string, uint32_t>> folders;  // path, root
-  std::vector<std::pair<uint32_t, int64_t>> backups;      // folder, time
+  std::vector<uint32_t> folder_hosts;
+  std::vector<std::pair<uint32_t, int64_t>> backups;  // folder, time
   size_t entries = 0, versions = 0;
-  uint64_t entries_hash = 0;  // over the first `entries` entries' parents and names
+  uint64_t entries_hash = 0;   // over the first `entries` entries' parents and names
+  uint64_t versions_hash = 0;  // over the first `versions` versions' backups, entries' chains and types
 };
+
+namespace {
+
+uint64_t versions_hash(const catalog::Catalog& c, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  for (size_t i = 0; i < n; ++i) {
+    const auto& v = c.versions[i];
+    mix(v.backup);
+    mix(v.prev);
+    mix(static_cast<uint64_t>(v.type));
+    mix(v.content);
+  }
+  return h;
+}
 
 uint64_t entries_hash(const catalog::Catalog& c, size_t n) {
   uint64_t h = 1469598103934665603ull;
@@ -291,18 +313,22 @@ uint64_t entries_hash(const catalog::Catalog& c, size_t n) {
   return h;
 }
 
-Shape shape_of(const catalog::Catalog& c) {
-  Shape s;
+CatalogShape shape_of(const catalog::Catalog& c) {
+  CatalogShape s;
   for (const auto& h : c.hosts) s.hosts.push_back(h.name);
-  for (const auto& f : c.folders) s.folders.emplace_back(f.path, f.root);
+  for (const auto& f : c.folders) {
+    s.folders.emplace_back(f.path, f.root);
+    s.folder_hosts.push_back(f.host);
+  }
   for (const auto& b : c.backups) s.backups.emplace_back(b.folder, b.time_ns);
   s.entries = c.entries.size();
   s.versions = c.versions.size();
   s.entries_hash = entries_hash(c, s.entries);
+  s.versions_hash = versions_hash(c, s.versions);
   return s;
 }
 
-bool extends(const Shape& before, const catalog::Catalog& now) {
+bool extends(const CatalogShape& before, const catalog::Catalog& now) {
   if (now.hosts.size() < before.hosts.size() || now.folders.size() < before.folders.size() ||
       now.backups.size() < before.backups.size() || now.entries.size() < before.entries ||
       now.versions.size() < before.versions)
@@ -310,29 +336,29 @@ bool extends(const Shape& before, const catalog::Catalog& now) {
   for (size_t i = 0; i < before.hosts.size(); ++i)
     if (now.hosts[i].name != before.hosts[i]) return false;
   for (size_t i = 0; i < before.folders.size(); ++i)
-    if (now.folders[i].path != before.folders[i].first || now.folders[i].root != before.folders[i].second) return false;
+    if (now.folders[i].path != before.folders[i].first || now.folders[i].root != before.folders[i].second ||
+        now.folders[i].host != before.folder_hosts[i])
+      return false;
   for (size_t i = 0; i < before.backups.size(); ++i)
     if (now.backups[i].folder != before.backups[i].first || now.backups[i].time_ns != before.backups[i].second)
       return false;
-  return entries_hash(now, before.entries) == before.entries_hash;
+  return entries_hash(now, before.entries) == before.entries_hash &&
+         versions_hash(now, before.versions) == before.versions_hash;
 }
+
 }  // namespace
 
 void Session::refresh() {
   if (!open_ || !open_->loaded()) return;
   try {
     if (!open_->generations().changed()) return;
-    Shape before = shape_of(open_->catalog());
+    checked_catalog();  // the selections' base is the catalog in memory
+    size_t before = open_->catalog().backups.size();
     open_->reload(store_description());
-    const catalog::Catalog& now = open_->catalog();
-    if (!extends(before, now)) {
-      browser_ = Browser(host_);
-      plan_.reset();
-      log::info(
-          "The DB was replaced by another process (DB REBUILD, RESET or LOAD): selections and the restore setup "
-          "were reset");
-    } else if (now.backups.size() > before.backups.size()) {
-      size_t n = now.backups.size() - before.backups.size();
+    catalog::Catalog& now = open_->catalog();
+    if (validate(now)) return;  // replaced: said so
+    if (now.backups.size() > before) {
+      size_t n = now.backups.size() - before;
       log::info("{} by another process since the DB was loaded",
                 n == 1 ? std::string("1 new backup was made") : fmt::format("{} new backups were made", n));
     }
@@ -340,6 +366,32 @@ void Session::refresh() {
     // The command itself reports a store that cannot be read, if it needs it.
     log::debug("Could not check the store for newer DB generations: {}", e.what());
   }
+}
+
+bool Session::validate(catalog::Catalog& c) {
+  bool replaced = base_shape_ && !extends(*base_shape_, c);
+  if (replaced) {
+    browser_ = Browser(host_);
+    plan_.reset();
+    log::info(
+        "The DB was replaced by another process (DB REBUILD, RESET or LOAD): selections and the restore setup were "
+        "reset");
+  }
+  base_shape_ = std::make_shared<const CatalogShape>(shape_of(c));
+  base_load_ = open_->load_id();
+  return replaced;
+}
+
+void Session::rebased() {
+  base_shape_.reset();
+  base_load_ = 0;
+}
+
+const catalog::Catalog* Session::checked_catalog() {
+  if (!open_ || !open_->loaded()) return nullptr;
+  catalog::Catalog& c = open_->catalog();
+  if (open_->load_id() != base_load_) validate(c);
+  return &c;
 }
 
 void Session::db_load() { open_repo().reload(store_description()); }
@@ -402,6 +454,7 @@ void Session::db_load_generation(uint64_t n) {
   o.set_catalog(std::move(c));
   browser_ = Browser(host_);
   restore_reset();
+  rebased();
 }
 
 void Session::db_rebuild() {
@@ -417,6 +470,7 @@ void Session::db_rebuild() {
   open_->set_catalog(std::move(c));
   browser_.reset();
   restore_reset();
+  rebased();
   log::info(
       "DB rebuilt from {} containers ({} unreadable, {} without backup records): {} backups, {} file versions; {} "
       "files with missing parts",
@@ -434,6 +488,7 @@ void Session::db_reset() {
   o.set_catalog(std::move(empty));
   browser_ = Browser(host_);
   restore_reset();
+  rebased();
   found_.clear();
   log::info("DB reset: generation {} is empty; the containers stay in the store until pruned",
             o.generations().current());
@@ -505,8 +560,8 @@ size_t Session::restore_conflicts() {
 }
 
 RestoreOutcome Session::restore_go(bool overwrite) {
-  OpenRepository& o = open_repo();
-  const catalog::Catalog& c = o.catalog();
+  const catalog::Catalog& c = cat();
+  OpenRepository& o = *open_;
   std::vector<restore::Item> items = plan_.resolve(c, browser_);
   restore::Options opt;
   opt.target = plan_.target();

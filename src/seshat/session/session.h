@@ -80,12 +80,8 @@ class Session {
   void select_host(const std::string& name) { browser_.select_host(cat(), name); }
   void select_host_number(int n) { browser_.select_host_number(cat(), n); }
   void select_reset() { browser_.reset(); }
-  std::string selection_description() const {
-    return browser_.describe(open_ && open_->loaded() ? &open_->catalog() : nullptr);
-  }
-  std::string restore_point_description() const {
-    return browser_.describe_point(open_ && open_->loaded() ? &open_->catalog() : nullptr);
-  }
+  std::string selection_description() { return browser_.describe(checked_catalog()); }
+  std::string restore_point_description() { return browser_.describe_point(checked_catalog()); }
   size_t restore_selections() const { return plan_.size(); }
 
   // ---- browsing (a folder must be selected; the point in time is the restore timestamp,
@@ -102,9 +98,10 @@ class Session {
   std::string cd_number(int n) { return browser_.cd_number(cat(), n); }
   // For TAB after CD: the folders below the current one; empty if nothing is loaded.
   std::vector<std::string> cd_names() {
-    return open_ && open_->loaded() ? browser_.cd_names(open_->catalog()) : std::vector<std::string>{};
+    const catalog::Catalog* c = checked_catalog();
+    return c ? browser_.cd_names(*c) : std::vector<std::string>{};
   }
-  std::string cwd_path() { return browser_.cwd_path(open_ && open_->loaded() ? &open_->catalog() : nullptr); }
+  std::string cwd_path() { return browser_.cwd_path(checked_catalog()); }
 
   // ---- restore
   void restore_reset();
@@ -126,7 +123,15 @@ class Session {
   RestoreOutcome restore_go(bool overwrite);
 
  private:
+  // The catalog, loading it if needed. When another load replaced the one the selections
+  // and the restore plan were made on, they are checked against it (validate()).
   catalog::Catalog& cat();
+  // The loaded catalog, checked the same way, or nullptr if none is loaded (loads nothing).
+  const catalog::Catalog* checked_catalog();
+  // True if the catalog is not the base with more added: the selections were reset (said so).
+  bool validate(catalog::Catalog& c);
+  // The browser and the plan were reset on purpose: the catalog now loaded is their base.
+  void rebased();
   // create: INITIALIZE and BACKUP may make a repository in an empty store; nothing else does.
   OpenRepository& open_repo(bool create = false);
   void close_store();
@@ -141,6 +146,9 @@ class Session {
   Browser browser_;
   RestorePlan plan_;
   std::vector<std::string> found_;
+  // What the browser's and the plan's ids were made on: the load and its shape.
+  uint64_t base_load_ = 0;
+  std::shared_ptr<const struct CatalogShape> base_shape_;
 };
 
 }  // namespace seshat::session

@@ -206,34 +206,35 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
       }
       // A word that cannot follow here but starts a command: the partial command is dropped
       // and that one starts ("SHOW ? SHOW CONFIG").
-      if (!tokens[i].quoted && !find_child(*node, tokens[i].text).node && find_child(root, tokens[i].text).node)
+      if (!tokens[i].quoted && (is_command_name(root, tokens[i].text) ||
+                                (!find_child(*node, tokens[i].text).node && find_child(root, tokens[i].text).node)))
         reset();
       continue;
     }
     if (node == &root && !tokens[i].quoted && is_help(tok) && i + 1 < tokens.size()) {
-      // HELP <command words>: that command's help; nothing runs.
+      // HELP <command words>: that command's help. It takes the rest of the line and runs
+      // nothing; a word it cannot place is an error.
       const Node* n = &root;
       std::string label;
-      size_t j = i + 1;
-      while (j < tokens.size()) {
-        Match hm = find_child(*n, tokens[j].text);
-        if (!hm.node || (n != &root && hm.node->keywords.empty() && is_command_name(root, tokens[j].text))) break;
+      for (size_t j = i + 1; j < tokens.size(); ++j) {
+        Match hm = n->children.empty() ? Match{} : find_child(*n, tokens[j].text);
+        if (!hm.node) {
+          report(tokens, line, j,
+                 n == &root ? fmt::format("HELP: unknown command '{}' (HELP alone lists the commands)", tokens[j].text)
+                 : !hm.ambiguous.empty() ? fmt::format("HELP: '{}' is ambiguous after {}: it could be {}",
+                                                       tokens[j].text, label, hm.ambiguous)
+                                         : fmt::format("HELP: '{}' cannot follow {}", tokens[j].text, label));
+          out.status = ParseStatus::kFailed;
+          out.next_token = j;
+          return out;
+        }
         n = hm.node;
         label += (label.empty() ? "" : " ") + node_label(*n);
-        ++j;
-        if (n->children.empty()) break;
-      }
-      if (n == &root) {
-        report(tokens, line, i + 1,
-               fmt::format("HELP: unknown command '{}' (HELP alone lists the commands)", tokens[i + 1].text));
-        out.status = ParseStatus::kFailed;
-        out.next_token = i + 1;
-        return out;
       }
       std::printf("  %s - %s\n", label.c_str(), n->help.c_str());
       for (const auto& l : help_lines(*n)) std::printf("%s\n", l.c_str());
       std::fflush(stdout);
-      i = j;
+      i = tokens.size();
       continue;
     }
     Match m = tokens[i].quoted && node == &root ? Match{} : find_child(*node, tok);

@@ -138,8 +138,10 @@ class LineEditor {
     if (t.error) return CC_ERROR;  // inside an open quote: nothing to complete
     auto& toks = t.tokens;
     std::string prefix;
+    size_t raw_start = before.size();  // where the word being completed starts in the line
     if (!before.empty() && before.back() != ' ' && !toks.empty()) {
       prefix = toks.back().text;
+      raw_start = toks.back().column;
       toks.pop_back();
     }
     std::vector<std::string> words = pending_;
@@ -164,7 +166,20 @@ class LineEditor {
     }
     if (options.empty()) return CC_ERROR;
     if (options.size() == 1) {
-      std::string rest = options[0].substr(prefix.size());
+      const std::string& full = options[0];
+      if (names && full.find_first_of(" \t\"'\\#") != std::string::npos) {
+        // A name the tokenizer would split: the word is replaced by the quoted name, whole.
+        std::string quoted = "\"";
+        for (char ch : full) {
+          if (ch == '"' || ch == '\\') quoted.push_back('\\');
+          quoted.push_back(ch);
+        }
+        quoted += "\" ";
+        el_deletestr(el, static_cast<int>(before.size() - raw_start));
+        el_insertstr(el, quoted.c_str());
+        return CC_REDISPLAY;
+      }
+      std::string rest = full.substr(prefix.size());
       if (!(names && rest.ends_with("/"))) rest += " ";
       el_insertstr(el, rest.c_str());
       return CC_REDISPLAY;
@@ -194,6 +209,66 @@ class LineEditor {
   std::string prompt_;
   std::string history_file_;
 };
+
+// The interactive shell: prompts that show a pending command, ? and TAB at them. Returns
+// true if EXIT ended it (false: end of input).
+bool interactive_loop(const Node& root, Context& ctx, session::Session& s) {
+  std::vector<const Node*> pending_path;
+  std::vector<std::string> pending_args;
+  LineEditor editor([&s] { return s.cd_names(); });
+  std::string line;
+  bool after_help = false;
+  while (editor.read(prompt_for(pending_path), line, pending_words(pending_path, pending_args))) {
+    TokenizeResult t = tokenize(line);
+    if (t.error) {
+      std::fprintf(stderr, "  %s\n  %s^\n", line.c_str(), std::string(t.error_column, ' ').c_str());
+      log::error("{}", *t.error);
+      continue;
+    }
+    // An empty line at the prompt a ? left cancels that command (it does not run it).
+    if (after_help && t.tokens.empty()) {
+      after_help = false;
+      pending_path.clear();
+      pending_args.clear();
+      continue;
+    }
+    ParseOutcome o = run_tokens(root, t.tokens, line, ctx, pending_path, pending_args);
+    pending_path.clear();
+    pending_args.clear();
+    after_help = o.status == ParseStatus::kHelp;
+    if (o.status == ParseStatus::kExit) return true;
+    if (o.status == ParseStatus::kIncomplete || o.status == ParseStatus::kHelp) {
+      pending_path = o.pending;
+      pending_args = o.pending_args;
+    }
+  }
+  std::printf("\n");
+  return false;
+}
+
+// Standard input as a script: one command per line, no prompts; the first failure ends it.
+// Returns the exit status (0 also for EXIT).
+int script_loop(const Node& root, Context& ctx) {
+  std::string line;
+  int lineno = 0;
+  while (std::getline(std::cin, line)) {
+    ++lineno;
+    TokenizeResult t = tokenize(line);
+    if (t.error) {
+      log::error("line {}: {}", lineno, *t.error);
+      return 1;
+    }
+    if (t.tokens.empty() || t.tokens[0].text[0] == '#') continue;
+    ParseOutcome o = run_tokens(root, t.tokens, line, ctx);
+    if (o.status == ParseStatus::kExit) return 0;
+    if (o.status == ParseStatus::kFailed) return 1;
+    if (o.status == ParseStatus::kIncomplete) {
+      log::error("line {}: incomplete command (add ? to see what may follow)", lineno);
+      return 1;
+    }
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -229,52 +304,11 @@ int seshat_main(int argc, char** argv) {
     }
     if (o.status == ParseStatus::kHelp && !interactive) return 0;
   }
-
-  std::vector<const Node*> pending_path;
-  std::vector<std::string> pending_args;
   if (interactive) {
-    LineEditor editor([&s] { return s->cd_names(); });
-    std::string line;
-    while (editor.read(prompt_for(pending_path), line, pending_words(pending_path, pending_args))) {
-      TokenizeResult t = tokenize(line);
-      if (t.error) {
-        std::fprintf(stderr, "  %s\n  %s^\n", line.c_str(), std::string(t.error_column, ' ').c_str());
-        log::error("{}", *t.error);
-        continue;
-      }
-      ParseOutcome o = run_tokens(root, t.tokens, line, ctx, pending_path, pending_args);
-      pending_path.clear();
-      pending_args.clear();
-      if (o.status == ParseStatus::kExit) return finish(0);
-      if (o.status == ParseStatus::kIncomplete || o.status == ParseStatus::kHelp) {
-        pending_path = o.pending;
-        pending_args = o.pending_args;
-      }
-    }
-    std::printf("\n");
+    interactive_loop(root, ctx, *s);
     return finish(0);
   }
-  // Standard input is a script: one command per line, no prompts; the first failure ends it.
-  std::string line;
-  int lineno = 0;
-  while (std::getline(std::cin, line)) {
-    ++lineno;
-    TokenizeResult t = tokenize(line);
-    if (t.error) {
-      log::error("line {}: {}", lineno, *t.error);
-      return 1;
-    }
-    if (t.tokens.empty() || t.tokens[0].text[0] == '#') continue;
-    ParseOutcome o = run_tokens(root, t.tokens, line, ctx, pending_path, pending_args);
-    pending_path.clear();
-    if (o.status == ParseStatus::kExit) return finish(0);
-    if (o.status == ParseStatus::kFailed) return 1;
-    if (o.status == ParseStatus::kIncomplete) {
-      log::error("line {}: incomplete command (add ? to see what may follow)", lineno);
-      return 1;
-    }
-  }
-  return finish(0);
+  return finish(script_loop(root, ctx));
 }
 
 }  // namespace seshat::shell

@@ -1174,8 +1174,10 @@ def symlinks_stored_and_followed(env):
     os.symlink("../..", f"{src2}/a/b/loop")
     os.symlink(src2, f"{src2}/a/self")
     os.symlink("nowhere", f"{src2}/dangling")
+    os.symlink(f"{outside}/o1.txt", f"{src2}/file_link")  # a link to a file is followed too
     r = env.first_backup(src2, "SET", "SYMLINKS", "YES", rc=None, timeout=30)
     check(r.rc in (0, 3), f"the backup following symlinks failed\n{r.summary()}")
+    check(not any("file_link" in w for w in r.warns()), f"a followed link to a file was not backed up\n{r.summary()}")
     loops = [l for l in r.warns() if "loop" in l.lower()]
     check(len(loops) >= 2, f"expected warnings for the two loops (a/b/loop, a/self)\n{r.summary()}")
     t = env.new_target("restore2")
@@ -1190,6 +1192,8 @@ def symlinks_stored_and_followed(env):
         check(got.get(b"linked/" + k) == v,
               f"followed directory: linked/{show(k)} expected {describe_entry(v)}, got {describe_entry(got.get(b'linked/' + k))}")
     check(got.get(b"f.txt", ("?",))[0] == "file", "f.txt missing from the restore")
+    check(read_bytes(f"{restored(t, src2)}/file_link") == b"outside 1\n" and not os.path.islink(f"{restored(t, src2)}/file_link"),
+          "SET SYMLINKS YES: the link to a file did not come back as the file it points to")
     check(got.get(b"dangling") == ("link", b"nowhere", os.lstat(f"{src2}/dangling").st_mtime_ns),
           f"a dangling link with SYMLINKS YES: expected a link to 'nowhere', got {describe_entry(got.get(b'dangling'))}")
 

@@ -145,7 +145,8 @@ void Packer::record(uint32_t entry, const fs::Stat& st, uint32_t content, bool u
 }
 
 void Packer::process(const WorkItem& it, const std::string& path, std::string& buf) {
-  auto fd = fs::open_read(path);
+  // The walk saw a file here; under SET SYMLINKS YES that may be a link to one.
+  auto fd = fs::open_read(path, o_.follow_symlinks);
   if (!fd) return not_backed_up(path, fd.error().sys_errno());
   auto st = fs::stat_fd(fd->get());
   if (!st) return not_backed_up(path, st.error().sys_errno());

@@ -9,9 +9,10 @@
 
 namespace seshat::fs {
 
-Result<io::Fd> open_read(const std::string& path) {
+Result<io::Fd> open_read(const std::string& path, bool follow) {
+  const int last_flags = follow ? 0 : O_NOFOLLOW;
   if (path.size() < PATH_MAX - 1) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | last_flags);
     if (fd < 0) return errno_error(path, errno);
     return io::Fd(fd);
   }
@@ -25,7 +26,7 @@ Result<io::Fd> open_read(const std::string& path) {
     std::string part = path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
     bool last = slash == std::string::npos;
     int fd = part.empty() ? ::dup(dir.get())
-                          : ::openat(dir.get(), part.c_str(), O_RDONLY | O_CLOEXEC | (last ? O_NOFOLLOW : O_DIRECTORY));
+                          : ::openat(dir.get(), part.c_str(), O_RDONLY | O_CLOEXEC | (last ? last_flags : O_DIRECTORY));
     if (fd < 0) return errno_error(path, errno);
     if (last) return io::Fd(fd);
     dir.reset(fd);

@@ -59,8 +59,9 @@ class Dir {
 };
 
 // Opens a file for reading by absolute path, also when the path is longer than PATH_MAX
-// (component by component with openat). A final symlink is never followed (ELOOP).
-Result<io::Fd> open_read(const std::string& path);
+// (component by component with openat). A final symlink is followed only with follow (SET
+// SYMLINKS YES); otherwise it is refused (ELOOP).
+Result<io::Fd> open_read(const std::string& path, bool follow = false);
 
 // ---- writing (restore)
 //

@@ -2101,50 +2101,6 @@ def small_words_right(env):
           f"MEMSTATS peak below the current figure\n{r.summary()}")
 
 
-@test
-def hard_links_restored_as_links(env):
-    """Names of one file (hard links) come back as one inode with all its names; a file with
-    the same content but its own inode stays its own; a partial restore links the names it
-    restores among themselves; a dry run names the links and writes nothing."""
-    src = mkdirs(env.base, "src")
-    mkdirs(src, "sub")
-    data = os.urandom(300000)
-    write(f"{src}/a.bin", data)
-    os.link(f"{src}/a.bin", f"{src}/b.bin")
-    os.link(f"{src}/a.bin", f"{src}/sub/c.bin")
-    write(f"{src}/twin.bin", data)  # same content, another inode
-    write(f"{src}/small.txt", "s\n")
-    os.link(f"{src}/small.txt", f"{src}/sub/small-link.txt")
-    r = env.first_backup(src)
-    stored = re.search(r"complete: .* read, ([\d.]+) KB new in .* (\d+) unchanged by content", r.out)
-    check(stored and float(stored.group(1)) < 400 and int(stored.group(2)) == 4,
-          f"the content of the linked names (and of the twin) was stored more than once\n{r.summary()}")
-    t = env.new_target("dry")
-    r = env.restore(t, folder=src, before=("SET", "DRYRUN", "YES"))
-    check("(a hard link of " in r.out and os.listdir(t) == [], f"the dry run does not name the links\n{r.summary()}")
-    t = env.new_target("restore")
-    r = env.restore(t, folder=src)
-    base = t + src
-    ino = {n: os.lstat(f"{base}/{n}").st_ino for n in ("a.bin", "b.bin", "sub/c.bin", "twin.bin")}
-    check(ino["a.bin"] == ino["b.bin"] == ino["sub/c.bin"], f"the three names of a.bin are not one inode: {ino}\n"
-                                                            f"{r.summary()}")
-    check(os.lstat(f"{base}/a.bin").st_nlink == 3, "a.bin does not have 3 links after the restore")
-    check(ino["twin.bin"] != ino["a.bin"], "a file with the same content but its own inode was linked")
-    check(read_bytes(f"{base}/sub/c.bin") == data, "the linked name has the wrong content")
-    check(os.lstat(f"{base}/small.txt").st_ino == os.lstat(f"{base}/sub/small-link.txt").st_ino,
-          "the small file's two names are not one inode")
-    check(not [n for d, ds, fs in os.walk(t) for n in fs if n.startswith(".seshat-restore-")],
-          "the restore left temporaries")
-    # Part of the tree: the names restored are linked among themselves.
-    t = env.new_target("part")
-    env.run("SELECT", "FOLDER", src, "CD", "sub", "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", t, "RESTORE", "GO")
-    check(read_bytes(f"{t}{src}/sub/c.bin") == data, "a partial restore of one name of a hard-linked file")
-    # Again over the restored tree: still one inode for the three names.
-    r = env.restore(base.rsplit(src, 1)[0], folder=src, before=("SET", "OVERWRITE", "YES"))
-    ino2 = {os.lstat(f"{base}/{n}").st_ino for n in ("a.bin", "b.bin", "sub/c.bin")}
-    check(len(ino2) == 1, f"a second restore over the first broke the links\n{r.summary()}")
-
-
 # ---------------------------------------------------------------------------- S3 only
 #
 # These run only with --store s3: they are about the S3 store itself (an independent client,

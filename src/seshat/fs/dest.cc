@@ -197,46 +197,6 @@ Status make_symlink_at(int dirfd, const std::string& name, const std::string& ta
   }
 }
 
-Status make_hardlink_at(int from_dirfd, const std::string& from_name, int dirfd, const std::string& name, uint64_t dev,
-                        uint64_t ino, bool replace) {
-  auto is_it = [&](const std::string& n) {
-    struct stat st {};
-    return ::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-           static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino;
-  };
-  if (!replace) {
-    // Straight onto the name: linkat never replaces (EEXIST) and, without AT_SYMLINK_FOLLOW,
-    // links a symlink itself rather than what it points to.
-    if (::linkat(from_dirfd, from_name.c_str(), dirfd, name.c_str(), 0) != 0)
-      return errno_error("cannot link " + name, errno);
-    if (!is_it(name)) {
-      ::unlinkat(dirfd, name.c_str(), 0);
-      return errno_error("cannot link " + name + ": the file to link to was replaced meanwhile", EXDEV);
-    }
-    return {};
-  }
-  for (int attempt = 0;; ++attempt) {
-    std::string tmp = std::string(kRestoreMarker) + std::to_string(::getpid()) + "-" + random_hex16();
-    if (::linkat(from_dirfd, from_name.c_str(), dirfd, tmp.c_str(), 0) != 0) {
-      if (errno == EEXIST && attempt < 8) continue;
-      return errno_error("cannot link " + name, errno);
-    }
-    if (!is_it(tmp)) {
-      ::unlinkat(dirfd, tmp.c_str(), 0);
-      return errno_error("cannot link " + name + ": the file to link to was replaced meanwhile", EXDEV);
-    }
-    if (::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) {
-      int e = errno;
-      ::unlinkat(dirfd, tmp.c_str(), 0);
-      return errno_error("cannot link " + name, e);
-    }
-    // rename does nothing when both names are links of one file already: tmp is left.
-    struct stat left {};
-    if (::fstatat(dirfd, tmp.c_str(), &left, AT_SYMLINK_NOFOLLOW) == 0) ::unlinkat(dirfd, tmp.c_str(), 0);
-    return {};
-  }
-}
-
 size_t remove_restore_leftovers(int dirfd) {
   int fd = ::openat(dirfd, ".", kDirFlags);
   if (fd < 0) return 0;

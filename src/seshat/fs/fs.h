@@ -103,13 +103,6 @@ Status set_symlink_metadata_at(int dirfd, const std::string& name, const Meta& m
 // unpredictable temporary name). With !replace, something already at `name` is kept:
 // Error with sys_errno() EEXIST.
 Status make_symlink_at(int dirfd, const std::string& name, const std::string& target, bool replace = true);
-// Makes `name` in `dirfd` another name of the file `from_name` in `from_dirfd` (a hard link,
-// through an unpredictable temporary name, replacing what is at `name` unless !replace:
-// then Error EEXIST). The new name must turn out to be inode (dev, ino) -- the file the
-// restore wrote -- or it is removed again and Error EXDEV is returned: a name swapped in
-// meanwhile is never linked into place.
-Status make_hardlink_at(int from_dirfd, const std::string& from_name, int dirfd, const std::string& name, uint64_t dev,
-                        uint64_t ino, bool replace = true);
 // Removes what killed restores left in the directory: files and symlinks named
 // ".seshat-restore-<pid>-<16 hex digits>" that we own, of a process that is gone. Returns
 // how many.

@@ -10,8 +10,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "seshat/fs/fs.h"
 #include "seshat/repo/content_hash.h"
@@ -142,11 +140,9 @@ class Restorer {
           break;
       }
     }
-    split_hard_links();
     if (o_.dry_run) {
       screen(files_);
       screen(links);
-      screen(members_);
       return dry_run(dirs, links);
     }
     chown_ = ::geteuid() == 0;
@@ -161,9 +157,7 @@ class Restorer {
     }
     screen(files_);
     screen(links);
-    screen(members_);
     restore_files();
-    link_members();
     for (const auto& l : links) restore_link(l);
     // Directory metadata last, children before parents, so writing inside does not change it;
     // never on what stood in the way of a directory that could not be made.
@@ -214,14 +208,12 @@ class Restorer {
       bytes += cat_.versions[f.version].size;
       log::info("Would restore {}", f.dest);
     }
-    for (const auto& m : members_)
-      log::info("Would restore {} (a hard link of {})", m.dest, cat_.path(leader_of_.at(m.entry)));
     for (const auto& l : links) log::info("Would restore {}", l.dest);
     log::info("Dry run: {} ({}), {}, {} would be restored, {} already identical, {} kept; nothing was written",
-              plural(files_.size() + members_.size(), "file", "files"), human_size(bytes),
+              plural(files_.size(), "file", "files"), human_size(bytes),
               plural(dirs.size(), "directory", "directories"), plural(links.size(), "symlink", "symlinks"),
               r_.identical, r_.kept);
-    r_.files = files_.size() + members_.size();
+    r_.files = files_.size();
     r_.dirs = dirs.size();
     r_.symlinks = links.size();
     return r_;
@@ -260,83 +252,6 @@ class Restorer {
     log::error("Not restored: {} ({})", path, why);
     std::lock_guard<std::mutex> lk(mu_);
     ++r_.failed;
-  }
-
-  // Hard links: files of one backed-up folder with the same inode, ctime, mtime and content
-  // were one file with several names. The first of each group is restored as a file; the
-  // others ("members") become links to it afterwards.
-  void split_hard_links() {
-    struct Key {
-      uint32_t folder, content;
-      uint64_t inode;
-      int64_t ctime, mtime;
-      bool operator==(const Key&) const = default;
-    };
-    struct KeyHash {
-      size_t operator()(const Key& k) const {
-        return std::hash<uint64_t>()(k.inode) ^ (std::hash<int64_t>()(k.ctime) * 31) ^ k.content;
-      }
-    };
-    std::unordered_map<Key, uint32_t, KeyHash> first;  // key -> leader entry
-    std::vector<Planned> keep;
-    for (auto& f : files_) {
-      const catalog::Version& v = cat_.versions[f.version];
-      if (v.inode == 0 || v.content == catalog::kNone || v.size == 0) {
-        keep.push_back(std::move(f));
-        continue;
-      }
-      Key k{cat_.backups[v.backup].folder, v.content, v.inode, v.ctime_ns, v.mtime_ns};
-      auto [it, inserted] = first.emplace(k, f.entry);
-      if (inserted) {
-        keep.push_back(std::move(f));
-        continue;
-      }
-      leaders_.insert(it->second);
-      leader_of_[f.entry] = it->second;
-      members_.push_back(std::move(f));
-    }
-    files_ = std::move(keep);
-  }
-
-  // Each member becomes a name of its leader's restored inode; where the leader was not
-  // written by this restore (it failed, was kept, or was there already), the member is
-  // restored as a file of its own.
-  void link_members() {
-    if (members_.empty()) return;
-    std::vector<Planned> alone;
-    uint64_t linked = 0;
-    for (auto& m : members_) {
-      uint32_t leader = leader_of_.at(m.entry);
-      auto w = written_.find(leader);
-      auto from = w == written_.end() ? seshat::Result<DestDirs::Handle>(Error(ErrorKind::kNotFound, "not written"))
-                                      : dest_.get(cat_.entries[leader].parent, true);
-      auto to = dest_.get(cat_.entries[m.entry].parent, true);
-      if (!from || !to) {
-        if (!to) {
-          fail_path(m.dest, to.error());
-          continue;
-        }
-        alone.push_back(std::move(m));
-        continue;
-      }
-      Status st = fs::make_hardlink_at(from.value()->get(), std::string(cat_.name(leader)), to.value()->get(),
-                                       std::string(cat_.name(m.entry)), w->second.first, w->second.second, m.replace);
-      if (!st) {
-        if (!m.replace && st.error().sys_errno() == EEXIST) {
-          kept_late(m.dest);
-          continue;
-        }
-        alone.push_back(std::move(m));  // e.g. another file system under the target, or the leader replaced
-        continue;
-      }
-      ++linked;
-      ++r_.files;
-    }
-    if (linked > 0) log::info("Restored {} as hard links of files restored with them", plural(linked, "name", "names"));
-    if (alone.empty()) return;
-    files_ = std::move(alone);
-    pieces_.clear();
-    restore_files();
   }
 
   void restore_files() {
@@ -429,13 +344,7 @@ class Restorer {
     if (!s.failed) {
       Status st = fs::set_metadata_fd(s.file->fd(), meta_of(v), chown_);
       if (!st) log::warn("Restored {} but could not set its metadata ({})", f.dest, st.error().what());
-      struct stat written {};
-      bool leader = leaders_.count(f.entry) > 0 && ::fstat(s.file->fd(), &written) == 0;
       auto c = s.file->commit();
-      if (leader && c && *c) {
-        std::lock_guard<std::mutex> lk(mu_);
-        written_[f.entry] = {static_cast<uint64_t>(written.st_dev), static_cast<uint64_t>(written.st_ino)};
-      }
       if (!c) {
         s.failed = true;
         s.problem = std::strerror(c.error().sys_errno() ? c.error().sys_errno() : EIO);
@@ -462,10 +371,6 @@ class Restorer {
   DestDirs dest_;
   bool chown_ = false;
   std::vector<Planned> files_;
-  std::vector<Planned> members_;                                         // hard links, linked after the files
-  std::unordered_map<uint32_t, uint32_t> leader_of_;                     // member entry -> leader entry
-  std::unordered_set<uint32_t> leaders_;                                 // entries with members
-  std::unordered_map<uint32_t, std::pair<uint64_t, uint64_t>> written_;  // leader -> (dev, ino) written
   std::vector<Piece> pieces_;
   std::unique_ptr<FileState[]> states_;
   std::unique_ptr<Progress> progress_;

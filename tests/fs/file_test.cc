@@ -142,6 +142,24 @@ TEST(OpenRead, ErrorsAreNegativeErrno) {
   EXPECT_EQ(open_read_errno(t / "link"), -ELOOP);  // never follows a final symlink
 }
 
+// SET SYMLINKS YES: a final symlink is followed, but only to a regular file -- a FIFO (or a
+// device) it points to by the time the file is packed is never opened for reading (which
+// would block, or run a driver's open).
+TEST(OpenRead, FollowsAFinalSymlinkOnlyToARegularFile) {
+  TempDir t;
+  testing_support::spit(t / "target", "x");
+  ASSERT_EQ(::symlink("target", (t / "link").c_str()), 0);
+  auto fd = open_read(t / "link", true);
+  ASSERT_TRUE(fd.ok());
+  EXPECT_EQ(read_fd(fd->get()), "x");
+  ASSERT_EQ(::mkfifo((t / "fifo").c_str(), 0600), 0);
+  ASSERT_EQ(::symlink("fifo", (t / "to_fifo").c_str()), 0);
+  auto f = open_read(t / "to_fifo", true);  // would block forever if opened for reading
+  EXPECT_FALSE(f.ok());
+  ASSERT_EQ(::symlink("/dev/null", (t / "to_dev").c_str()), 0);
+  EXPECT_FALSE(open_read(t / "to_dev", true).ok());
+}
+
 class LongPath : public ::testing::Test {
  protected:
   void SetUp() override {

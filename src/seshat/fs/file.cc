@@ -9,11 +9,27 @@
 
 namespace seshat::fs {
 
+namespace {
+// A followed last component is opened with O_PATH first (no device driver open, no FIFO
+// wait, no controlling terminal) and read only if it is a regular file.
+Result<io::Fd> reopen_if_regular(const std::string& path, int fd) {
+  io::Fd held(fd);
+  struct stat st {};
+  if (::fstat(held.get(), &st) != 0) return errno_error(path, errno);
+  if (!S_ISREG(st.st_mode)) return errno_error(path + ": no longer a regular file", EINVAL);
+  std::string self = "/proc/self/fd/" + std::to_string(held.get());
+  int r = ::open(self.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (r < 0) return errno_error(path, errno);
+  return io::Fd(r);
+}
+}  // namespace
+
 Result<io::Fd> open_read(const std::string& path, bool follow) {
-  const int last_flags = follow ? 0 : O_NOFOLLOW;
+  const int last_flags = follow ? O_PATH : O_NOFOLLOW;
   if (path.size() < PATH_MAX - 1) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | last_flags);
+    int fd = ::open(path.c_str(), (follow ? 0 : O_RDONLY) | O_CLOEXEC | last_flags);
     if (fd < 0) return errno_error(path, errno);
+    if (follow) return reopen_if_regular(path, fd);
     return io::Fd(fd);
   }
   // Too long for one call: descend component by component.
@@ -28,7 +44,7 @@ Result<io::Fd> open_read(const std::string& path, bool follow) {
     int fd = part.empty() ? ::dup(dir.get())
                           : ::openat(dir.get(), part.c_str(), O_RDONLY | O_CLOEXEC | (last ? last_flags : O_DIRECTORY));
     if (fd < 0) return errno_error(path, errno);
-    if (last) return io::Fd(fd);
+    if (last) return follow ? reopen_if_regular(path, fd) : io::Fd(fd);
     dir.reset(fd);
     pos = slash + 1;
   }

@@ -1,5 +1,6 @@
 #include "seshat/backup/walker.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -65,11 +66,32 @@ void Walker::walk(uint32_t root) {
   if (auto it = own_.find({st->dev, st->inode}); it != own_.end())
     throw Error(ErrorKind::kInvalidInput,
                 "cannot back up " + o_.folder + ": it is the Seshat " + it->second.what + " in use");
+  refuse_inside_own(*dir);
   record_dir(root, *st);
   path_ = o_.folder == "/" ? "" : o_.folder;
   inside_from_ = path_.size();
   ancestors_.insert({st->dev, st->inode});
   walk_dir(*dir, root);
+}
+
+// A folder inside the store or the staging area is refused (inside a folder, the walk skips
+// them): its ancestors, reached through "..", are compared by (dev, inode) like the walk does.
+void Walker::refuse_inside_own(const fs::Dir& root) const {
+  if (own_.empty()) return;
+  struct stat cur {};
+  if (::fstat(root.fd(), &cur) != 0) return;
+  io::Fd up(::openat(root.fd(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  while (up.valid()) {
+    struct stat parent {};
+    if (::fstat(up.get(), &parent) != 0) return;
+    if (parent.st_dev == cur.st_dev && parent.st_ino == cur.st_ino) return;  // "/": its own parent
+    auto it = own_.find({static_cast<uint64_t>(parent.st_dev), static_cast<uint64_t>(parent.st_ino)});
+    if (it != own_.end())
+      throw Error(ErrorKind::kInvalidInput, "cannot back up " + o_.folder + ": it is inside the Seshat " +
+                                                it->second.what + " in use (" + it->second.path + ")");
+    cur = parent;
+    up = io::Fd(::openat(up.get(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
 }
 
 // EXCLUDE and INCLUDE patterns see the path below the folder ("/docs/a.txt" when backing up

@@ -40,6 +40,7 @@ class Walker {
   std::vector<WorkItem> items;
 
  private:
+  void refuse_inside_own(const fs::Dir& root) const;
   bool excluded(std::string_view name, const std::string& full) const;
   bool included(const std::string& full) const;  // an INCLUDE pattern matches
   const catalog::Version* latest(uint32_t entry) const;

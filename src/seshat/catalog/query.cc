@@ -47,32 +47,6 @@ bool ever_file(const Catalog& c, uint32_t entry) {
   return false;
 }
 
-std::vector<Row> search(const Catalog& c, const std::vector<uint32_t>& folders,
-                        const std::function<bool(std::string_view path)>& match) {
-  std::vector<Row> rows;
-  for (uint32_t f : folders) {
-    std::vector<std::pair<uint32_t, std::string>> stack{{c.folders[f].root, c.folders[f].path}};
-    while (!stack.empty()) {
-      auto [e, path] = std::move(stack.back());
-      stack.pop_back();
-      auto [first, last] = c.children(e);
-      for (const uint32_t* it = last; it != first;) {
-        --it;
-        std::string_view name = c.name(*it);
-        stack.push_back({*it, path == "/" ? "/" + std::string(name) : path + "/" + std::string(name)});
-      }
-      if (!match(path)) continue;
-      uint32_t latest = c.entries[e].latest;
-      bool deleted = latest != kNone && c.versions[latest].type == Type::kDeleted;
-      for (uint32_t v = latest; v != kNone; v = c.versions[v].prev) {
-        Type t = c.versions[v].type;
-        if (t == Type::kFile || t == Type::kSymlink) rows.push_back({e, v, 0, deleted});
-      }
-    }
-  }
-  return rows;
-}
-
 std::vector<Row> search_at(const Catalog& c, const std::vector<std::pair<uint32_t, uint32_t>>& folder_backups,
                            const std::function<bool(std::string_view path)>& match) {
   std::vector<Row> rows;

@@ -30,13 +30,11 @@ std::vector<Row> tree_at(const Catalog& c, uint32_t dir, uint32_t backup);
 std::vector<Row> versions_of(const Catalog& c, uint32_t entry);
 // True if the entry was ever a file or a symlink.
 bool ever_file(const Catalog& c, uint32_t entry);
-// Every file and symlink version of every path below the roots of `folders` whose full path
-// `match` accepts, folder by folder, paths in depth-first order, versions newest first.
-std::vector<Row> search(const Catalog& c, const std::vector<uint32_t>& folders,
-                        const std::function<bool(std::string_view path)>& match);
-// search() within a point in time: for each folder, the backup it is seen at (kNone: the
-// folder is skipped). Only versions of that backup or older are returned, and deleted_later
-// means the path is gone as of that backup.
+// Every file and symlink version of every path below the roots of the folders whose full
+// path `match` accepts, folder by folder, paths in depth-first order, versions newest first
+// -- as of a point in time: for each folder, the backup it is seen at (kNone: the folder is
+// skipped). Only versions of that backup or older are returned, and deleted_later means the
+// path is gone as of that backup.
 std::vector<Row> search_at(const Catalog& c, const std::vector<std::pair<uint32_t, uint32_t>>& folder_backups,
                            const std::function<bool(std::string_view path)>& match);
 

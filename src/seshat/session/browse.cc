@@ -49,16 +49,12 @@ std::vector<uint32_t> by_time(const catalog::Catalog& c) {
 
 }  // namespace
 
-// Backups are numbered in the order they were recorded (their index): a number never
+// Backups are numbered in the order they were recorded (their index + 1): a number never
 // changes as backups are added, whatever the clocks of the hosts that made them.
-std::vector<int> backup_numbers(const catalog::Catalog& c) {
-  std::vector<int> n(c.backups.size(), 0);
-  std::iota(n.begin(), n.end(), 1);
-  return n;
-}
+std::string backup_label(int number, int64_t time_ns) { return fmt::format("#{} {}", number, format_listing(time_ns)); }
 
 std::string backup_label(const catalog::Catalog& c, uint32_t backup) {
-  return fmt::format("#{} {}", backup + 1, format_listing(c.backups[backup].time_ns));
+  return backup_label(static_cast<int>(backup + 1), c.backups[backup].time_ns);
 }
 
 // ---------------------------------------------------------------- rows of the catalog
@@ -79,7 +75,6 @@ std::vector<BackupRow> Browser::backups(const catalog::Catalog& c) const {
 
 std::vector<FolderRow> Browser::folders(const catalog::Catalog& c) const {
   std::vector<FolderRow> rows;
-  auto numbers = backup_numbers(c);
   for (uint32_t i = 0; i < c.folders.size(); ++i) {
     const auto& f = c.folders[i];
     if (host_sel_ && f.host != *host_sel_) continue;
@@ -88,8 +83,8 @@ std::vector<FolderRow> Browser::folders(const catalog::Catalog& c) const {
       const auto& b = c.backups[k];
       if (b.folder != i) continue;
       ++r.backups;
-      if (numbers[k] > r.last_number) {
-        r.last_number = numbers[k];
+      if (static_cast<int>(k + 1) > r.last_number) {
+        r.last_number = static_cast<int>(k + 1);
         r.last_ns = b.time_ns;
       }
     }
@@ -345,7 +340,7 @@ EntryRow Browser::entry_row(const catalog::Catalog& c, uint32_t entry, uint32_t 
   r.path = std::move(path);
   r.depth = depth;
   r.backup_ns = c.backups[v.backup].time_ns;
-  r.backup_number = v.backup < numbers_.size() ? numbers_[v.backup] : 0;
+  r.backup_number = static_cast<int>(v.backup + 1);
   r.host = c.hosts[c.folders[c.backups[v.backup].folder].host].name;
   r.deleted_later = deleted_later;
   r.kind = kind_of(v.type);
@@ -362,7 +357,6 @@ std::vector<EntryRow> Browser::keep(std::vector<EntryRow> rows) {
 }
 
 std::vector<EntryRow> Browser::list_files(const catalog::Catalog& c) {
-  numbers_ = backup_numbers(c);
   uint32_t b = backup_for(c, folder(c));
   std::vector<EntryRow> rows;
   for (const auto& r : catalog::children_at(c, cwd(c), b))
@@ -371,7 +365,6 @@ std::vector<EntryRow> Browser::list_files(const catalog::Catalog& c) {
 }
 
 std::vector<EntryRow> Browser::list_tree(const catalog::Catalog& c) {
-  numbers_ = backup_numbers(c);
   uint32_t b = backup_for(c, folder(c));
   std::vector<EntryRow> rows;
   for (const auto& r : catalog::tree_at(c, cwd(c), b))
@@ -380,7 +373,6 @@ std::vector<EntryRow> Browser::list_tree(const catalog::Catalog& c) {
 }
 
 std::vector<EntryRow> Browser::list_versions(const catalog::Catalog& c) {
-  numbers_ = backup_numbers(c);
   uint32_t f = folder(c);
   // Versions newer than the point in time (a timestamp or a selected backup) are shown,
   // marked: "what came after" is part of a file's story. None without a point in time.
@@ -406,7 +398,6 @@ std::vector<EntryRow> Browser::list_versions(const catalog::Catalog& c) {
 }
 
 std::vector<EntryRow> Browser::search(const catalog::Catalog& c, const std::string& pattern, bool regex) {
-  numbers_ = backup_numbers(c);
   std::unique_ptr<RE2> re;
   std::string needle;
   if (regex) {
@@ -437,7 +428,6 @@ std::vector<EntryRow> Browser::search(const catalog::Catalog& c, const std::stri
 }
 
 std::vector<EntryRow> Browser::list_changes(const catalog::Catalog& c, int number, uint32_t& backup) {
-  numbers_ = backup_numbers(c);
   if (number > 0) {
     if (static_cast<size_t>(number) > c.backups.size())
       throw Error(ErrorKind::kInvalidInput,

@@ -15,10 +15,8 @@
 namespace seshat::session {
 
 // "#3 01-Dec-2026 17:53:12": how every row and log line names a backup.
+std::string backup_label(int number, int64_t time_ns);
 std::string backup_label(const catalog::Catalog& c, uint32_t backup);
-// The LIST BACKUPS number of each backup (by index): its rank by time among all backups,
-// 1-based, the same whatever is selected.
-std::vector<int> backup_numbers(const catalog::Catalog& c);
 
 class Browser {
  public:
@@ -98,7 +96,6 @@ class Browser {
   std::optional<uint32_t> cwd_;     // entry of the current folder in the catalog tree
   std::optional<uint32_t> picked_;  // the file CD <n> picked, for LIST VERSIONS
   std::vector<EntryRow> last_rows_;
-  std::vector<int> numbers_;  // backup_numbers(), made at the start of each listing
 };
 
 }  // namespace seshat::session

@@ -3,14 +3,14 @@
 #include <fmt/format.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "seshat/backup/backup.h"
+#include "seshat/fs/fs.h"
 #include "seshat/repo/rebuild.h"
 #include "seshat/repo/verify.h"
 #include "seshat/restore/restore.h"
@@ -103,10 +103,8 @@ OpenRepository& Session::open_repo(bool create) {
 }
 
 catalog::Catalog& Session::cat() {
-  OpenRepository& o = open_repo();
-  catalog::Catalog& c = o.catalog();
-  if (o.load_id() != base_load_) validate(c);
-  return c;
+  open_repo();
+  return *checked_catalog();
 }
 
 void Session::initialize() {
@@ -145,15 +143,6 @@ void Session::backup(const std::string& dir) {
   opt.allow_deletions = settings_.deletions;
   if (settings_.store == StoreKind::kLocal) opt.own_dirs.emplace_back("store", settings_.local_dir);
   opt.own_dirs.emplace_back("staging area", settings_.staging + "/seshat-" + std::to_string(::geteuid()));
-  // Never a folder inside the store or the staging area (the walk skips them inside a folder).
-  for (const auto& [what, dir] : opt.own_dirs) {
-    char real[PATH_MAX];
-    if (!::realpath(dir.c_str(), real)) continue;
-    std::string d = real;
-    if (d != "/" && folder.starts_with(d + "/"))
-      throw Error(ErrorKind::kInvalidInput,
-                  "cannot back up " + folder + ": it is inside the Seshat " + what + " in use (" + d + ")");
-  }
   repo::Lock* held = o.effective_lock(lock.get());
   opt.lock_held = [held] { return !held || held->still_held(); };
   catalog::Catalog& c = o.catalog();
@@ -213,9 +202,9 @@ void Session::automatic() {
 
 void Session::automatic_add(const std::string& dir) {
   std::string folder = absolute_dir(dir);
-  struct stat st {};
-  if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    throw Error(ErrorKind::kInvalidInput, "cannot register " + dir + ": not a directory");
+  if (auto d = fs::Dir::open(folder); !d)  // opened as BACKUP will open it
+    throw Error(ErrorKind::kInvalidInput,
+                "cannot register " + dir + ": " + std::strerror(d.error().sys_errno() ? d.error().sys_errno() : EIO));
   OpenRepository& o = open_repo(true);
   auto lock = o.lock_for_write(host_, settings_.wait, settings_.dry_run);
   o.reload_if_changed(store_description());
@@ -234,11 +223,10 @@ void Session::automatic_add(const std::string& dir) {
   uint32_t f = existing ? *existing : c.find_or_add_folder(h, folder);
   c.folders[f].automatic = true;
   o.generations().save(c);
-  c.build_child_index();
   log::info("Registered {} for AUTOMATIC (backed up by the next AUTOMATIC)", folder);
 }
 
-void Session::automatic_remove(const std::string& which) {
+void Session::automatic_remove(std::optional<int> number, const std::string& path) {
   OpenRepository& o = open_repo();
   auto lock = o.lock_for_write(host_, settings_.wait, settings_.dry_run);
   o.reload_if_changed(store_description());
@@ -248,23 +236,19 @@ void Session::automatic_remove(const std::string& which) {
   for (uint32_t i = 0; h && i < c.folders.size(); ++i)
     if (c.folders[i].host == *h && c.folders[i].automatic) mine.push_back(i);
   std::optional<uint32_t> f;
-  bool number = !which.empty() && which.size() < 10 && std::all_of(which.begin(), which.end(), [](char ch) {
-    return std::isdigit(static_cast<unsigned char>(ch)) != 0;
-  });
   if (number) {
-    size_t n = std::stoul(which);
-    if (n < 1 || n > mine.size())
+    if (*number < 1 || static_cast<size_t>(*number) > mine.size())
       throw Error(ErrorKind::kInvalidInput,
-                  fmt::format("there is no AUTOMATIC folder number {} (LIST AUTO shows {})", n, mine.size()));
-    f = mine[n - 1];
+                  fmt::format("there is no AUTOMATIC folder number {} (LIST AUTO shows {})", *number, mine.size()));
+    f = mine[static_cast<size_t>(*number - 1)];
   } else {
-    std::string want = which;
+    std::string want = path;
     while (want.size() > 1 && want.back() == '/') want.pop_back();
     for (uint32_t i : mine)
       if (c.folders[i].path == want) f = i;
     if (!f)
       throw Error(ErrorKind::kNotFound,
-                  "no folder " + which + " of host " + host_ + " is registered for AUTOMATIC (LIST AUTO shows them)");
+                  "no folder " + path + " of host " + host_ + " is registered for AUTOMATIC (LIST AUTO shows them)");
   }
   if (settings_.dry_run) {
     log::info("Would unregister {} from AUTOMATIC (dry run)", c.folders[*f].path);
@@ -290,27 +274,31 @@ struct CatalogShape {
 
 namespace {
 
-uint64_t versions_hash(const catalog::Catalog& c, size_t n) {
+// FNV-1a over 64-bit words.
+struct Fnv {
   uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  void mix(uint64_t v) { h = (h ^ v) * 1099511628211ull; }
+};
+
+uint64_t versions_hash(const catalog::Catalog& c, size_t n) {
+  Fnv f;
   for (size_t i = 0; i < n; ++i) {
     const auto& v = c.versions[i];
-    mix(v.backup);
-    mix(v.prev);
-    mix(static_cast<uint64_t>(v.type));
-    mix(v.content);
+    f.mix(v.backup);
+    f.mix(v.prev);
+    f.mix(static_cast<uint64_t>(v.type));
+    f.mix(v.content);
   }
-  return h;
+  return f.h;
 }
 
 uint64_t entries_hash(const catalog::Catalog& c, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  Fnv f;
   for (size_t i = 0; i < n; ++i) {
-    mix(c.entries[i].parent);
-    for (char ch : c.name(static_cast<uint32_t>(i))) mix(static_cast<unsigned char>(ch));
+    f.mix(c.entries[i].parent);
+    for (char ch : c.name(static_cast<uint32_t>(i))) f.mix(static_cast<unsigned char>(ch));
   }
-  return h;
+  return f.h;
 }
 
 CatalogShape shape_of(const catalog::Catalog& c) {
@@ -387,7 +375,7 @@ void Session::rebased() {
   base_load_ = 0;
 }
 
-const catalog::Catalog* Session::checked_catalog() {
+catalog::Catalog* Session::checked_catalog() {
   if (!open_ || !open_->loaded()) return nullptr;
   catalog::Catalog& c = open_->catalog();
   if (open_->load_id() != base_load_) validate(c);

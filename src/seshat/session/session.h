@@ -44,9 +44,9 @@ class Session {
   void automatic();
   // AUTOMATIC ADD: registers a directory of this host for AUTOMATIC without backing it up.
   void automatic_add(const std::string& dir);
-  // AUTOMATIC REMOVE: unregisters a folder of this host, by path or LIST AUTO number; its
-  // backups stay.
-  void automatic_remove(const std::string& folder_or_number);
+  // AUTOMATIC REMOVE: unregisters a folder of this host, by its LIST AUTO number, else by
+  // path; its backups stay.
+  void automatic_remove(std::optional<int> number, const std::string& path = "");
   // Before each command of a long-running shell: if another process committed since the
   // catalog was loaded, loads it again (keeping the selections if they still mean the same).
   void refresh();
@@ -127,7 +127,7 @@ class Session {
   // and the restore plan were made on, they are checked against it (validate()).
   catalog::Catalog& cat();
   // The loaded catalog, checked the same way, or nullptr if none is loaded (loads nothing).
-  const catalog::Catalog* checked_catalog();
+  catalog::Catalog* checked_catalog();
   // True if the catalog is not the base with more added: the selections were reset (said so).
   bool validate(catalog::Catalog& c);
   // The browser and the plan were reset on purpose: the catalog now loaded is their base.

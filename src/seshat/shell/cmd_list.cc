@@ -1,7 +1,6 @@
 // LIST ..., SEARCH, MEMSTATS: the rows the session gives, numbered.
 #include <fmt/format.h>
 
-#include <cstring>
 #include <fstream>
 
 #include "seshat/session/session.h"
@@ -62,9 +61,7 @@ std::string mode_string(const EntryRow& r) {
   return s;
 }
 
-std::string backup_name(const EntryRow& r) {
-  return fmt::format("#{} {}", r.backup_number, format_listing(r.backup_ns));
-}
+std::string backup_name(const EntryRow& r) { return session::backup_label(r.backup_number, r.backup_ns); }
 
 // versions: the backup of each row is named; search: the host too.
 std::string entry_line(const EntryRow& r, bool versions, bool search = false) {
@@ -120,10 +117,9 @@ int list_backups(Context& c) {
 int list_folders(Context& c) {
   int limit = limit_of(c);
   numbered(c.session.folders(), limit, {"FOLDERS"}, [](const session::FolderRow& r) {
-    return fmt::format(
-        "{:<12} {:<40} {:>11}  last {}{}", r.host, r.path, plural(r.backups, "backup", "backups"),
-        r.last_ns ? fmt::format("#{} {}", r.last_number, format_listing(*r.last_ns)) : std::string("never"),
-        r.automatic ? "" : "  (not AUTOMATIC)");
+    return fmt::format("{:<12} {:<40} {:>11}  last {}{}", r.host, r.path, plural(r.backups, "backup", "backups"),
+                       r.last_ns ? session::backup_label(r.last_number, *r.last_ns) : std::string("never"),
+                       r.automatic ? "" : "  (not AUTOMATIC)");
   });
   return 0;
 }
@@ -215,19 +211,22 @@ std::vector<Node> list_kinds() {
   };
 }
 
-long status_kb(const char* key) {
+// VmRSS and VmHWM (kB) from one read of /proc/self/status.
+std::pair<long, long> rss_and_peak_kb() {
   std::ifstream status("/proc/self/status");
   std::string line;
-  size_t n = std::strlen(key);
-  while (std::getline(status, line))
-    if (line.compare(0, n, key) == 0) return std::stol(line.substr(n));
-  return 0;
+  long rss = 0, peak = 0;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::stol(line.substr(6));
+    if (line.rfind("VmHWM:", 0) == 0) peak = std::stol(line.substr(6));
+  }
+  return {rss, peak};
 }
 
 int memstats(Context& c) {
   // Both from the same source; the peak is never below the current figure.
-  long rss_kb = status_kb("VmRSS:");
-  long peak_kb = std::max(status_kb("VmHWM:"), rss_kb);
+  auto [rss_kb, hwm_kb] = rss_and_peak_kb();
+  long peak_kb = std::max(hwm_kb, rss_kb);
   out(fmt::format("Resident memory: {}", human_size(static_cast<uint64_t>(rss_kb) * 1024)));
   out(fmt::format("Peak resident memory: {}", human_size(static_cast<uint64_t>(peak_kb) * 1024)));
   auto s = c.session.db_size();

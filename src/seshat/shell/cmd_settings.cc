@@ -79,7 +79,9 @@ Action reset_patterns(bool exclude) {
 }
 
 // SET STAGING takes only a directory that is there and writable now (checked again when
-// the staging area is used: a remembered one may be gone by then).
+// the staging area is used: a remembered one may be gone by then). By path: the user names
+// Seshat's own directory here; the private one below it is made and checked through an
+// O_NOFOLLOW descriptor when used.
 void check_staging(const std::string& d) {
   struct stat st {};
   if (d.empty() || d[0] != '/') throw Error(ErrorKind::kInvalidInput, "SET STAGING needs an absolute directory");

@@ -66,14 +66,16 @@ std::vector<std::string> local_dirs(const std::string& prefix) {
   std::string dir = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/') + 1);
   std::string stem = prefix.substr(dir.size());
   std::vector<std::string> out;
-  DIR* d = ::opendir(dir.empty() ? "." : dir.c_str());
+  DIR* d = ::opendir(dir.empty() ? "." : dir.c_str());  // what the user is typing: read, never changed
   if (!d) return out;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name == "." || name == ".." || !name.starts_with(stem)) continue;
     if (name[0] == '.' && stem.empty()) continue;
+    // Relative to the directory listed; a symlink to a directory is offered as one, as BACKUP
+    // and RESTORE TARGET take it. Only looked at, never opened or changed.
     struct stat st {};
-    if (::stat((dir.empty() ? name : dir + name).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (::fstatat(::dirfd(d), name.c_str(), &st, 0) != 0 || !S_ISDIR(st.st_mode)) continue;
     out.push_back(dir + name + "/");
   }
   ::closedir(d);

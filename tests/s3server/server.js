@@ -24,6 +24,39 @@
 const crypto = require('crypto');
 const http = require('http');
 const S3rver = require('@20minutes/s3rver');
+const FilesystemStore = require('@20minutes/s3rver/lib/stores/filesystem');
+const fs = require('fs');
+const { pipeline, Readable, Transform } = require('stream');
+
+// s3rver writes an object's content straight into its file (and answers before a Buffer
+// body is even flushed), so a server killed mid-write leaves a truncated object, which
+// real S3 never shows: a PUT is all or nothing. Contents (objects and parts) are written to
+// a temporary beside the file, flushed, then renamed over it.
+FilesystemStore.prototype.putContent = function putContent(objectPath, content) {
+  const tmp = `${objectPath}.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
+  return new Promise((resolve, reject) => {
+    const md5 = crypto.createHash('md5');
+    let length = 0;
+    pipeline(
+      Buffer.isBuffer(content) ? Readable.from([content]) : content,
+      new Transform({
+        transform(chunk, encoding, callback) {
+          md5.update(chunk, encoding);
+          length += chunk.length;
+          callback(null, chunk);
+        },
+      }),
+      fs.createWriteStream(tmp),
+      (err) => {
+        if (err) {
+          fs.rm(tmp, { force: true }, () => reject(err));
+          return;
+        }
+        fs.rename(tmp, objectPath, (e) => (e ? reject(e) : resolve([length, md5.digest('hex')])));
+      },
+    );
+  });
+};
 
 const [dir, port, ...buckets] = process.argv.slice(2);
 if (!dir) {

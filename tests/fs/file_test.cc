@@ -53,7 +53,12 @@ int make_symlink_errno(const std::string& target, const std::string& path) {
 }
 int set_metadata_errno(const std::string& path, bool is_symlink, uint32_t mode, uint32_t uid, uint32_t gid,
                        int64_t mtime_ns, bool chown) {
-  Meta m{mode, uid, gid, mtime_ns};
+  int64_t sec = mtime_ns / 1000000000, nsec = mtime_ns % 1000000000;
+  if (nsec < 0) {
+    nsec += 1000000000;
+    --sec;
+  }
+  Meta m{mode, uid, gid, sec, static_cast<uint32_t>(nsec), {}};
   if (is_symlink) {
     InParent p(path);
     if (p.fd < 0) return errno;

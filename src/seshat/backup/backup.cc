@@ -50,7 +50,7 @@ void refuse_mass_deletion(const catalog::Catalog& cat, uint32_t folder, uint32_t
   uint64_t before = 0;
   cat.for_each_at(cat.folders[folder].root, previous, [&](uint32_t, uint32_t v) {
     catalog::Type t = cat.versions[v].type;
-    if (t == catalog::Type::kFile || t == catalog::Type::kSymlink) ++before;
+    if (catalog::is_leaf(t)) ++before;
   });
   // A rename or a rotation deletes as much as it adds: only a folder that also shrank to less
   // than half is suspect.

@@ -48,6 +48,7 @@ struct Result {
   uint64_t bytes_uploaded = 0;  // container bytes
   uint64_t deduplicated = 0;    // files whose content was already stored
   uint64_t not_backed_up = 0;   // unreadable or vanished files and directories
+  uint64_t metadata_lost = 0;   // backed up without some of their metadata (extended attributes unreadable)
   uint64_t deleted = 0;         // tombstones recorded
   uint64_t deleted_files = 0;   // of them, files and symlinks
   int containers = 0;

@@ -52,6 +52,47 @@ bool changed_while_read(int fd, const fs::Stat& st, const std::string& path) {
 
 }  // namespace
 
+seshat::Result<size_t> PartReader::read(char* buf, size_t n) {
+  if (!sparse_) return io::read_full(fd_, buf, n);
+  size_t got = 0;
+  while (got < n && pos_ < size_) {
+    if (pos_ >= hole_) {
+      off_t d = ::lseek(fd_, static_cast<off_t>(pos_), SEEK_DATA);
+      if (d < 0 && errno != ENXIO) return errno_error("seek", errno);
+      data_ = d < 0 ? size_ : std::min<uint64_t>(static_cast<uint64_t>(d), size_);
+      off_t h = data_ >= size_ ? -1 : ::lseek(fd_, static_cast<off_t>(data_), SEEK_HOLE);
+      hole_ = h < 0 ? size_ : std::min<uint64_t>(static_cast<uint64_t>(h), size_);
+      if (hole_ <= pos_) hole_ = size_;  // no progress from the file system: read the rest
+    }
+    if (pos_ < data_) {  // a hole: zeros, not read
+      size_t z = static_cast<size_t>(std::min<uint64_t>(data_ - pos_, n - got));
+      std::memset(buf + got, 0, z);
+      pos_ += z;
+      got += z;
+      continue;
+    }
+    size_t want = static_cast<size_t>(std::min<uint64_t>(hole_ - pos_, n - got));
+    ssize_t r = ::pread(fd_, buf + got, want, static_cast<off_t>(pos_));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("read", errno);
+    }
+    if (r == 0) {  // shorter than it was
+      size_ = pos_;
+      break;
+    }
+    pos_ += static_cast<uint64_t>(r);
+    got += static_cast<size_t>(r);
+  }
+  return got;
+}
+
+Status PartReader::rewind() {
+  pos_ = data_ = hole_ = 0;
+  if (!sparse_ && ::lseek(fd_, 0, SEEK_SET) != 0) return errno_error("seek", errno);
+  return {};
+}
+
 Packer::Packer(catalog::Catalog& cat, const Options& o, uint32_t backup, int64_t stamp, const Services& services,
                Result& r)
     : cat_(cat), o_(o), backup_(backup), services_(services), r_(r), checkpoint_ns_(now_ns()) {
@@ -136,10 +177,12 @@ repo::BlobOrigin Packer::origin(const std::string& path, const fs::Stat& st, con
   return o;
 }
 
-void Packer::record(uint32_t entry, const fs::Stat& st, uint32_t content, bool unstable) {
+void Packer::record(uint32_t entry, const fs::Stat& st, uint32_t content, bool unstable, const FileAttrs& a) {
   catalog::Meta m = meta_of(st);
   if (unstable) m.ctime_ns = 0;  // taken again by the next backup
-  cat_.add_version(entry, catalog::Version::file(backup_, m, st.size, content));
+  catalog::Version v = catalog::Version::file(backup_, m, st.size, content);
+  if (a.sparse) v.flags |= catalog::kSparse;
+  cat_.add_version(entry, v, extra_of(cat_, st, a.xattrs, a.fs_flags));
   ++cat_.backups[backup_].files_stored;
   ++r_.files_stored;
 }
@@ -158,15 +201,27 @@ void Packer::process(const WorkItem& it, const std::string& path, std::string& b
   }
   fault::point("pack.file");
   if (log::detail()) log::info("Backing up {} ({})", path, human_size(st->size));
-  if (st->size <= part_size_) return store_small(it, path, fd->get(), *st, buf);
-  if (dedup_by_hash_first(it, path, fd->get(), *st, buf)) return;
-  store_parts(it, path, fd->get(), *st, buf);
+  FileAttrs a;
+  if (auto x = fs::read_xattrs(fd->get())) {
+    a.xattrs = std::move(x.value());
+  } else {
+    log::warn("Extended attributes not backed up: {} ({})", path, std::strerror(x.error().sys_errno()));
+    std::lock_guard<std::mutex> lk(mu_);
+    ++r_.metadata_lost;
+  }
+  a.fs_flags = fs::read_fs_flags(fd->get());
+  a.sparse = st->size >= 4096 && st->blocks * 512 < st->size;
+  PartReader in(fd->get(), a.sparse, st->size);
+  if (st->size <= part_size_) return store_small(it, path, fd->get(), in, *st, a, buf);
+  if (dedup_by_hash_first(it, path, fd->get(), in, *st, a, buf)) return;
+  store_parts(it, path, fd->get(), in, *st, a, buf);
 }
 
 // A file of at most one part: read whole, hashed, sealed, placed; or found stored already.
-void Packer::store_small(const WorkItem& it, const std::string& path, int fd, fs::Stat st, std::string& buf) {
+void Packer::store_small(const WorkItem& it, const std::string& path, int fd, PartReader& in, fs::Stat st,
+                         const FileAttrs& a, std::string& buf) {
   buf.resize(st.size);
-  auto n = io::read_full(fd, buf.data(), st.size);
+  auto n = in.read(buf.data(), st.size);
   if (!n) return not_backed_up(path, n.error().sys_errno());
   buf.resize(*n);
   st.size = buf.size();
@@ -177,7 +232,7 @@ void Packer::store_small(const WorkItem& it, const std::string& path, int fd, fs
     r_.bytes_read += buf.size();
     if (auto c = cat_.find_content(h)) {
       ++r_.deduplicated;
-      return record(it.entry, st, *c, unstable);
+      return record(it.entry, st, *c, unstable, a);
     }
   }
   repo::SealedBuffer& blob = sealed_buffer();
@@ -188,7 +243,7 @@ void Packer::store_small(const WorkItem& it, const std::string& path, int fd, fs
     std::lock_guard<std::mutex> lk(mu_);
     if (auto c = cat_.find_content(h)) {  // the same content stored meanwhile by another worker
       ++r_.deduplicated;
-      return record(it.entry, st, *c, unstable);
+      return record(it.entry, st, *c, unstable, a);
     }
     std::vector<catalog::BlobRef> refs;
     if (!buf.empty()) {
@@ -198,15 +253,15 @@ void Packer::store_small(const WorkItem& it, const std::string& path, int fd, fs
     }
     uint32_t content = cat_.add_content(h, buf.size(), refs);
     cat_.backups[backup_].bytes_stored += buf.size();
-    record(it.entry, st, content, unstable);
+    record(it.entry, st, content, unstable, a);
   }
   if (pending.writer) pending.write(blob.bytes);
 }
 
 // A big file of a size some stored content has: hashed first, so that a renamed or copied
 // big file is not stored again. True if it was found (and recorded).
-bool Packer::dedup_by_hash_first(const WorkItem& it, const std::string& path, int fd, const fs::Stat& st,
-                                 std::string& buf) {
+bool Packer::dedup_by_hash_first(const WorkItem& it, const std::string& path, int fd, PartReader& in,
+                                 const fs::Stat& st, const FileAttrs& a, std::string& buf) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (!big_sizes_.count(st.size)) return false;
@@ -214,7 +269,7 @@ bool Packer::dedup_by_hash_first(const WorkItem& it, const std::string& path, in
   repo::ContentHash sha;
   buf.resize(part_size_);
   for (;;) {
-    auto n = io::read_full(fd, buf.data(), part_size_);
+    auto n = in.read(buf.data(), part_size_);
     if (!n) {
       not_backed_up(path, n.error().sys_errno());
       return true;
@@ -228,26 +283,27 @@ bool Packer::dedup_by_hash_first(const WorkItem& it, const std::string& path, in
     if (auto c = cat_.find_content(h)) {
       bool unstable = changed_while_read(fd, st, path);
       ++r_.deduplicated;
-      record(it.entry, st, *c, unstable);
+      record(it.entry, st, *c, unstable, a);
       return true;
     }
   }
-  if (::lseek(fd, 0, SEEK_SET) != 0) {
-    not_backed_up(path, errno);
+  if (Status rw = in.rewind(); !rw) {
+    not_backed_up(path, rw.error().sys_errno());
     return true;
   }
   return false;
 }
 
 // A file of several parts, each its own blob.
-void Packer::store_parts(const WorkItem& it, const std::string& path, int fd, fs::Stat st, std::string& buf) {
+void Packer::store_parts(const WorkItem& it, const std::string& path, int fd, PartReader& in, fs::Stat st,
+                         const FileAttrs& a, std::string& buf) {
   repo::ContentHash sha;
   uint32_t parts = static_cast<uint32_t>((st.size + part_size_ - 1) / part_size_);
   uint64_t total = 0;
   std::vector<catalog::BlobRef> refs;
   for (uint32_t p = 0;; ++p) {
     buf.resize(part_size_);
-    auto n = io::read_full(fd, buf.data(), part_size_);
+    auto n = in.read(buf.data(), part_size_);
     if (!n) return not_backed_up(path, n.error().sys_errno());
     if (*n == 0) break;
     buf.resize(*n);
@@ -278,7 +334,7 @@ void Packer::store_parts(const WorkItem& it, const std::string& path, int fd, fs
     cat_.backups[backup_].bytes_stored += total;
     big_sizes_.insert(total);
   }
-  record(it.entry, st, content, unstable);
+  record(it.entry, st, content, unstable, a);
 }
 
 // Checkpoint: every version recorded so far refers to committed containers. Each one

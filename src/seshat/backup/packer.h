@@ -24,6 +24,28 @@
 
 namespace seshat::backup {
 
+// What a file's version records besides its stat: read through its fd before its content.
+struct FileAttrs {
+  std::string xattrs;  // encoded (util/xattrs.h)
+  uint32_t fs_flags = 0;
+  bool sparse = false;  // fewer blocks than its size: holes are found with SEEK_DATA and not read
+};
+
+// Reads a file from its start, part after part, as io::read_full would; the holes of a
+// sparse file (SEEK_DATA/SEEK_HOLE) are zero-filled instead of read.
+class PartReader {
+ public:
+  PartReader(int fd, bool sparse, uint64_t size) : fd_(fd), sparse_(sparse), size_(size) {}
+  seshat::Result<size_t> read(char* buf, size_t n);
+  Status rewind();
+
+ private:
+  int fd_;
+  bool sparse_;
+  uint64_t size_;
+  uint64_t pos_ = 0, data_ = 0, hole_ = 0;  // [data_, hole_) is the data region at or after pos_
+};
+
 class Packer {
  public:
   Packer(catalog::Catalog& cat, const Options& o, uint32_t backup, int64_t stamp, const Services& services, Result& r);
@@ -34,12 +56,15 @@ class Packer {
  private:
   void work();
   void process(const WorkItem& it, const std::string& path, std::string& buf);
-  void store_small(const WorkItem& it, const std::string& path, int fd, fs::Stat st, std::string& buf);
-  void store_parts(const WorkItem& it, const std::string& path, int fd, fs::Stat st, std::string& buf);
-  bool dedup_by_hash_first(const WorkItem& it, const std::string& path, int fd, const fs::Stat& st, std::string& buf);
+  void store_small(const WorkItem& it, const std::string& path, int fd, PartReader& in, fs::Stat st, const FileAttrs& a,
+                   std::string& buf);
+  void store_parts(const WorkItem& it, const std::string& path, int fd, PartReader& in, fs::Stat st, const FileAttrs& a,
+                   std::string& buf);
+  bool dedup_by_hash_first(const WorkItem& it, const std::string& path, int fd, PartReader& in, const fs::Stat& st,
+                           const FileAttrs& a, std::string& buf);
   void not_backed_up(const std::string& path, int err);
   // Records the file's version. REQUIRES: mu_ held.
-  void record(uint32_t entry, const fs::Stat& st, uint32_t content, bool unstable);
+  void record(uint32_t entry, const fs::Stat& st, uint32_t content, bool unstable, const FileAttrs& a);
   // A committed container (BlobWriter hook, under mu_): maybe a checkpoint.
   void committed(uint32_t id, uint64_t size, bool full);
   static repo::BlobOrigin origin(const std::string& path, const fs::Stat& st, const catalog::Hash& h, uint32_t part,

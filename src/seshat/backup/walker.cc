@@ -16,7 +16,40 @@ using catalog::kNone;
 using catalog::Type;
 
 catalog::Meta meta_of(const fs::Stat& st) {
-  return {static_cast<uint16_t>(st.mode & 07777), st.uid, st.gid, st.mtime_ns, st.ctime_ns, st.inode};
+  return {static_cast<uint16_t>(st.mode & 07777),    st.uid, st.gid, st.mtime_ns, st.ctime_ns, st.inode,
+          st.kind == fs::Kind::kFile && st.nlink > 1};
+}
+
+catalog::Extra extra_of(catalog::Catalog& cat, const fs::Stat& st, const std::string& xattrs, uint32_t fs_flags) {
+  catalog::Extra x;
+  if (st.kind == fs::Kind::kFile && st.nlink > 1) x.dev = st.dev;
+  if (st.format == S_IFCHR || st.format == S_IFBLK) x.rdev = st.rdev;
+  if (st.mtime_ns == INT64_MAX || st.mtime_ns == INT64_MIN) {
+    x.wide_mtime = true;
+    x.mtime_sec = st.mtime_sec;
+    x.mtime_nsec = st.mtime_nsec;
+  }
+  x.fs_flags = fs_flags;
+  if (!xattrs.empty()) {
+    x.xattrs_off = cat.add_string(xattrs);
+    x.xattrs_len = static_cast<uint32_t>(xattrs.size());
+  }
+  return x;
+}
+
+catalog::Type special_type(const fs::Stat& st) {
+  switch (st.format) {
+    case S_IFIFO:
+      return Type::kFifo;
+    case S_IFCHR:
+      return Type::kCharDev;
+    case S_IFBLK:
+      return Type::kBlockDev;
+    case S_IFSOCK:
+      return Type::kSocket;
+    default:
+      return Type::kDeleted;
+  }
 }
 
 bool unchanged(const catalog::Version& v, const fs::Stat& st) {
@@ -67,7 +100,7 @@ void Walker::walk(uint32_t root) {
     throw Error(ErrorKind::kInvalidInput,
                 "cannot back up " + o_.folder + ": it is the Seshat " + it->second.what + " in use");
   refuse_inside_own(*dir);
-  record_dir(root, *st);
+  record_dir(root, *st, dir->fd());
   path_ = o_.folder == "/" ? "" : o_.folder;
   inside_from_ = path_.size();
   ancestors_.insert({st->dev, st->inode});
@@ -139,22 +172,56 @@ void Walker::tombstone_children(uint32_t entry) {
   for (const uint32_t* it = b; it != e; ++it) tombstone(*it);
 }
 
-void Walker::record_dir(uint32_t entry, const fs::Stat& st) {
+std::string Walker::xattrs_or_warn(seshat::Result<std::string> x) {
+  if (x) return std::move(x.value());
+  log::warn("Extended attributes not backed up: {} ({})", path_.empty() ? "/" : path_,
+            std::strerror(x.error().sys_errno()));
+  ++r_.metadata_lost;
+  return {};
+}
+
+std::string Walker::node_xattrs(const fs::Dir& parent, const std::string& name) {
+  io::Fd fd(::openat(parent.fd(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return {};
+  return xattrs_or_warn(fs::read_xattrs(fd.get(), true));
+}
+
+// The ctime is compared too: a changed ACL, attribute or flag changes nothing else.
+void Walker::record_dir(uint32_t entry, const fs::Stat& st, int dirfd) {
   const catalog::Version* v = latest(entry);
   // Only the directory's own metadata is compared; its children are walked either way.
   if (v && v->type == Type::kDir && v->mode == st.mode && v->uid == st.uid && v->gid == st.gid &&
-      v->mtime_ns == st.mtime_ns)
+      v->mtime_ns == st.mtime_ns && v->ctime_ns == st.ctime_ns)
     return;
-  cat_.add_version(entry, catalog::Version::dir(backup_, meta_of(st)));
+  std::string x = dirfd >= 0 ? xattrs_or_warn(fs::read_xattrs(dirfd)) : std::string();
+  uint32_t flags = dirfd >= 0 ? fs::read_fs_flags(dirfd) : 0;
+  cat_.add_version(entry, catalog::Version::dir(backup_, meta_of(st)), extra_of(cat_, st, x, flags));
 }
 
-void Walker::record_symlink(uint32_t entry, const fs::Stat& st, const std::string& target) {
+void Walker::record_symlink(uint32_t entry, const fs::Stat& st, const std::string& target, const fs::Dir& parent,
+                            const std::string& name) {
   const catalog::Version* v = latest(entry);
   if (v && v->type == Type::kSymlink && cat_.symlink_target(*v) == target && v->mtime_ns == st.mtime_ns &&
-      v->uid == st.uid && v->gid == st.gid)
+      v->uid == st.uid && v->gid == st.gid && v->ctime_ns == st.ctime_ns)
     return;
   if (v && v->type == Type::kDir) tombstone_children(entry);
-  cat_.add_version(entry, catalog::Version::symlink(backup_, meta_of(st), cat_.add_string(target), target.size()));
+  std::string x = node_xattrs(parent, name);
+  cat_.add_version(entry, catalog::Version::symlink(backup_, meta_of(st), cat_.add_string(target), target.size()),
+                   extra_of(cat_, st, x, 0));
+}
+
+// A FIFO, device or socket: recorded like a symlink, with a device's numbers.
+void Walker::record_special(uint32_t entry, const fs::Stat& st, const fs::Dir& parent, const std::string& name) {
+  const Type t = special_type(st);
+  const catalog::Version* v = latest(entry);
+  if (v && v->type == t && v->mode == st.mode && v->uid == st.uid && v->gid == st.gid && v->mtime_ns == st.mtime_ns &&
+      v->ctime_ns == st.ctime_ns) {
+    const catalog::Extra* x = cat_.extra(cat_.entries[entry].latest);
+    if ((x ? x->rdev : 0) == ((t == Type::kCharDev || t == Type::kBlockDev) ? st.rdev : 0)) return;
+  }
+  if (v && v->type == Type::kDir) tombstone_children(entry);
+  std::string x = node_xattrs(parent, name);
+  cat_.add_version(entry, catalog::Version::special(backup_, t, meta_of(st)), extra_of(cat_, st, x, 0));
 }
 
 void Walker::not_backed_up(const char* what, const Error& e) {
@@ -220,7 +287,7 @@ void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name,
       tombstone(child);  // vanished between listing and stat
     return;
   }
-  if (st->kind == fs::Kind::kOther) {
+  if (st->kind == fs::Kind::kOther && special_type(*st) == Type::kDeleted) {
     log::warn("Ignoring {} {}", st->other_name, path_);
     if (child != kNone) tombstone(child);
     return;
@@ -252,26 +319,30 @@ void Walker::visit(const fs::Dir& dir, uint32_t parent, const std::string& name,
         if (target.error().sys_errno() != ENOENT) not_backed_up("File", target.error());
         break;
       }
-      record_symlink(child, *st, *target);
+      record_symlink(child, *st, *target, dir, name);
       break;
     }
     case fs::Kind::kDir: {
-      // A file or link that became a directory starts a new history with this version.
-      record_dir(child, *st);
-      if (o_.follow_symlinks && !ancestors_.insert({st->dev, st->inode}).second) {
+      if (o_.follow_symlinks && ancestors_.count({st->dev, st->inode})) {
+        record_dir(child, *st, -1);
         log::warn("Ignoring symlink loop at {}", path_);
         break;
       }
       auto sub = dir.open_child(name, o_.follow_symlinks);
+      // A file or link that became a directory starts a new history with this version.
+      record_dir(child, *st, sub ? sub->fd() : -1);
       if (!sub) {
         if (sub.error().sys_errno() != ENOENT) not_backed_up("Directory", sub.error());
-      } else {
-        walk_dir(*sub, child);
+        break;
       }
+      if (o_.follow_symlinks) ancestors_.insert({st->dev, st->inode});
+      walk_dir(*sub, child);
       if (o_.follow_symlinks) ancestors_.erase({st->dev, st->inode});
       break;
     }
     case fs::Kind::kOther:
+      ++r_.files_scanned;
+      record_special(child, *st, dir, name);
       break;
   }
 }
@@ -302,7 +373,7 @@ void Walker::visit_excluded_dir(const fs::Dir& dir, uint32_t parent, const std::
   if (kept_ > before) {
     // It holds something INCLUDE matched: a parent to restore. A file or link that became
     // this directory starts a new history with the version, as in visit().
-    record_dir(child, st);
+    record_dir(child, st, sub->fd());
     ++kept_;
   } else if (is_new) {
     cat_.truncate_entries(entries_mark, arena_mark);

@@ -27,6 +27,12 @@ struct WorkItem {
 
 // The version metadata of a stat (the one place a version is filled from one).
 catalog::Meta meta_of(const fs::Stat& st);
+// What else a version made from the stat records (catalog::Extra): the device of a linked
+// file, a device's numbers, a time outside 1678-2262, inode flags and extended attributes
+// (put in the catalog's arena). REQUIRES: the caller serializes access to the catalog.
+catalog::Extra extra_of(catalog::Catalog& cat, const fs::Stat& st, const std::string& xattrs, uint32_t fs_flags);
+// The catalog type of a special file's stat (FIFO, device, socket); kDeleted if none.
+catalog::Type special_type(const fs::Stat& st);
 // True if the file's version and its stat agree on everything change detection looks at.
 bool unchanged(const catalog::Version& v, const fs::Stat& st);
 
@@ -46,8 +52,15 @@ class Walker {
   const catalog::Version* latest(uint32_t entry) const;
   void tombstone(uint32_t entry);
   void tombstone_children(uint32_t entry);
-  void record_dir(uint32_t entry, const fs::Stat& st);
-  void record_symlink(uint32_t entry, const fs::Stat& st, const std::string& target);
+  // dirfd: the directory itself, for its attributes and flags.
+  void record_dir(uint32_t entry, const fs::Stat& st, int dirfd);
+  void record_symlink(uint32_t entry, const fs::Stat& st, const std::string& target, const fs::Dir& parent,
+                      const std::string& name);
+  void record_special(uint32_t entry, const fs::Stat& st, const fs::Dir& parent, const std::string& name);
+  // The attributes of what an O_PATH descriptor of `name` in `parent` reaches (a symlink
+  // or special file), "" if it cannot be opened any more.
+  std::string node_xattrs(const fs::Dir& parent, const std::string& name);
+  std::string xattrs_or_warn(seshat::Result<std::string> x);
   // outside: the directory is excluded (EXCLUDE or hidden); only what an INCLUDE matches
   // below it is backed up.
   void walk_dir(const fs::Dir& dir, uint32_t entry, bool outside = false);

@@ -136,6 +136,7 @@ Version with_meta(uint32_t backup, Type type, const Meta& m) {
   v.mtime_ns = m.mtime_ns;
   v.ctime_ns = m.ctime_ns;
   v.inode = m.inode;
+  if (m.linked) v.flags |= kLinked;
   return v;
 }
 }  // namespace
@@ -156,6 +157,8 @@ Version Version::symlink(uint32_t backup, const Meta& m, uint32_t target_offset,
   return v;
 }
 
+Version Version::special(uint32_t backup, Type type, const Meta& m) { return with_meta(backup, type, m); }
+
 Version Version::deleted(uint32_t backup) {
   Version v;
   v.backup = backup;
@@ -163,12 +166,42 @@ Version Version::deleted(uint32_t backup) {
   return v;
 }
 
-uint32_t Catalog::add_version(uint32_t entry, Version v) {
+uint32_t Catalog::add_version(uint32_t entry, Version v, const Extra& extra) {
   v.prev = entries[entry].latest;
+  v.flags &= static_cast<uint8_t>(~kExtra);
+  if (!extra.empty()) v.flags |= kExtra;
   versions.push_back(v);
   uint32_t id = static_cast<uint32_t>(versions.size() - 1);
   entries[entry].latest = id;
+  if (!extra.empty()) {
+    extras.push_back(extra);
+    extras.back().version = id;
+  }
   return id;
+}
+
+const Extra* Catalog::extra(uint32_t version) const {
+  if (!(versions[version].flags & kExtra)) return nullptr;
+  auto it =
+      std::lower_bound(extras.begin(), extras.end(), version, [](const Extra& x, uint32_t v) { return x.version < v; });
+  return it != extras.end() && it->version == version ? &*it : nullptr;
+}
+
+Mtime Catalog::mtime(uint32_t version) const {
+  if (const Extra* x = extra(version); x && x->wide_mtime) return {x->mtime_sec, x->mtime_nsec};
+  int64_t ns = versions[version].mtime_ns;
+  int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+  if (rem < 0) {
+    rem += 1000000000;
+    --sec;
+  }
+  return {sec, static_cast<uint32_t>(rem)};
+}
+
+std::string_view Catalog::xattrs(uint32_t version) const {
+  const Extra* x = extra(version);
+  if (!x || !x->xattrs_len) return {};
+  return std::string_view(arena).substr(x->xattrs_off, x->xattrs_len);
 }
 
 uint32_t Catalog::version_at(uint32_t entry, uint32_t backup) const {
@@ -248,8 +281,9 @@ void Catalog::for_each_at(uint32_t root, uint32_t backup, const std::function<vo
 
 size_t Catalog::memory_bytes() const {
   size_t n = arena.capacity() + entries.capacity() * sizeof(Entry) + versions.capacity() * sizeof(Version) +
-             contents.capacity() * sizeof(Content) + blobs.capacity() * sizeof(BlobRef) + child_order_.capacity() * 4 +
-             child_start_.capacity() * 4 + content_slots_.capacity() * sizeof(uint32_t);
+             extras.capacity() * sizeof(Extra) + contents.capacity() * sizeof(Content) +
+             blobs.capacity() * sizeof(BlobRef) + child_order_.capacity() * 4 + child_start_.capacity() * 4 +
+             content_slots_.capacity() * sizeof(uint32_t);
   for (const auto& c : containers) n += sizeof(Container) + c.name.capacity();
   n += backups.capacity() * sizeof(Backup) + folders.capacity() * sizeof(Folder);
   return n;

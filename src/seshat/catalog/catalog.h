@@ -21,7 +21,25 @@ constexpr uint32_t kNone = 0xffffffffu;
 
 using Hash = std::array<uint8_t, 32>;
 
-enum class Type : uint8_t { kFile = 1, kDir = 2, kSymlink = 3, kDeleted = 4 };
+// Types 5-8 came with format version 2: special files, recorded and recreated as they are.
+enum class Type : uint8_t {
+  kFile = 1,
+  kDir = 2,
+  kSymlink = 3,
+  kDeleted = 4,
+  kFifo = 5,
+  kCharDev = 6,
+  kBlockDev = 7,
+  kSocket = 8,  // recorded; a restore skips it (a socket is made by the program that listens)
+};
+constexpr bool is_special(Type t) { return t >= Type::kFifo && t <= Type::kSocket; }
+// What LIST and SEARCH show as a file: anything but a directory or a tombstone.
+constexpr bool is_leaf(Type t) { return t == Type::kFile || t == Type::kSymlink || is_special(t); }
+
+// Version::flags.
+constexpr uint8_t kLinked = 1;  // a file with other hard links when it was read (its Extra has st_dev)
+constexpr uint8_t kExtra = 2;   // the version has an Extra (Catalog::extra)
+constexpr uint8_t kSparse = 4;  // a file with holes: a restore writes its zero blocks as holes
 
 struct Host {
   std::string name;
@@ -71,6 +89,7 @@ struct Meta {
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
   uint64_t inode = 0;
+  bool linked = false;  // other hard links to the inode exist (Version::flags kLinked)
 };
 
 // 56 bytes: a catalog holds one per file per change, so every byte counts a million times.
@@ -81,8 +100,8 @@ struct Version {
   uint32_t content = kNone;  // file: index into contents; symlink: target in the name arena
   uint16_t mode = 0;         // permission bits (07777)
   Type type = Type::kFile;
-  uint8_t reserved = 0;
-  int64_t mtime_ns = 0;
+  uint8_t flags = 0;     // kLinked, kExtra, kSparse
+  int64_t mtime_ns = 0;  // saturated outside 1678-2262: the Extra has the exact time
   int64_t ctime_ns = 0;
   uint64_t inode = 0;
   uint64_t size = 0;  // symlink: the target's length
@@ -92,10 +111,33 @@ struct Version {
   static Version dir(uint32_t backup, const Meta& m);
   // target_offset: the target's place in the name arena (Catalog::add_string).
   static Version symlink(uint32_t backup, const Meta& m, uint32_t target_offset, uint64_t target_length);
+  // A FIFO, device or socket (is_special(type)); a device's numbers go into its Extra.
+  static Version special(uint32_t backup, Type type, const Meta& m);
   static Version deleted(uint32_t backup);
-  Meta meta() const { return {mode, uid, gid, mtime_ns, ctime_ns, inode}; }
+  Meta meta() const { return {mode, uid, gid, mtime_ns, ctime_ns, inode, (flags & kLinked) != 0}; }
 };
 static_assert(sizeof(Version) == 56);
+
+// What few versions have, kept apart so that the common version stays 56 bytes: st_dev of
+// a hard-linked file, a device's numbers, a time a 64-bit nanosecond count cannot hold,
+// inode flags (chattr) and extended attributes (ACLs among them). Sorted by version.
+struct Extra {
+  uint32_t version = kNone;
+  uint32_t xattrs_off = 0, xattrs_len = 0;  // in the arena, encoded as util/xattrs.h says
+  uint32_t fs_flags = 0;                    // FS_IOC_GETFLAGS bits a restore sets (fs::kRestorableFlags)
+  uint64_t dev = 0;                         // linked file: st_dev of its inode
+  uint64_t rdev = 0;                        // character or block device: st_rdev
+  bool wide_mtime = false;                  // mtime_sec/mtime_nsec are the time (mtime_ns is saturated)
+  int64_t mtime_sec = 0;
+  uint32_t mtime_nsec = 0;
+  bool empty() const { return !xattrs_len && !fs_flags && !dev && !rdev && !wide_mtime; }
+};
+
+// A modification time as seconds and nanoseconds: any time_t.
+struct Mtime {
+  int64_t sec = 0;
+  uint32_t nsec = 0;
+};
 
 struct Entry {
   uint32_t parent = kNone;
@@ -131,8 +173,15 @@ class Catalog {
   std::optional<uint32_t> lookup(uint32_t folder, std::string_view abs_path) const;
 
   // ---- versions
-  // Appends a version (its prev is set here) and makes it the entry's latest.
-  uint32_t add_version(uint32_t entry, Version v);
+  // Appends a version (its prev is set here) and makes it the entry's latest; with a
+  // non-empty extra (whose version is set here) the version gets kExtra.
+  uint32_t add_version(uint32_t entry, Version v, const Extra& extra = {});
+  // The version's Extra, or nullptr.
+  const Extra* extra(uint32_t version) const;
+  // The version's modification time, exact also outside 1678-2262.
+  Mtime mtime(uint32_t version) const;
+  // The version's extended attributes, encoded (empty if none).
+  std::string_view xattrs(uint32_t version) const;
   // The version of the entry as of backup `backup` (the newest with v.backup <= backup),
   // or kNone. Tombstones are returned; callers check type.
   uint32_t version_at(uint32_t entry, uint32_t backup) const;
@@ -158,7 +207,8 @@ class Catalog {
   std::vector<Content> contents;
   std::vector<Entry> entries;
   std::vector<Version> versions;
-  std::string arena;  // names and symlink targets
+  std::vector<Extra> extras;  // sorted by version
+  std::string arena;          // names, symlink targets and extended attributes
 
  private:
   // Open addressing over content ids (kNone = empty slot), keyed by the first bytes of the

@@ -52,6 +52,69 @@ void advise_huge_pages(const void* p, size_t bytes) {
   if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
 }
 
+// Extras: sorted by version, each for a version flagged kExtra, every version so flagged
+// has one, xattrs inside the arena.
+void decode_extras(ByteReader& r, Catalog& c) {
+  uint64_t n = r.count(9);
+  c.extras.reserve(n);
+  for (; n; --n) {
+    Extra x;
+    x.version = u32_of(r.varint());
+    x.dev = r.varint();
+    x.rdev = r.varint();
+    x.wide_mtime = r.u8() != 0;
+    x.mtime_sec = r.svarint();
+    uint64_t nsec = r.varint();
+    if (nsec >= 1000000000) corrupt("bad time");
+    x.mtime_nsec = static_cast<uint32_t>(nsec);
+    x.fs_flags = u32_of(r.varint());
+    x.xattrs_off = u32_of(r.varint());
+    x.xattrs_len = u32_of(r.varint());
+    if (x.version >= c.versions.size() || !(c.versions[x.version].flags & kExtra) ||
+        (!c.extras.empty() && c.extras.back().version >= x.version))
+      corrupt("bad extra reference");
+    if (uint64_t{x.xattrs_off} + x.xattrs_len > c.arena.size()) corrupt("bad extended attributes reference");
+    c.extras.push_back(x);
+  }
+  size_t flagged = 0;
+  for (const auto& v : c.versions) flagged += (v.flags & kExtra) != 0;
+  if (flagged != c.extras.size()) corrupt("version without its extra");
+}
+
+// The versions and their extras, the bulk of a catalog.
+void encode_versions(const Catalog& c, ByteWriter& w, const std::function<void(bool)>& flush) {
+  w.varint(c.versions.size());
+  for (const auto& v : c.versions) {
+    flush(false);
+    w.varint(v.backup);
+    w.varint(opt(v.prev));
+    w.u8(static_cast<uint8_t>(v.type));
+    w.u8(v.flags);
+    w.varint(v.mode);
+    w.varint(v.uid);
+    w.varint(v.gid);
+    w.svarint(v.mtime_ns);
+    w.svarint(v.ctime_ns);
+    w.varint(v.inode);
+    w.varint(v.size);
+    w.varint(opt(v.content));
+    w.varint(v.type == Type::kSymlink ? v.size : 0);  // the target's length
+  }
+  w.varint(c.extras.size());
+  for (const auto& x : c.extras) {
+    flush(false);
+    w.varint(x.version);
+    w.varint(x.dev);
+    w.varint(x.rdev);
+    w.u8(x.wide_mtime ? 1 : 0);
+    w.svarint(x.mtime_sec);
+    w.varint(x.mtime_nsec);
+    w.varint(x.fs_flags);
+    w.varint(x.xattrs_off);
+    w.varint(x.xattrs_len);
+  }
+}
+
 }  // namespace
 
 void encode_to(const Catalog& c, const std::function<void(std::string_view)>& sink) {
@@ -116,22 +179,7 @@ void encode_to(const Catalog& c, const std::function<void(std::string_view)>& si
     w.varint(e.name_len);
     w.varint(opt(e.latest));
   }
-  w.varint(c.versions.size());
-  for (const auto& v : c.versions) {
-    flush(false);
-    w.varint(v.backup);
-    w.varint(opt(v.prev));
-    w.u8(static_cast<uint8_t>(v.type));
-    w.varint(v.mode);
-    w.varint(v.uid);
-    w.varint(v.gid);
-    w.svarint(v.mtime_ns);
-    w.svarint(v.ctime_ns);
-    w.varint(v.inode);
-    w.varint(v.size);
-    w.varint(opt(v.content));
-    w.varint(v.type == Type::kSymlink ? v.size : 0);  // the target's length
-  }
+  encode_versions(c, w, flush);
   flush(true);
 }
 
@@ -145,7 +193,10 @@ Catalog decode(std::string_view data) {
   ByteReader r(data);
   if (data.size() < 8 || std::memcmp(data.data(), kMagic, 4) != 0) corrupt("bad magic");
   r.bytes(4);
-  if (r.u32() != kFormatVersion) corrupt("unsupported format version");
+  // Version 1 (before special files, flags and extras) is read as well: a store written by
+  // an older Seshat opens, and its next save writes version 2.
+  const uint32_t format = r.u32();
+  if (format != kFormatVersion && format != 1) corrupt("unsupported format version");
   Catalog c;
   c.arena = std::string(r.str());
   for (uint64_t n = r.count(1); n; --n) c.hosts.push_back({std::string(r.str())});
@@ -216,8 +267,12 @@ Catalog decode(std::string_view data) {
     v.backup = u32_of(r.varint());
     v.prev = unopt(r.varint());
     uint8_t t = r.u8();
-    if (t < 1 || t > 4) corrupt("bad version type");
+    if (t < 1 || t > (format == 1 ? 4 : 8)) corrupt("bad version type");
     v.type = static_cast<Type>(t);
+    if (format >= 2) {
+      v.flags = r.u8();
+      if (v.flags & ~(kLinked | kExtra | kSparse)) corrupt("bad version flags");
+    }
     uint64_t mode = r.varint();
     if (mode > 0xffff) corrupt("bad mode");
     v.mode = static_cast<uint16_t>(mode);
@@ -232,6 +287,7 @@ Catalog decode(std::string_view data) {
     if (v.type == Type::kSymlink) v.size = target_len;  // in memory, size is the target's length
     c.versions.push_back(v);
   }
+  if (format >= 2) decode_extras(r, c);
   if (!r.done()) corrupt("trailing bytes");
 
   // Every reference must point inside its table, so that queries never index out of range.

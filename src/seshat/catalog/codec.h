@@ -9,7 +9,8 @@
 
 namespace seshat::catalog {
 
-constexpr uint32_t kFormatVersion = 1;
+// What encode writes; decode also reads version 1.
+constexpr uint32_t kFormatVersion = 2;
 
 std::string encode(const Catalog& catalog);
 // The same bytes handed to `sink` in pieces of about 1 MB, so that the whole never needs

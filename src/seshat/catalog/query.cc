@@ -43,7 +43,7 @@ std::vector<Row> versions_of(const Catalog& c, uint32_t entry) {
 
 bool ever_file(const Catalog& c, uint32_t entry) {
   for (uint32_t v = c.entries[entry].latest; v != kNone; v = c.versions[v].prev)
-    if (c.versions[v].type == Type::kFile || c.versions[v].type == Type::kSymlink) return true;
+    if (is_leaf(c.versions[v].type)) return true;
   return false;
 }
 
@@ -67,7 +67,7 @@ std::vector<Row> search_at(const Catalog& c, const std::vector<std::pair<uint32_
       bool deleted = c.versions[then].type == Type::kDeleted;
       for (uint32_t v = then; v != kNone; v = c.versions[v].prev) {
         Type t = c.versions[v].type;
-        if (t == Type::kFile || t == Type::kSymlink) rows.push_back({e, v, 0, deleted});
+        if (is_leaf(t)) rows.push_back({e, v, 0, deleted});
       }
     }
   }
@@ -75,7 +75,7 @@ std::vector<Row> search_at(const Catalog& c, const std::vector<std::pair<uint32_
 }
 
 namespace {
-bool is_file(Type t) { return t == Type::kFile || t == Type::kSymlink; }
+bool is_file(Type t) { return is_leaf(t); }
 }  // namespace
 
 std::vector<BackupTotals> backup_totals(const Catalog& c) {

@@ -37,14 +37,10 @@ Error open_error(int dirfd, const std::string& name, int err) {
   return errno_error("cannot open directory " + name, err);
 }
 
-timespec mtime_spec(int64_t mtime_ns) {
+timespec mtime_spec(const Meta& m) {
   timespec t;
-  t.tv_sec = mtime_ns / 1000000000;
-  t.tv_nsec = mtime_ns % 1000000000;
-  if (t.tv_nsec < 0) {
-    t.tv_nsec += 1000000000;
-    t.tv_sec -= 1;
-  }
+  t.tv_sec = static_cast<time_t>(m.mtime_sec);
+  t.tv_nsec = static_cast<long>(m.mtime_nsec);
   return t;
 }
 
@@ -138,18 +134,18 @@ Result<io::Fd> open_dir_trusted(const std::string& path, bool create) {
   return cur;
 }
 
-Result<AtomicFile> create_file_at(int dirfd, const std::string& name, uint64_t size, bool replace) {
+Result<AtomicFile> create_file_at(int dirfd, const std::string& name, uint64_t size, bool replace, bool preallocate) {
   AtomicFile::Options o;
   o.replace = replace;
   o.mode = 0600;
   o.marker = std::string(kRestoreMarker);
   o.sync = false;
   auto f = AtomicFile::create(dirfd, name, o);
-  if (f && size > (1u << 20)) ::posix_fallocate(f->fd(), 0, static_cast<off_t>(size));  // best effort
+  if (f && preallocate && size > (1u << 20)) ::posix_fallocate(f->fd(), 0, static_cast<off_t>(size));  // best effort
   return f;
 }
 
-Status set_metadata_fd(int fd, const Meta& m, bool chown) {
+Status set_metadata_fd(int fd, const Meta& m, bool chown, std::vector<std::string>* xattr_problems) {
   Status first;
   auto note = [&](const char* what, int err) {
     if (first.ok()) first = errno_error(what, err);
@@ -157,7 +153,12 @@ Status set_metadata_fd(int fd, const Meta& m, bool chown) {
   if (chown && ::fchown(fd, m.uid, m.gid) != 0) note("cannot set its owner", errno);
   // The mode after the owner: chown clears set-uid and set-gid bits.
   if (::fchmod(fd, m.mode & 07777) != 0) note("cannot set its mode", errno);
-  timespec ts[2] = {{0, UTIME_OMIT}, mtime_spec(m.mtime_ns)};
+  auto problems = set_xattrs(fd, m.xattrs);
+  if (xattr_problems)
+    xattr_problems->insert(xattr_problems->end(), problems.begin(), problems.end());
+  else if (!problems.empty() && first.ok())
+    first = Error(ErrorKind::kPermanent, "cannot set its extended attribute " + problems.front());
+  timespec ts[2] = {{0, UTIME_OMIT}, mtime_spec(m)};
   if (::futimens(fd, ts) != 0) note("cannot set its time", errno);
   return first;
 }
@@ -169,7 +170,19 @@ Status set_symlink_metadata_at(int dirfd, const std::string& name, const Meta& m
   };
   if (chown && ::fchownat(dirfd, name.c_str(), m.uid, m.gid, AT_SYMLINK_NOFOLLOW) != 0)
     note("cannot set its owner", errno);
-  timespec ts[2] = {{0, UTIME_OMIT}, mtime_spec(m.mtime_ns)};
+  if (!m.xattrs.empty()) {
+    // Through a descriptor of the symlink itself (never its target), checked to be one.
+    io::Fd fd(::openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st;
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISLNK(st.st_mode)) {
+      note("cannot set its extended attributes", fd.valid() ? ELOOP : errno);
+    } else {
+      auto problems = set_xattrs(fd.get(), m.xattrs, true);
+      if (!problems.empty() && first.ok())
+        first = Error(ErrorKind::kPermanent, "cannot set its extended attribute " + problems.front());
+    }
+  }
+  timespec ts[2] = {{0, UTIME_OMIT}, mtime_spec(m)};
   if (::utimensat(dirfd, name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) note("cannot set its time", errno);
   return first;
 }
@@ -192,6 +205,25 @@ Status make_symlink_at(int dirfd, const std::string& name, const std::string& ta
       int e = errno;
       ::unlinkat(dirfd, tmp.c_str(), 0);
       return errno_error("cannot create symlink " + name, e);
+    }
+    return {};
+  }
+}
+
+Status link_at(int fd, int dirfd, const std::string& name, bool replace) {
+  const std::string self = "/proc/self/fd/" + std::to_string(fd);
+  for (int attempt = 0;; ++attempt) {
+    std::string tmp = std::string(kRestoreMarker) + std::to_string(::getpid()) + "-" + random_hex16();
+    if (::linkat(AT_FDCWD, self.c_str(), dirfd, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      if (errno == EEXIST && attempt < 8) continue;
+      return errno_error("cannot create hard link " + name, errno);
+    }
+    int r = replace ? ::renameat(dirfd, tmp.c_str(), dirfd, name.c_str())
+                    : ::renameat2(dirfd, tmp.c_str(), dirfd, name.c_str(), RENAME_NOREPLACE);
+    if (r != 0) {
+      int e = errno;
+      ::unlinkat(dirfd, tmp.c_str(), 0);
+      return errno_error("cannot create hard link " + name, e);
     }
     return {};
   }

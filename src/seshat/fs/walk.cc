@@ -10,6 +10,13 @@
 
 namespace seshat::fs {
 
+int64_t saturated_ns(int64_t sec, int64_t nsec) {
+  constexpr int64_t kMax = INT64_MAX / 1000000000 - 1;
+  if (sec > kMax) return INT64_MAX;
+  if (sec < -kMax) return INT64_MIN;
+  return sec * 1000000000 + nsec;
+}
+
 Stat from_stat(const struct stat& st) {
   Stat s;
   if (S_ISREG(st.st_mode))
@@ -26,8 +33,14 @@ Stat from_stat(const struct stat& st) {
   s.uid = st.st_uid;
   s.gid = st.st_gid;
   s.size = static_cast<uint64_t>(st.st_size);
-  s.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  s.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  s.mtime_ns = saturated_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  s.ctime_ns = saturated_ns(st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+  s.mtime_sec = st.st_mtim.tv_sec;
+  s.mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+  s.nlink = st.st_nlink;
+  s.rdev = st.st_rdev;
+  s.blocks = static_cast<uint64_t>(st.st_blocks);
+  s.format = st.st_mode & S_IFMT;
   s.inode = st.st_ino;
   s.dev = st.st_dev;
   return s;

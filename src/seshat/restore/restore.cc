@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 
 #include "seshat/fs/fs.h"
 #include "seshat/repo/content_hash.h"
@@ -31,11 +33,63 @@ std::string destination(const std::string& original, const std::string& target) 
   return t + original;
 }
 
-Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v, int dirfd, const std::string& name,
+namespace {
+
+bool same_time(const struct stat& st, const catalog::Mtime& t) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) == t.sec && static_cast<uint32_t>(st.st_mtim.tv_nsec) == t.nsec;
+}
+
+uint32_t format_of(Type t) {
+  switch (t) {
+    case Type::kFifo:
+      return S_IFIFO;
+    case Type::kCharDev:
+      return S_IFCHR;
+    case Type::kBlockDev:
+      return S_IFBLK;
+    case Type::kSocket:
+      return S_IFSOCK;
+    default:
+      return 0;
+  }
+}
+
+Existing compare_special(const catalog::Catalog& cat, uint32_t version, const struct stat& st, bool check_owner) {
+  const catalog::Version& v = cat.versions[version];
+  const catalog::Extra* x = cat.extra(version);
+  if ((st.st_mode & S_IFMT) != format_of(v.type)) return Existing::kDiffers;
+  if ((v.type == Type::kCharDev || v.type == Type::kBlockDev) && st.st_rdev != (x ? x->rdev : 0))
+    return Existing::kDiffers;
+  bool same = (st.st_mode & 07777) == v.mode && (!check_owner || (st.st_uid == v.uid && st.st_gid == v.gid)) &&
+              same_time(st, cat.mtime(version)) && cat.xattrs(version).empty();
+  return same ? Existing::kIdentical : Existing::kSameContent;
+}
+
+// Hashes the open file: true if it holds `size` bytes with this SHA-256.
+bool same_content(int fd, uint64_t size, const catalog::Hash& want) {
+  repo::ContentHash h;
+  thread_local std::string buf;
+  if (buf.size() < (1u << 20)) buf.resize(1u << 20);
+  uint64_t total = 0;
+  for (;;) {
+    auto n = io::read_full(fd, buf.data(), buf.size());
+    if (!n) return false;
+    h.update(std::string_view(buf.data(), *n));
+    total += *n;
+    if (*n < buf.size()) break;
+  }
+  return total == size && h.finish() == want;
+}
+
+}  // namespace
+
+Existing compare_existing(const catalog::Catalog& cat, uint32_t version, int dirfd, const std::string& name,
                           bool check_owner) {
+  const catalog::Version& v = cat.versions[version];
   struct stat st;
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return errno == ENOENT ? Existing::kAbsent : Existing::kDiffers;
+  if (catalog::is_special(v.type)) return compare_special(cat, version, st, check_owner);
   if (v.type == Type::kSymlink) {
     if (!S_ISLNK(st.st_mode)) return Existing::kDiffers;
     std::string_view want = cat.symlink_target(v);
@@ -43,35 +97,33 @@ Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v
     ssize_t n = ::readlinkat(dirfd, name.c_str(), got.data(), got.size());
     if (n < 0 || static_cast<size_t>(n) != want.size() || std::string_view(got.data(), n) != want)
       return Existing::kDiffers;
-    return check_owner && (st.st_uid != v.uid || st.st_gid != v.gid) ? Existing::kSameContent : Existing::kIdentical;
+    return (check_owner && (st.st_uid != v.uid || st.st_gid != v.gid)) || !cat.xattrs(version).empty()
+               ? Existing::kSameContent
+               : Existing::kIdentical;
   }
-  const bool same_meta =
-      (st.st_mode & 07777) == v.mode && (!check_owner || (st.st_uid == v.uid && st.st_gid == v.gid)) &&
-      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec == v.mtime_ns && st.st_nlink == 1;
-  const Existing same = same_meta ? Existing::kIdentical : Existing::kSameContent;
   if (v.type != Type::kFile || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != v.size)
     return Existing::kDiffers;
-  if (v.size == 0) return same;
-  const catalog::Content& c = cat.contents[v.content];
-  if (std::all_of(c.hash.begin(), c.hash.end(), [](uint8_t b) { return b == 0; }) || repo::is_rebuilt_stand_in(c.hash))
+  const catalog::Extra* x = cat.extra(version);
+  bool same_meta = (st.st_mode & 07777) == v.mode && (!check_owner || (st.st_uid == v.uid && st.st_gid == v.gid)) &&
+                   same_time(st, cat.mtime(version)) && st.st_nlink == 1 && !(v.flags & catalog::kLinked);
+  if (v.size == 0 && !same_meta) return Existing::kSameContent;
+  const catalog::Content* c = v.size ? &cat.contents[v.content] : nullptr;
+  if (c && (std::all_of(c->hash.begin(), c->hash.end(), [](uint8_t b) { return b == 0; }) ||
+            repo::is_rebuilt_stand_in(c->hash)))
     return Existing::kUnknown;  // no whole-file hash to compare with (a rebuilt catalog)
   io::Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   struct stat ost;
   if (fd.get() < 0 || ::fstat(fd.get(), &ost) != 0 || !S_ISREG(ost.st_mode) || ost.st_ino != st.st_ino ||
       ost.st_dev != st.st_dev)
     return Existing::kDiffers;
-  repo::ContentHash h;
-  thread_local std::string buf;
-  if (buf.size() < (1u << 20)) buf.resize(1u << 20);
-  uint64_t total = 0;
-  for (;;) {
-    auto n = io::read_full(fd.get(), buf.data(), buf.size());
-    if (!n) return Existing::kDiffers;
-    h.update(std::string_view(buf.data(), *n));
-    total += *n;
-    if (*n < buf.size()) break;
+  if (same_meta) {
+    // Its attributes and flags count as metadata: a file without them is restored again.
+    auto xa = fs::read_xattrs(fd.get());
+    same_meta = xa && *xa == cat.xattrs(version) && fs::read_fs_flags(fd.get()) == (x ? x->fs_flags : 0);
   }
-  return total == v.size && h.finish() == c.hash ? same : Existing::kDiffers;
+  const Existing same = same_meta ? Existing::kIdentical : Existing::kSameContent;
+  if (!c) return same;
+  return same_content(fd.get(), v.size, c->hash) ? same : Existing::kDiffers;
 }
 
 size_t count_differing(const catalog::Catalog& cat, const std::vector<Item>& items, const std::string& target) {
@@ -79,10 +131,10 @@ size_t count_differing(const catalog::Catalog& cat, const std::vector<Item>& ite
   size_t n = 0;
   for (const Item& it : items) {
     const catalog::Version& v = cat.versions[it.version];
-    if (v.type != Type::kFile && v.type != Type::kSymlink) continue;
+    if (v.type == Type::kDir || v.type == Type::kDeleted || v.type == Type::kSocket) continue;
     auto d = dirs.get(cat.entries[it.entry].parent, false);
-    Existing e =
-        d ? compare_existing(cat, v, d.value()->get(), std::string(cat.name(it.entry)), false) : Existing::kAbsent;
+    Existing e = d ? compare_existing(cat, it.version, d.value()->get(), std::string(cat.name(it.entry)), false)
+                   : Existing::kAbsent;
     if (e == Existing::kDiffers || e == Existing::kUnknown) ++n;
   }
   return n;
@@ -115,7 +167,26 @@ struct Piece {
   uint64_t offset;
 };
 
-fs::Meta meta_of(const catalog::Version& v) { return {v.mode, v.uid, v.gid, v.mtime_ns}; }
+fs::Meta meta_of(const catalog::Catalog& cat, uint32_t version) {
+  const catalog::Version& v = cat.versions[version];
+  catalog::Mtime t = cat.mtime(version);
+  return {v.mode, v.uid, v.gid, t.sec, t.nsec, cat.xattrs(version)};
+}
+
+uint32_t fs_flags_of(const catalog::Catalog& cat, uint32_t version) {
+  const catalog::Extra* x = cat.extra(version);
+  return x ? x->fs_flags : 0;
+}
+
+// The names of one inode as a backup saw them: files flagged linked, of the same device and
+// inode, with the same ctime (any link or unlink changes it) and content.
+struct LinkKey {
+  uint64_t dev, inode;
+  int64_t ctime_ns, mtime_ns;
+  uint32_t content, backup;
+  uint64_t size;
+  auto operator<=>(const LinkKey&) const = default;
+};
 
 class Restorer {
  public:
@@ -123,27 +194,26 @@ class Restorer {
       : cat_(cat), o_(o), reader_(reader), dest_(cat, o.target) {}
 
   Result run(const std::vector<Item>& items) {
-    std::vector<Planned> dirs, links;
+    std::vector<Planned> dirs, links, specials;
     for (const Item& it : items) {
+      Type t = cat_.versions[it.version].type;
+      if (t == Type::kDeleted) continue;
       Planned p{it.version, it.entry, destination(cat_.path(it.entry), o_.target)};
-      switch (cat_.versions[it.version].type) {
-        case Type::kDir:
-          dirs.push_back(std::move(p));
-          break;
-        case Type::kFile:
-          files_.push_back(std::move(p));
-          break;
-        case Type::kSymlink:
-          links.push_back(std::move(p));
-          break;
-        case Type::kDeleted:
-          break;
+      if (t == Type::kSocket) {
+        log::info("Not restored: {} (a socket: the program that listens on it makes it again)", p.dest);
+        continue;
       }
+      (t == Type::kDir       ? dirs
+       : t == Type::kFile    ? files_
+       : t == Type::kSymlink ? links
+                             : specials)
+          .push_back(std::move(p));
     }
     if (o_.dry_run) {
       screen(files_);
       screen(links);
-      return dry_run(dirs, links);
+      screen(specials);
+      return dry_run(dirs, links, specials);
     }
     chown_ = ::geteuid() == 0;
     std::vector<bool> made(dirs.size());
@@ -157,17 +227,15 @@ class Restorer {
     }
     screen(files_);
     screen(links);
+    screen(specials);
+    group_links();
     restore_files();
     for (const auto& l : links) restore_link(l);
+    for (const auto& n : specials) restore_special(n);
     // Directory metadata last, children before parents, so writing inside does not change it;
     // never on what stood in the way of a directory that could not be made.
-    for (size_t i = dirs.size(); i-- > 0;) {
-      if (!made[i]) continue;
-      auto d = dest_.get(dirs[i].entry, false);
-      Status st = d ? fs::set_metadata_fd(d.value()->get(), meta_of(cat_.versions[dirs[i].version]), chown_)
-                    : Status(d.error());
-      if (!st) log::warn("Restored {} but could not set its metadata ({})", dirs[i].dest, st.error().what());
-    }
+    for (size_t i = dirs.size(); i-- > 0;)
+      if (made[i]) set_dir_metadata(dirs[i]);
     if (size_t n = dest_.leftovers_removed())
       log::info("Removed {} left by an interrupted restore", plural(n, "temporary file", "temporary files"));
     return r_;
@@ -181,7 +249,7 @@ class Restorer {
     for (size_t i = 0; i < v.size(); ++i) {
       Existing e = Existing::kAbsent;
       if (auto d = dest_.get(cat_.entries[v[i].entry].parent, false))
-        e = compare_existing(cat_, cat_.versions[v[i].version], d.value()->get(), std::string(cat_.name(v[i].entry)),
+        e = compare_existing(cat_, v[i].version, d.value()->get(), std::string(cat_.name(v[i].entry)),
                              ::geteuid() == 0);
       if (e == Existing::kIdentical) {
         ++r_.identical;
@@ -202,21 +270,72 @@ class Restorer {
     v.resize(out);
   }
 
-  Result dry_run(const std::vector<Planned>& dirs, const std::vector<Planned>& links) {
+  // Names of one inode: the first is restored with the content, the others are linked to it
+  // (a partial restore links the names it restores among themselves).
+  void group_links() {
+    std::map<LinkKey, uint32_t> leaders;
+    std::vector<Planned> kept;
+    for (auto& f : files_) {
+      const catalog::Version& v = cat_.versions[f.version];
+      if (v.flags & catalog::kLinked) {
+        const catalog::Extra* x = cat_.extra(f.version);
+        // A version changed while it was read (ctime 0) is grouped only within its backup.
+        LinkKey k{x ? x->dev : 0, v.inode, v.ctime_ns, v.mtime_ns, v.content, v.ctime_ns ? 0 : v.backup, v.size};
+        auto [it, fresh] = leaders.emplace(k, static_cast<uint32_t>(kept.size()));
+        if (!fresh) {
+          followers_[it->second].push_back(std::move(f));
+          continue;
+        }
+      }
+      kept.push_back(std::move(f));
+    }
+    files_ = std::move(kept);
+  }
+
+  Result dry_run(const std::vector<Planned>& dirs, const std::vector<Planned>& links,
+                 const std::vector<Planned>& specials) {
     uint64_t bytes = 0;
     for (const auto& f : files_) {
       bytes += cat_.versions[f.version].size;
       log::info("Would restore {}", f.dest);
     }
     for (const auto& l : links) log::info("Would restore {}", l.dest);
-    log::info("Dry run: {} ({}), {}, {} would be restored, {} already identical, {} kept; nothing was written",
+    for (const auto& n : specials) log::info("Would restore {}", n.dest);
+    log::info("Dry run: {} ({}), {}, {}{} would be restored, {} already identical, {} kept; nothing was written",
               plural(files_.size(), "file", "files"), human_size(bytes),
               plural(dirs.size(), "directory", "directories"), plural(links.size(), "symlink", "symlinks"),
-              r_.identical, r_.kept);
+              specials.empty() ? "" : ", " + plural(specials.size(), "special file", "special files"), r_.identical,
+              r_.kept);
     r_.files = files_.size();
     r_.dirs = dirs.size();
     r_.symlinks = links.size();
+    r_.specials = specials.size();
     return r_;
+  }
+
+  // What of a restored path's metadata could not be set: named, and counted (exit status 3).
+  void incomplete(const std::string& path, const std::string& what) {
+    log::warn("Restored {} without {}", path, what);
+    std::lock_guard<std::mutex> lk(mu_);
+    ++r_.incomplete;
+  }
+  void report_xattrs(const std::string& path, const std::vector<std::string>& problems) {
+    if (problems.empty()) return;
+    std::string list;
+    for (const auto& p : problems) list += (list.empty() ? "" : ", ") + p;
+    incomplete(path, (problems.size() == 1 ? "its extended attribute " : "its extended attributes ") + list);
+  }
+
+  void set_dir_metadata(const Planned& p) {
+    auto d = dest_.get(p.entry, false);
+    if (!d) return log::warn("Restored {} but could not set its metadata ({})", p.dest, d.error().what());
+    std::vector<std::string> problems;
+    Status st = fs::set_metadata_fd(d.value()->get(), meta_of(cat_, p.version), chown_, &problems);
+    if (!st) log::warn("Restored {} but could not set its metadata ({})", p.dest, st.error().what());
+    report_xattrs(p.dest, problems);
+    if (uint32_t fl = fs_flags_of(cat_, p.version))
+      if (Status f = fs::set_fs_flags(d.value()->get(), fl); !f)
+        incomplete(p.dest, "its inode flags (" + reason(f.error()) + ")");
   }
 
   void restore_link(const Planned& l) {
@@ -228,8 +347,26 @@ class Restorer {
       if (!l.replace && st.error().sys_errno() == EEXIST) return kept_late(l.dest);
       return fail_path(l.dest, st.error());
     }
-    (void)fs::set_symlink_metadata_at(d.value()->get(), name, meta_of(v), chown_);
+    Status m = fs::set_symlink_metadata_at(d.value()->get(), name, meta_of(cat_, l.version), chown_);
+    if (!m && !cat_.xattrs(l.version).empty())
+      incomplete(l.dest, std::string("all its metadata (") + m.error().what() + ")");
     ++r_.symlinks;
+  }
+
+  void restore_special(const Planned& n) {
+    const catalog::Version& v = cat_.versions[n.version];
+    const catalog::Extra* x = cat_.extra(n.version);
+    auto d = dest_.get(cat_.entries[n.entry].parent, true);
+    if (!d) return fail_path(n.dest, d.error());
+    std::vector<std::string> problems;
+    Status st = fs::make_node_at(d.value()->get(), std::string(cat_.name(n.entry)), format_of(v.type), x ? x->rdev : 0,
+                                 meta_of(cat_, n.version), chown_, n.replace, &problems);
+    if (!st && !n.replace && st.error().sys_errno() == EEXIST) return kept_late(n.dest);
+    if (!st && std::string(st.error().what()).find("cannot create") != std::string::npos)
+      return fail_path(n.dest, st.error());
+    if (!st) log::warn("Restored {} but could not set its metadata ({})", n.dest, st.error().what());
+    report_xattrs(n.dest, problems);
+    ++r_.specials;
   }
 
   // Why a path was not restored: what was in its way, else the failed call's errno text.
@@ -282,6 +419,31 @@ class Restorer {
     reader_.read(std::move(requests), o_.threads, sink);
   }
 
+  bool sparse(const Planned& f) const { return o_.sparse || (cat_.versions[f.version].flags & catalog::kSparse); }
+
+  // Writes the data but its all-zero blocks (4 KiB, at multiples of 4 KiB in the file): they
+  // stay holes of the new file.
+  static Status write_sparse(AtomicFile& file, std::string_view data, uint64_t offset) {
+    constexpr uint64_t kBlock = 4096;
+    size_t run_start = 0, pos = 0;
+    bool in_run = false;  // a run of data to write: [run_start, pos)
+    while (pos < data.size()) {
+      size_t end =
+          static_cast<size_t>(std::min<uint64_t>(data.size(), (offset + pos) / kBlock * kBlock + kBlock - offset));
+      bool zero = std::all_of(data.begin() + pos, data.begin() + end, [](char c) { return c == 0; });
+      if (zero && in_run) {
+        if (Status st = file.pwrite(data.substr(run_start, pos - run_start), offset + run_start); !st) return st;
+        in_run = false;
+      } else if (!zero && !in_run) {
+        run_start = pos;
+        in_run = true;
+      }
+      pos = end;
+    }
+    if (in_run) return file.pwrite(data.substr(run_start), offset + run_start);
+    return {};
+  }
+
   // Opens the file's temporary (first part), under its lock. False on failure.
   bool open_temp(uint32_t i, FileState& s) {
     if (s.file) return true;
@@ -292,8 +454,8 @@ class Restorer {
       s.problem = reason(d.error());
       return false;
     }
-    auto t =
-        fs::create_file_at(d.value()->get(), std::string(cat_.name(f.entry)), cat_.versions[f.version].size, f.replace);
+    auto t = fs::create_file_at(d.value()->get(), std::string(cat_.name(f.entry)), cat_.versions[f.version].size,
+                                f.replace, !sparse(f));
     if (!t) {
       s.failed = true;
       s.problem = reason(t.error());
@@ -318,7 +480,8 @@ class Restorer {
     FileState& s = states_[p.file];
     std::lock_guard<std::mutex> lk(s.mu);
     if (!s.failed && open_temp(p.file, s)) {
-      if (Status st = s.file->pwrite(data, p.offset); !st) {
+      if (Status st = sparse(files_[p.file]) ? write_sparse(*s.file, data, p.offset) : s.file->pwrite(data, p.offset);
+          !st) {
         s.failed = true;
         s.problem = std::strerror(st.error().sys_errno());
       }
@@ -332,7 +495,8 @@ class Restorer {
     finish_locked(i, s);
   }
 
-  // All parts are in (or failed): set size and metadata through the fd, then rename into place.
+  // All parts are in (or failed): set size and metadata through the fd, link its other
+  // names to it, rename it into place, then set its inode flags (immutable last).
   void finish_locked(uint32_t i, FileState& s) {
     const Planned& f = files_[i];
     const catalog::Version& v = cat_.versions[f.version];
@@ -341,9 +505,14 @@ class Restorer {
       s.failed = true;
       s.problem = std::strerror(errno);
     }
+    io::Fd keep;  // the inode, for its flags once it is in place
     if (!s.failed) {
-      Status st = fs::set_metadata_fd(s.file->fd(), meta_of(v), chown_);
+      std::vector<std::string> problems;
+      Status st = fs::set_metadata_fd(s.file->fd(), meta_of(cat_, f.version), chown_, &problems);
       if (!st) log::warn("Restored {} but could not set its metadata ({})", f.dest, st.error().what());
+      report_xattrs(f.dest, problems);
+      link_followers(i, s);
+      if (fs_flags_of(cat_, f.version)) keep.reset(::fcntl(s.file->fd(), F_DUPFD_CLOEXEC, 0));
       auto c = s.file->commit();
       if (!c) {
         s.failed = true;
@@ -356,7 +525,13 @@ class Restorer {
     }
     s.file.reset();  // an uncommitted temporary is removed
     s.dir.reset();
-    if (s.failed) return fail_path(cat_.path(f.entry), s.problem);
+    if (s.failed) {
+      fail_followers(i, s.problem);
+      return fail_path(cat_.path(f.entry), s.problem);
+    }
+    if (keep.valid())
+      if (Status fl = fs::set_fs_flags(keep.get(), fs_flags_of(cat_, f.version)); !fl)
+        incomplete(f.dest, "its inode flags (" + reason(fl.error()) + ")");
     {
       std::lock_guard<std::mutex> lk(mu_);
       ++r_.files;
@@ -365,12 +540,45 @@ class Restorer {
     progress_->add();
   }
 
+  // The other names of the file's inode, linked to its temporary before it is in place.
+  void link_followers(uint32_t i, FileState& s) {
+    auto it = followers_.find(i);
+    if (it == followers_.end()) return;
+    for (const Planned& f : it->second) {
+      auto d = dest_.get(cat_.entries[f.entry].parent, true);
+      if (!d) {
+        fail_path(f.dest, d.error());
+        continue;
+      }
+      Status st = fs::link_at(s.file->fd(), d.value()->get(), std::string(cat_.name(f.entry)), f.replace);
+      if (!st && !f.replace && st.error().sys_errno() == EEXIST) {
+        kept_late(f.dest);
+        continue;
+      }
+      if (!st) {
+        fail_path(f.dest, st.error());
+        continue;
+      }
+      std::lock_guard<std::mutex> lk(mu_);
+      ++r_.files;
+      ++r_.links;
+    }
+  }
+
+  void fail_followers(uint32_t i, const std::string& why) {
+    auto it = followers_.find(i);
+    if (it == followers_.end()) return;
+    for (const Planned& f : it->second)
+      fail_path(f.dest, "a hard link to " + cat_.path(files_[i].entry) + ", which was not restored: " + why);
+  }
+
   const catalog::Catalog& cat_;
   const Options& o_;
   repo::BlobReader& reader_;
   DestDirs dest_;
   bool chown_ = false;
   std::vector<Planned> files_;
+  std::unordered_map<uint32_t, std::vector<Planned>> followers_;  // per file (index), its other names
   std::vector<Piece> pieces_;
   std::unique_ptr<FileState[]> states_;
   std::unique_ptr<Progress> progress_;

@@ -24,13 +24,19 @@ struct Options {
   // they are kept, each named in a WARN and counted in Result::kept.
   bool overwrite = false;
   int threads = 1;  // reads in flight (fetching overlaps with writing)
+  // Write all-zero blocks of every file as holes (SET SPARSE YES); without it only files that
+  // had holes when they were backed up get them.
+  bool sparse = false;
 };
 
 struct Result {
   uint64_t files = 0, dirs = 0, symlinks = 0, bytes = 0;
-  uint64_t failed = 0;     // damaged or unwritable; each was reported by name
-  uint64_t identical = 0;  // already at the destination with the same content: left as they are
-  uint64_t kept = 0;       // a different file is at the destination and overwrite is off
+  uint64_t specials = 0;    // FIFOs and device nodes
+  uint64_t links = 0;       // of the files, names restored as hard links to another one
+  uint64_t incomplete = 0;  // restored without some of their metadata (each named in a WARN)
+  uint64_t failed = 0;      // damaged or unwritable; each was reported by name
+  uint64_t identical = 0;   // already at the destination with the same content: left as they are
+  uint64_t kept = 0;        // a different file is at the destination and overwrite is off
 };
 
 // What is at an item's destination, compared with the version to restore.
@@ -43,9 +49,10 @@ enum class Existing {
 };
 
 // For a file: a regular file of the same size and content (hashed); for a symlink: a symlink
-// with the same target. Anything else there differs. Never follows a symlink, never blocks on
-// a FIFO.
-Existing compare_existing(const catalog::Catalog& cat, const catalog::Version& v, int dirfd, const std::string& name,
+// with the same target; for a FIFO or device: the same kind (and numbers). Anything else
+// there differs. A hard-linked file is never identical (its links are made again). Never
+// follows a symlink, never blocks on a FIFO.
+Existing compare_existing(const catalog::Catalog& cat, uint32_t version, int dirfd, const std::string& name,
                           bool check_owner);
 
 // How many of the items' files and symlinks have something different at their destination

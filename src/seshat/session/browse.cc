@@ -32,6 +32,14 @@ EntryRow::Kind kind_of(Type t) {
       return EntryRow::Kind::kSymlink;
     case Type::kDeleted:
       return EntryRow::Kind::kDeleted;
+    case Type::kFifo:
+      return EntryRow::Kind::kFifo;
+    case Type::kCharDev:
+      return EntryRow::Kind::kCharDev;
+    case Type::kBlockDev:
+      return EntryRow::Kind::kBlockDev;
+    case Type::kSocket:
+      return EntryRow::Kind::kSocket;
     case Type::kFile:
       break;
   }
@@ -347,6 +355,8 @@ EntryRow Browser::entry_row(const catalog::Catalog& c, uint32_t entry, uint32_t 
   r.mode = v.mode;
   r.size = v.size;
   r.mtime_ns = v.mtime_ns;
+  r.mtime_sec = c.mtime(version).sec;
+  if (const catalog::Extra* x = c.extra(version)) r.rdev = x->rdev;
   if (v.type == Type::kSymlink) r.link_target = std::string(c.symlink_target(v));
   return r;
 }

@@ -140,7 +140,7 @@ std::vector<restore::Item> RestorePlan::resolve(const catalog::Catalog& c, const
     } else {
       for (const auto& r : catalog::children_at(c, s.entry, b)) {
         Type t = c.versions[r.version].type;
-        if (t == Type::kFile || t == Type::kSymlink) add(r.entry, r.version);
+        if (catalog::is_leaf(t)) add(r.entry, r.version);
       }
     }
   }

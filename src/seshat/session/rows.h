@@ -35,7 +35,7 @@ struct HostRow {
 // One row of a numbered listing (LIST FILES, LIST TREE, LIST VERSIONS, SEARCH): what CD <n>
 // and RESTORE ADD FILE <n> refer to.
 struct EntryRow {
-  enum class Kind { kFile, kDir, kSymlink, kDeleted };
+  enum class Kind { kFile, kDir, kSymlink, kDeleted, kFifo, kCharDev, kBlockDev, kSocket };
   uint32_t entry;
   uint32_t version;
   std::string path;            // full path (LIST FILES and TREE: the name)
@@ -51,6 +51,8 @@ struct EntryRow {
   uint32_t mode = 0;  // permission bits
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  int64_t mtime_sec = 0;    // exact (mtime_ns saturates past 2262)
+  uint64_t rdev = 0;        // a device's numbers
   std::string link_target;  // symlinks
 };
 

@@ -165,7 +165,7 @@ void Session::backup(const std::string& dir) {
   if (settings_.dry_run) o.drop_catalog();              // the walk recorded versions that were never stored
   if (!settings_.dry_run) settings_.deletions = false;  // SET DELETIONS YES allows one backup
   found_ = std::move(r.found_paths);
-  if (r.not_backed_up > 0) incomplete_ = true;
+  if (r.not_backed_up > 0 || r.metadata_lost > 0) incomplete_ = true;
 }
 
 void Session::automatic() {
@@ -555,16 +555,21 @@ RestoreOutcome Session::restore_go(bool overwrite) {
   opt.target = plan_.target();
   opt.dry_run = settings_.dry_run;
   opt.overwrite = overwrite || settings_.overwrite;
+  opt.sparse = settings_.sparse;
   opt.threads = worker_threads(2, 4);  // reads in flight: a few even on one core
   log::info("{} {} to {}", settings_.dry_run ? "Would restore" : "Restoring", plural(items.size(), "item", "items"),
             opt.target.empty() ? "ORIGINAL" : opt.target);
   auto reader = o.repo().blob_reader(c);
   restore::Result r = restore::run(c, items, opt, *reader);
-  RestoreOutcome out{r.files + r.symlinks, r.identical, r.kept, r.failed};
+  RestoreOutcome out{r.files + r.symlinks + r.specials, r.identical, r.kept, r.failed};
   if (settings_.dry_run) return out;
-  log::info("Restore complete: {} ({}), {}, {} restored, {} already identical, {} kept, {} failed",
-            plural(r.files, "file", "files"), human_size(r.bytes), plural(r.dirs, "directory", "directories"),
-            plural(r.symlinks, "symlink", "symlinks"), r.identical, r.kept, r.failed);
+  if (r.incomplete > 0) incomplete_ = true;
+  log::info("Restore complete: {} ({}{}), {}, {}{} restored, {} already identical, {} kept, {} failed{}",
+            plural(r.files, "file", "files"), human_size(r.bytes),
+            r.links ? fmt::format("; {} of them as hard links", r.links) : "",
+            plural(r.dirs, "directory", "directories"), plural(r.symlinks, "symlink", "symlinks"),
+            r.specials ? ", " + plural(r.specials, "special file", "special files") : "", r.identical, r.kept, r.failed,
+            r.incomplete ? fmt::format(", {} without all their metadata", r.incomplete) : "");
   return out;
 }
 

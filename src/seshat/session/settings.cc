@@ -174,6 +174,7 @@ void backup_settings(std::vector<SettingDef>& t) {
   t.push_back(flag("detail", "Detail", false, &Settings::detail));
   t.push_back(flag("confirm", nullptr, false, &Settings::confirm));
   t.push_back(flag("overwrite", "Overwrite", false, &Settings::overwrite));
+  t.push_back(flag("sparse", "Sparse restore", false, &Settings::sparse));
   t.push_back(flag("deletions", "Mass deletions", false, &Settings::deletions));
   t.push_back(patterns("excludes", "Excludes", &Settings::excludes));
   t.push_back(patterns("includes", "Includes", &Settings::includes));

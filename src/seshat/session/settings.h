@@ -38,6 +38,7 @@ struct Settings {
   bool detail = false;     // SET DETAIL
   bool confirm = true;     // SET CONFIRM
   bool overwrite = false;  // SET OVERWRITE: a restore replaces existing files that differ
+  bool sparse = false;     // SET SPARSE: a restore writes every file's zero blocks as holes
   bool deletions = false;  // SET DELETIONS: the next backup may record more than half its files deleted
 
   std::string store_description() const;  // "LOCAL /dir" or "S3 bucket [at endpoint]"

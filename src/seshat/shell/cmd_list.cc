@@ -1,5 +1,6 @@
 // LIST ..., SEARCH, MEMSTATS: the rows the session gives, numbered.
 #include <fmt/format.h>
+#include <sys/sysmacros.h>
 
 #include <fstream>
 
@@ -52,13 +53,32 @@ void numbered(const Rows& rows, int limit, const Listing& l, Fn line) {
 }
 
 std::string mode_string(const EntryRow& r) {
-  std::string s = r.kind == EntryRow::Kind::kDir       ? "d"
-                  : r.kind == EntryRow::Kind::kSymlink ? "l"
-                  : r.kind == EntryRow::Kind::kDeleted ? "x"
-                                                       : "-";
+  std::string s = r.kind == EntryRow::Kind::kDir        ? "d"
+                  : r.kind == EntryRow::Kind::kSymlink  ? "l"
+                  : r.kind == EntryRow::Kind::kDeleted  ? "x"
+                  : r.kind == EntryRow::Kind::kFifo     ? "p"
+                  : r.kind == EntryRow::Kind::kCharDev  ? "c"
+                  : r.kind == EntryRow::Kind::kBlockDev ? "b"
+                  : r.kind == EntryRow::Kind::kSocket   ? "s"
+                                                        : "-";
   const char* rwx = "rwxrwxrwx";
   for (int i = 0; i < 9; ++i) s.push_back((r.mode & (0400u >> i)) ? rwx[i] : '-');
   return s;
+}
+
+// The size column: a device's numbers (as ls), nothing for a directory or FIFO.
+std::string size_column(const EntryRow& r) {
+  switch (r.kind) {
+    case EntryRow::Kind::kDir:
+    case EntryRow::Kind::kFifo:
+    case EntryRow::Kind::kSocket:
+      return "";
+    case EntryRow::Kind::kCharDev:
+    case EntryRow::Kind::kBlockDev:
+      return fmt::format("{}, {}", major(r.rdev), minor(r.rdev));
+    default:
+      return human_size(r.size);
+  }
 }
 
 std::string backup_name(const EntryRow& r) { return session::backup_label(r.backup_number, r.backup_ns); }
@@ -73,9 +93,8 @@ std::string entry_line(const EntryRow& r, bool versions, bool search = false) {
   if (r.kind == EntryRow::Kind::kDir) name += "/";
   if (r.kind == EntryRow::Kind::kSymlink) name += " -> " + r.link_target;
   std::string when = versions ? "  backup " + backup_name(r) : "";
-  return fmt::format("{} {:>9}  {}  {}{}{}{}{}", mode_string(r),
-                     r.kind == EntryRow::Kind::kDir ? "" : human_size(r.size), format_listing(r.mtime_ns), name, when,
-                     where, r.deleted_later ? "  (deleted since)" : "",
+  return fmt::format("{} {:>9}  {}  {}{}{}{}{}", mode_string(r), size_column(r), format_listing_sec(r.mtime_sec), name,
+                     when, where, r.deleted_later ? "  (deleted since)" : "",
                      r.newer ? "  (newer than the point in time)" : "");
 }
 
@@ -168,8 +187,8 @@ int list_changes(Context& c, int limit, int number) {
       return fmt::format("{}  {}  (was {}{})", what, name,
                          r.kind == EntryRow::Kind::kDir ? "a folder" : human_size(r.size),
                          r.kind == EntryRow::Kind::kDir ? "" : ", RESTORE ADD FILE <n> brings it back");
-    return fmt::format("{}  {} {:>9}  {}  {}", what, mode_string(r),
-                       r.kind == EntryRow::Kind::kDir ? "" : human_size(r.size), format_listing(r.mtime_ns), name);
+    return fmt::format("{}  {} {:>9}  {}  {}", what, mode_string(r), size_column(r), format_listing_sec(r.mtime_sec),
+                       name);
   });
   return 0;
 }

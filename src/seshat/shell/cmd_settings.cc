@@ -97,7 +97,7 @@ std::string remembered_settings() {
   static const std::pair<const char*, const char*> kNames[] = {
       {"CONFIRM", "confirm"}, {"DELETIONS", "deletions"}, {"DELAY", "delay"},       {"DETAIL", "detail"},
       {"DRYRUN", "dry_run"},  {"HIDDEN", "hidden"},       {"MAX", "max_container"}, {"OVERWRITE", "overwrite"},
-      {"STAGING", "staging"}, {"SYMLINKS", "symlinks"},   {"WAIT", "wait"}};
+      {"SPARSE", "sparse"},   {"STAGING", "staging"},     {"SYMLINKS", "symlinks"}, {"WAIT", "wait"}};
   std::vector<std::string> kept, run_only;
   for (auto [name, key] : kNames) (session::setting(key).remembered ? kept : run_only).push_back(name);
   return fmt::format("Change a setting ({} are remembered in ~/.seshatrc; {} last for this run)", fmt::join(kept, ", "),
@@ -123,6 +123,29 @@ int show_config(Context& c) {
                             : plural(n, "selection", "selections") + " (LIST SELECTED shows them)");
   line("Settings file", c.session.settings_file());
   return 0;
+}
+
+Node s3_settings() {
+  return kw(
+      {"S3"}, "Amazon S3 or S3-compatible store settings (remembered in ~/.seshatrc; never a secret)", nullptr,
+      {
+          kw({"BUCKET"}, "Set the S3 bucket name (default osiris-seshat); selects the S3 store", nullptr,
+             {arg(ArgType::kWord, "The bucket name", s3_value("BUCKET"))}),
+          kw({"CLASS"},
+             "Storage class of the containers: STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or "
+             "DEEP_ARCHIVE (the DB, keys and lock stay STANDARD)",
+             nullptr, {arg(ArgType::kWord, "The storage class", s3_value("CLASS"))}),
+          kw({"ENDPOINT"}, "URL of an S3-compatible service (MinIO, Ceph, B2, Wasabi...); DEFAULT for AWS", nullptr,
+             {kw({"DEFAULT"}, "Amazon S3 itself", s3_fixed("ENDPOINT", "")),
+              arg(ArgType::kWord, "e.g. http://127.0.0.1:9000", s3_value("ENDPOINT"))}),
+          kw({"PROFILE"}, "The profile in ~/.aws/credentials (default: AWS_PROFILE, then default)", nullptr,
+             {arg(ArgType::kWord, "The profile name", s3_value("PROFILE"))}),
+          kw({"REGION"}, "Set the S3 region (default: AWS_REGION, ~/.aws/config, us-east-1)", nullptr,
+             {arg(ArgType::kWord, "e.g. eu-west-2", s3_value("REGION"))}),
+          kw({"STYLE"}, "Bucket addressing (path-style is used whenever an endpoint is set)", nullptr,
+             {kw({"PATH"}, "https://host/bucket/key", s3_fixed("STYLE", "path")),
+              kw({"VIRTUAL"}, "https://bucket.host/key", s3_fixed("STYLE", "virtual"))}),
+      });
 }
 
 }  // namespace
@@ -169,28 +192,13 @@ std::vector<Node> settings_commands() {
              yes_no("OVERWRITE", "overwrite",
                     "Let RESTORE GO replace existing files that differ from the backup (default NO: they are "
                     "kept and named; this run only)"),
+             yes_no("SPARSE", "sparse",
+                    "Let a restore write the all-zero blocks of every file as holes (default NO: only files that "
+                    "had holes when backed up get them again; this run only)"),
              yes_no("SYMLINKS", "symlinks", "Follow symbolic links instead of storing them as links (default NO)"),
              yes_no("WAIT", "wait", "Wait for a DB lock held by another process instead of failing (default NO)"),
          }),
-      kw({"S3"}, "Amazon S3 or S3-compatible store settings (remembered in ~/.seshatrc; never a secret)", nullptr,
-         {
-             kw({"BUCKET"}, "Set the S3 bucket name (default osiris-seshat); selects the S3 store", nullptr,
-                {arg(ArgType::kWord, "The bucket name", s3_value("BUCKET"))}),
-             kw({"CLASS"},
-                "Storage class of the containers: STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or "
-                "DEEP_ARCHIVE (the DB, keys and lock stay STANDARD)",
-                nullptr, {arg(ArgType::kWord, "The storage class", s3_value("CLASS"))}),
-             kw({"ENDPOINT"}, "URL of an S3-compatible service (MinIO, Ceph, B2, Wasabi...); DEFAULT for AWS", nullptr,
-                {kw({"DEFAULT"}, "Amazon S3 itself", s3_fixed("ENDPOINT", "")),
-                 arg(ArgType::kWord, "e.g. http://127.0.0.1:9000", s3_value("ENDPOINT"))}),
-             kw({"PROFILE"}, "The profile in ~/.aws/credentials (default: AWS_PROFILE, then default)", nullptr,
-                {arg(ArgType::kWord, "The profile name", s3_value("PROFILE"))}),
-             kw({"REGION"}, "Set the S3 region (default: AWS_REGION, ~/.aws/config, us-east-1)", nullptr,
-                {arg(ArgType::kWord, "e.g. eu-west-2", s3_value("REGION"))}),
-             kw({"STYLE"}, "Bucket addressing (path-style is used whenever an endpoint is set)", nullptr,
-                {kw({"PATH"}, "https://host/bucket/key", s3_fixed("STYLE", "path")),
-                 kw({"VIRTUAL"}, "https://bucket.host/key", s3_fixed("STYLE", "virtual"))}),
-         }),
+      s3_settings(),
       kw({"SHOW"}, "Show settings", nullptr,
          {kw({"CONFIG"}, "The settings, the store and the selection", show_config)}),
       kw({"STORE"}, "Choose where backups are kept (remembered in ~/.seshatrc)", nullptr,

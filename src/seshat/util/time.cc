@@ -44,7 +44,15 @@ std::string format_compact(int64_t ns) {
 }
 
 std::string format_listing(int64_t ns) {
-  std::tm tm = local(ns);
+  int64_t sec = ns / 1000000000;
+  if (ns < 0 && ns % 1000000000 != 0) --sec;
+  return format_listing_sec(sec);
+}
+
+std::string format_listing_sec(int64_t sec) {
+  time_t secs = static_cast<time_t>(sec);
+  std::tm tm{};
+  localtime_r(&secs, &tm);
   return fmt::format("{:02}-{}-{:04} {:02}:{:02}:{:02}", tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
                      tm.tm_min, tm.tm_sec);
 }

@@ -17,6 +17,8 @@ std::string format_compact(int64_t ns);
 // "26-Jul-2019 14:07:50" (local time): listings name backups and times to the second, in
 // the manual's listing and RESTORE TIMESTAMP form (which also reads "26-Jul-2019 14:07").
 std::string format_listing(int64_t ns);
+// The same for a time in seconds (any time_t: a file's mtime may be past 2262).
+std::string format_listing_sec(int64_t sec);
 // "00:04:03.425" from a duration.
 std::string format_elapsed(int64_t ns);
 // Parses "dd-MMM-yyyy", "dd-MMM-yyyy HH:MM" or "dd-MMM-yyyy HH:MM:SS" (local time, month

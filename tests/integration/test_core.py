@@ -499,6 +499,8 @@ class Env:
         self.stop_processes()
         if self.server:
             self.server.stop()
+        if getattr(self, "unmount", None):  # a loop-mounted image a test made (test_fidelity.py)
+            subprocess.run(["umount", "-l", self.unmount], capture_output=True)
         for p, m in reversed(self.restored_parent_modes):
             try:
                 os.chmod(p, m)
@@ -1199,19 +1201,21 @@ def symlinks_stored_and_followed(env):
 
 
 @test
-def fifo_skipped_with_warning(env):
+def fifo_backed_up_and_restored(env):
+    """A FIFO is backed up (no WARN, exit 0) and comes back as a FIFO; the walk never opens it."""
     src = mkdirs(env.base, "src")
     write(f"{src}/a.txt", "a\n")
-    os.mkfifo(f"{src}/pipe")
+    os.mkfifo(f"{src}/pipe", 0o640)
     mkdirs(src, "d")
     write(f"{src}/d/b.txt", "b\n")
     snap = snapshot(src)
     r = env.first_backup(src, timeout=30)
-    check(any(f"{src}/pipe" in l for l in r.warns()), f"no WARN line naming the FIFO\n{r.summary()}")
+    check(not r.warns(), f"the backup of a tree with a FIFO WARNed\n{r.summary()}")
     t = env.new_target("restore")
-    env.restore(t, number=1)
-    del snap[b"pipe"]
+    env.restore(t, number=1, timeout=30)
     compare_trees(snap, snapshot(restored(t, src)), "restore of a tree with a FIFO")
+    st = os.lstat(f"{restored(t, src)}/pipe")
+    check(stat.S_ISFIFO(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640, "the FIFO came back wrong")
 
 
 def stamp(t):

@@ -63,6 +63,13 @@ std::string mode_string(const EntryRow& r) {
                                                         : "-";
   const char* rwx = "rwxrwxrwx";
   for (int i = 0; i < 9; ++i) s.push_back((r.mode & (0400u >> i)) ? rwx[i] : '-');
+  // setuid, setgid and sticky as ls shows them: s/t over x, S/T where x is not set.
+  auto special = [&s](size_t at, bool on, char with_x, char without_x) {
+    if (on) s[at] = s[at] == 'x' ? with_x : without_x;
+  };
+  special(3, r.mode & 04000u, 's', 'S');
+  special(6, r.mode & 02000u, 's', 'S');
+  special(9, r.mode & 01000u, 't', 'T');
   return s;
 }
 

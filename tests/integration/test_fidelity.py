@@ -603,6 +603,35 @@ def baremetal_of_another_host(env):
 
 
 @test(stores=("local",))
+def metadata_a_target_cannot_hold_is_named(env):
+    """A restore onto a file system without xattrs, ACLs or inode flags (ramfs) restores the
+    contents, names every file whose attributes or flags it could not set, and exits 3."""
+    need_root()
+    base = features_dir(env)
+    src = os.path.join(base, "src")
+    mkdirs(src)
+    ram = mkdirs(env.base, "ramfs")
+    try:
+        xattr_tree(env, src)
+        flags_tree(mkdirs(src, "flags"))
+        env.first_backup(src)
+        r = subprocess.run(["mount", "-t", "ramfs", "ramfs", ram], capture_output=True)
+        if r.returncode != 0:
+            raise Skip(f"cannot mount a ramfs: {r.stderr.decode()}")
+        env.unmount = ram
+        r = env.restore(ram, rc=3)
+        warned = "\n".join(r.warns())
+        for name, what in (("tagged.txt", "user.comment"), ("helper", "security.capability"),
+                           ("acl.txt", "system.posix_acl_access"), ("shared", "system.posix_acl_default"),
+                           ("flags/immutable.txt", "inode flags"), ("flags/frozen", "inode flags")):
+            check(any(f"{tc.restored(ram, src)}/{name} " in w and what in w for w in r.warns()),
+                  f"no WARN naming {name} restored without its {what}\n{tc.clip(warned)}")
+        check(tc.read_bytes(f"{tc.restored(ram, src)}/tagged.txt") == b"tagged\n", "the contents did not come back")
+    finally:
+        undo_flags(src)
+
+
+@test(stores=("local",))
 def real_tree_round_trips(env):
     """A tree no one here wrote: /usr/lib/x86_64-linux-gnu (its hard links, capabilities and
     symlinks), copied with rsync -aHAXS, backed up and restored so that rsync finds nothing."""

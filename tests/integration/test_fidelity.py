@@ -631,6 +631,65 @@ def metadata_a_target_cannot_hold_is_named(env):
         undo_flags(src)
 
 
+V1_FOLDER = "/tmp/seshat-v1-fixture/src"  # the folder of tests/fixtures/v1-store
+V1_STORE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "fixtures", "v1-store")
+
+
+def v1_tree(root, point):
+    """The tree tests/fixtures/make_v1_store.py backed up with a Seshat of catalog format 1:
+    point 1, then point 2 (a file changed, one deleted, one added). Deterministic: the test
+    makes it again to compare with what the store restores."""
+    if point == 1:
+        mkdirs(root, "docs/2024")
+        write(f"{root}/docs/report.txt", b"the report, first draft\n" * 50, mode=0o640, mtime_ns=tc.T1 + 1)
+        write(f"{root}/docs/2024/data.bin", bytes(range(256)) * 400, mode=0o600, mtime_ns=tc.T1 + 2)
+        write(f"{root}/empty", b"", mtime_ns=tc.T1 + 3)
+        write(f"{root}/gone.txt", b"deleted by point 2\n", mtime_ns=tc.T1 + 4)
+        os.symlink("docs/report.txt", f"{root}/latest")
+        tc.set_mtime(f"{root}/latest", tc.T1 + 5)
+    else:
+        write(f"{root}/docs/report.txt", b"the report, final\n" * 60, mode=0o644, mtime_ns=tc.T2 + 1)
+        os.unlink(f"{root}/gone.txt")
+        write(f"{root}/new.txt", b"added by point 2\n", mtime_ns=tc.T2 + 2)
+    for d, t in (("docs/2024", 11), ("docs", 12), ("", 13)):
+        tc.set_mtime(os.path.join(root, d), (tc.T1 if point == 1 else tc.T2) + t)
+
+
+@test(stores=("local",))
+def v1_store_restores_and_upgrades(env):
+    """A store written by Seshat before catalog format 2 (tests/fixtures/v1-store) restores both
+    of its backups exactly; a backup by this version upgrades its catalog, after which the old
+    backups still restore exactly and VERIFY DATA is clean."""
+    if not os.path.isdir(V1_STORE):
+        raise TestFailure(f"the fixture {V1_STORE} is missing")
+    store = os.path.join(env.base, "v1-store")
+    shutil.copytree(V1_STORE, store, ignore=shutil.ignore_patterns("locks"))
+    for dirpath, dirnames, filenames in os.walk(store):  # as a git checkout leaves them
+        os.chmod(dirpath, 0o755)
+        for f in filenames:
+            os.chmod(os.path.join(dirpath, f), 0o644)
+    expected = []
+    for point in (1, 2):
+        v1_tree(os.path.join(env.base, "expected"), point)
+        expected.append(tc.snapshot(os.path.join(env.base, "expected")))
+
+    def check_points(when):
+        for n in (1, 2):
+            t = env.new_target(f"v1-{when}-{n}")
+            env.run("STORE", "LOCAL", store, "SELECT", "FOLDER", V1_FOLDER, "SELECT", "BACKUP", str(n),
+                    "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", t, "RESTORE", "GO", check_lock=False)
+            tc.compare_trees(expected[n - 1], tc.snapshot(t + V1_FOLDER), f"backup {n} of the v1 store, {when}")
+    check_points("as made by the old version")
+    r = env.run("STORE", "LOCAL", store, "LIST", "BACKUPS", check_lock=False)
+    check(len([l for l in r.out.splitlines() if V1_FOLDER in l]) == 2, f"LIST BACKUPS of the v1 store\n{r.summary()}")
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "written by this version\n")
+    os.link(f"{src}/a.txt", f"{src}/b.txt")
+    env.run("STORE", "LOCAL", store, "BACKUP", src, check_lock=False)
+    check_points("after this version's backup upgraded its catalog")
+    env.run("STORE", "LOCAL", store, "VERIFY", "DATA", check_lock=False)
+
+
 @test(stores=("local",))
 def real_tree_round_trips(env):
     """A tree no one here wrote: /usr/lib/x86_64-linux-gnu (its hard links, capabilities and

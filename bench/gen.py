@@ -30,6 +30,7 @@ one, so it may run on a copy made with `cp -al` without touching the original.
 import argparse
 import os
 import random
+import subprocess
 import sys
 import time
 
@@ -42,6 +43,9 @@ SCALES = {
     "small": dict(text_files=19000, dirs=1000, medium_files=120, medium_max=5 * MB, big=[64 * MB], big_dup=False),
     "medium": dict(text_files=195000, dirs=10000, medium_files=650, medium_max=5 * MB, big=None, big_dup=True),
     "files1m": dict(tiny_files=1000000, tiny_dirs=10000),
+    # Real data no one here wrote: the Linux 6.1 sources Debian ships (package linux-source-6.1,
+    # which bench/run.sh installs), unpacked.
+    "linux": dict(tarball="/usr/src/linux-source-6.1.tar.xz"),
 }
 
 WORDS = (
@@ -306,7 +310,12 @@ def generate(scale, root, log=lambda s: print(s, file=sys.stderr, flush=True)):
     rng = random.Random(SEED)
     t0 = time.monotonic()
     log(f"generating {scale} into {root}")
-    if "tiny_files" in spec:
+    if "tarball" in spec:
+        if not os.path.exists(spec["tarball"]):
+            raise SystemExit(f"{spec['tarball']} is missing (apt-get install linux-source-6.1)")
+        subprocess.run(["tar", "-xJf", spec["tarball"], "-C", root, "--strip-components=1"], check=True)
+        total = sum(os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(root) for f in fs)
+    elif "tiny_files" in spec:
         total = gen_files1m(spec, root, rng, log)
     else:
         total = gen_tree(spec, root, rng, Text(SEED), log)

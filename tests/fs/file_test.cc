@@ -165,6 +165,21 @@ TEST(OpenRead, FollowsAFinalSymlinkOnlyToARegularFile) {
   EXPECT_FALSE(open_read(t / "to_dev", true).ok());
 }
 
+// Without SET SYMLINKS YES too: a name the walk saw as a regular file and that is a FIFO or a
+// device by the time it is packed is never opened for reading.
+TEST(OpenRead, NeverOpensAFifoOrDeviceForReading) {
+  TempDir t;
+  ASSERT_EQ(::mkfifo((t / "fifo").c_str(), 0600), 0);
+  auto f = open_read(t / "fifo");  // would block forever if opened for reading
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().sys_errno(), EINVAL);
+  EXPECT_FALSE(open_read("/dev/null").ok());
+  testing_support::spit(t / "file", "y");
+  auto fd = open_read(t / "file");
+  ASSERT_TRUE(fd.ok());
+  EXPECT_EQ(read_fd(fd->get()), "y");
+}
+
 class LongPath : public ::testing::Test {
  protected:
   void SetUp() override {

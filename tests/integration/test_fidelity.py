@@ -688,6 +688,32 @@ def v1_store_restores_and_upgrades(env):
     env.run("STORE", "LOCAL", store, "BACKUP", src, check_lock=False)
     check_points("after this version's backup upgraded its catalog")
     env.run("STORE", "LOCAL", store, "VERIFY", "DATA", check_lock=False)
+    # The old folder backed up again, unchanged but for an xattr the old version never read:
+    # its files are read once more and the attribute is kept; no content is sent again.
+    if os.path.lexists(V1_FOLDER):
+        raise Skip(f"{V1_FOLDER} exists: cannot back the fixture's folder up again")
+    try:
+        v1_tree(V1_FOLDER, 1)
+        v1_tree(V1_FOLDER, 2)
+        os.setxattr(f"{V1_FOLDER}/docs/report.txt", "user.note", b"read only by format 2")
+        v1 = tc.LocalStore(store)
+        before = set(v1.containers())
+        r = env.run("STORE", "LOCAL", store, "BACKUP", V1_FOLDER, check_lock=False)
+        check(any("made by a Seshat before catalog format 2" in l for l in r.out.splitlines()),
+              f"no INFO saying the old folder is read again\n{r.summary()}")
+        check(set(v1.containers()) == before,
+              f"reading the old folder again stored contents again: {set(v1.containers()) - before}")
+        t = env.new_target("v1-refreshed")
+        env.run("STORE", "LOCAL", store, "SELECT", "FOLDER", V1_FOLDER, "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", t,
+                "RESTORE", "GO", check_lock=False)
+        check(os.getxattr(f"{t}{V1_FOLDER}/docs/report.txt", "user.note") == b"read only by format 2",
+              "the xattr of a file unchanged since the old version's backup was not recorded")
+        tc.compare_trees(tc.snapshot(V1_FOLDER), tc.snapshot(t + V1_FOLDER), "the old folder backed up again")
+        r = env.run("STORE", "LOCAL", store, "BACKUP", V1_FOLDER, check_lock=False)
+        check(not any("before catalog format 2" in l for l in r.out.splitlines()),
+              f"the folder was read again a second time\n{r.summary()}")
+    finally:
+        shutil.rmtree(os.path.dirname(V1_FOLDER), ignore_errors=True)
 
 
 @test(stores=("local",))

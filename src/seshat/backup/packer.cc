@@ -143,7 +143,12 @@ void Packer::work() {
     size_t i = next_++;
     if (i >= items_->size()) return;
     try {
-      path = cat_.path((*items_)[i].entry);  // entries and names do not change while packing
+      {
+        // Entries do not change while packing, but record() appends xattrs to the arena the
+        // names live in: read them under the same lock.
+        std::lock_guard<std::mutex> lk(mu_);
+        path = cat_.path((*items_)[i].entry);
+      }
       process((*items_)[i], path, buf);
     } catch (...) {
       failed_ = true;

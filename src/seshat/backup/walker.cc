@@ -53,8 +53,8 @@ catalog::Type special_type(const fs::Stat& st) {
 }
 
 bool unchanged(const catalog::Version& v, const fs::Stat& st) {
-  return v.type == Type::kFile && v.size == st.size && v.mtime_ns == st.mtime_ns && v.inode == st.inode &&
-         v.ctime_ns == st.ctime_ns && v.mode == st.mode && v.uid == st.uid && v.gid == st.gid;
+  return v.type == Type::kFile && !(v.flags & catalog::kLegacy) && v.size == st.size && v.mtime_ns == st.mtime_ns &&
+         v.inode == st.inode && v.ctime_ns == st.ctime_ns && v.mode == st.mode && v.uid == st.uid && v.gid == st.gid;
 }
 
 namespace {
@@ -100,6 +100,12 @@ void Walker::walk(uint32_t root) {
     throw Error(ErrorKind::kInvalidInput,
                 "cannot back up " + o_.folder + ": it is the Seshat " + it->second.what + " in use");
   refuse_inside_own(*dir);
+  if (const catalog::Version* v = latest(root); v && (v->flags & catalog::kLegacy))
+    log::info(
+        "The last backup of {} was made by a Seshat before catalog format 2: every file is read again once, to "
+        "record hard links, extended attributes, ACLs, inode flags and holes (contents already stored are not "
+        "sent again)",
+        o_.folder);
   record_dir(root, *st, dir->fd());
   path_ = o_.folder == "/" ? "" : o_.folder;
   inside_from_ = path_.size();
@@ -190,8 +196,8 @@ std::string Walker::node_xattrs(const fs::Dir& parent, const std::string& name) 
 void Walker::record_dir(uint32_t entry, const fs::Stat& st, int dirfd) {
   const catalog::Version* v = latest(entry);
   // Only the directory's own metadata is compared; its children are walked either way.
-  if (v && v->type == Type::kDir && v->mode == st.mode && v->uid == st.uid && v->gid == st.gid &&
-      v->mtime_ns == st.mtime_ns && v->ctime_ns == st.ctime_ns)
+  if (v && v->type == Type::kDir && !(v->flags & catalog::kLegacy) && v->mode == st.mode && v->uid == st.uid &&
+      v->gid == st.gid && v->mtime_ns == st.mtime_ns && v->ctime_ns == st.ctime_ns)
     return;
   std::string x = dirfd >= 0 ? xattrs_or_warn(fs::read_xattrs(dirfd)) : std::string();
   uint32_t flags = dirfd >= 0 ? fs::read_fs_flags(dirfd) : 0;
@@ -201,8 +207,8 @@ void Walker::record_dir(uint32_t entry, const fs::Stat& st, int dirfd) {
 void Walker::record_symlink(uint32_t entry, const fs::Stat& st, const std::string& target, const fs::Dir& parent,
                             const std::string& name) {
   const catalog::Version* v = latest(entry);
-  if (v && v->type == Type::kSymlink && cat_.symlink_target(*v) == target && v->mtime_ns == st.mtime_ns &&
-      v->uid == st.uid && v->gid == st.gid && v->ctime_ns == st.ctime_ns)
+  if (v && v->type == Type::kSymlink && !(v->flags & catalog::kLegacy) && cat_.symlink_target(*v) == target &&
+      v->mtime_ns == st.mtime_ns && v->uid == st.uid && v->gid == st.gid && v->ctime_ns == st.ctime_ns)
     return;
   if (v && v->type == Type::kDir) tombstone_children(entry);
   std::string x = node_xattrs(parent, name);

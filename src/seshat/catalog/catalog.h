@@ -40,6 +40,9 @@ constexpr bool is_leaf(Type t) { return t == Type::kFile || t == Type::kSymlink 
 constexpr uint8_t kLinked = 1;  // a file with other hard links when it was read (its Extra has st_dev)
 constexpr uint8_t kExtra = 2;   // the version has an Extra (Catalog::extra)
 constexpr uint8_t kSparse = 4;  // a file with holes: a restore writes its zero blocks as holes
+// Recorded by a Seshat before format 2, which never read hard links, xattrs, ACLs, inode
+// flags or holes: the next backup reads the path again even if its stat is unchanged.
+constexpr uint8_t kLegacy = 8;
 
 struct Host {
   std::string name;

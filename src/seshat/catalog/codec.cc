@@ -271,7 +271,9 @@ Catalog decode(std::string_view data) {
     v.type = static_cast<Type>(t);
     if (format >= 2) {
       v.flags = r.u8();
-      if (v.flags & ~(kLinked | kExtra | kSparse)) corrupt("bad version flags");
+      if (v.flags & ~(kLinked | kExtra | kSparse | kLegacy)) corrupt("bad version flags");
+    } else {
+      v.flags = kLegacy;
     }
     uint64_t mode = r.varint();
     if (mode > 0xffff) corrupt("bad mode");

@@ -10,12 +10,14 @@
 namespace seshat::fs {
 
 namespace {
-// A followed last component is opened with O_PATH first (no device driver open, no FIFO
-// wait, no controlling terminal) and read only if it is a regular file.
+// The last component is opened with O_PATH first (no device driver open, no FIFO wait, no
+// controlling terminal: the walk saw a regular file, but the name may have been swapped for
+// a FIFO or device since) and read only if it is a regular file.
 Result<io::Fd> reopen_if_regular(const std::string& path, int fd) {
   io::Fd held(fd);
   struct stat st {};
   if (::fstat(held.get(), &st) != 0) return errno_error(path, errno);
+  if (S_ISLNK(st.st_mode)) return errno_error(path, ELOOP);  // not followed (O_NOFOLLOW)
   if (!S_ISREG(st.st_mode)) return errno_error(path + ": no longer a regular file", EINVAL);
   // Reopens the inode the O_PATH descriptor holds (checked above), not a name that could
   // have been swapped since.
@@ -27,14 +29,13 @@ Result<io::Fd> reopen_if_regular(const std::string& path, int fd) {
 }  // namespace
 
 Result<io::Fd> open_read(const std::string& path, bool follow) {
-  const int last_flags = follow ? O_PATH : O_NOFOLLOW;
+  const int last_flags = O_PATH | (follow ? 0 : O_NOFOLLOW);
   if (path.size() < PATH_MAX - 1) {
     // The walked path, as before: the last component is never followed unless asked; the
     // parents are (a known gap, noted in issue 14's notes: to be opened beneath the walk's fds).
-    int fd = ::open(path.c_str(), (follow ? 0 : O_RDONLY) | O_CLOEXEC | last_flags);
+    int fd = ::open(path.c_str(), O_CLOEXEC | last_flags);
     if (fd < 0) return errno_error(path, errno);
-    if (follow) return reopen_if_regular(path, fd);
-    return io::Fd(fd);
+    return reopen_if_regular(path, fd);
   }
   // Too long for one call: descend component by component.
   int d = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -46,9 +47,9 @@ Result<io::Fd> open_read(const std::string& path, bool follow) {
     std::string part = path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
     bool last = slash == std::string::npos;
     int fd = part.empty() ? ::dup(dir.get())
-                          : ::openat(dir.get(), part.c_str(), O_RDONLY | O_CLOEXEC | (last ? last_flags : O_DIRECTORY));
+                          : ::openat(dir.get(), part.c_str(), O_CLOEXEC | (last ? last_flags : O_RDONLY | O_DIRECTORY));
     if (fd < 0) return errno_error(path, errno);
-    if (last) return follow ? reopen_if_regular(path, fd) : io::Fd(fd);
+    if (last) return reopen_if_regular(path, fd);
     dir.reset(fd);
     pos = slash + 1;
   }

@@ -193,7 +193,7 @@ TEST(Codec, ReadsFormatVersion1) {
   Catalog c = decode(make(2));
   ASSERT_EQ(c.versions.size(), 1u);
   EXPECT_EQ(c.versions[0].type, Type::kDir);
-  EXPECT_EQ(c.versions[0].flags, 0);
+  EXPECT_EQ(c.versions[0].flags, kLegacy);  // read again by the next backup
   EXPECT_TRUE(c.extras.empty());
   EXPECT_EQ(c.mtime(0).sec, -2);
   EXPECT_EQ(c.mtime(0).nsec, 500000000u);

@@ -186,9 +186,19 @@ std::string Walker::xattrs_or_warn(seshat::Result<std::string> x) {
   return {};
 }
 
-std::string Walker::node_xattrs(const fs::Dir& parent, const std::string& name) {
+// The xattrs of the symlink or special file the walk saw as `st`. A name swapped since for
+// another inode is not read (its attributes would be recorded as this one's): a WARN.
+std::string Walker::node_xattrs(const fs::Dir& parent, const std::string& name, const fs::Stat& st) {
   io::Fd fd(::openat(parent.fd(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return {};
+  if (!fd.valid() && errno == ENOENT) return {};  // vanished: recorded as the walk saw it
+  if (!fd.valid()) return xattrs_or_warn(errno_error(name, errno));
+  struct stat now;
+  if (::fstat(fd.get(), &now) != 0) return xattrs_or_warn(errno_error(name, errno));
+  if (now.st_ino != st.inode || now.st_dev != st.dev) {
+    log::warn("Extended attributes not backed up: {} (replaced while it was read)", path_.empty() ? "/" : path_);
+    ++r_.metadata_lost;
+    return {};
+  }
   return xattrs_or_warn(fs::read_xattrs(fd.get(), true));
 }
 
@@ -211,7 +221,7 @@ void Walker::record_symlink(uint32_t entry, const fs::Stat& st, const std::strin
       v->mtime_ns == st.mtime_ns && v->uid == st.uid && v->gid == st.gid && v->ctime_ns == st.ctime_ns)
     return;
   if (v && v->type == Type::kDir) tombstone_children(entry);
-  std::string x = node_xattrs(parent, name);
+  std::string x = node_xattrs(parent, name, st);
   cat_.add_version(entry, catalog::Version::symlink(backup_, meta_of(st), cat_.add_string(target), target.size()),
                    extra_of(cat_, st, x, 0));
 }
@@ -226,7 +236,7 @@ void Walker::record_special(uint32_t entry, const fs::Stat& st, const fs::Dir& p
     if ((x ? x->rdev : 0) == ((t == Type::kCharDev || t == Type::kBlockDev) ? st.rdev : 0)) return;
   }
   if (v && v->type == Type::kDir) tombstone_children(entry);
-  std::string x = node_xattrs(parent, name);
+  std::string x = node_xattrs(parent, name, st);
   cat_.add_version(entry, catalog::Version::special(backup_, t, meta_of(st)), extra_of(cat_, st, x, 0));
 }
 

@@ -59,7 +59,7 @@ class Walker {
   void record_special(uint32_t entry, const fs::Stat& st, const fs::Dir& parent, const std::string& name);
   // The attributes of what an O_PATH descriptor of `name` in `parent` reaches (a symlink
   // or special file), "" if it cannot be opened any more.
-  std::string node_xattrs(const fs::Dir& parent, const std::string& name);
+  std::string node_xattrs(const fs::Dir& parent, const std::string& name, const fs::Stat& st);
   std::string xattrs_or_warn(seshat::Result<std::string> x);
   // outside: the directory is excluded (EXCLUDE or hidden); only what an INCLUDE matches
   // below it is backed up.

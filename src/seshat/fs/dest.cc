@@ -168,22 +168,24 @@ Status set_symlink_metadata_at(int dirfd, const std::string& name, const Meta& m
   auto note = [&](const char* what, int err) {
     if (first.ok()) first = errno_error(what, err);
   };
-  if (chown && ::fchownat(dirfd, name.c_str(), m.uid, m.gid, AT_SYMLINK_NOFOLLOW) != 0)
-    note("cannot set its owner", errno);
+  // Everything through one descriptor of the symlink itself, checked to be one: the owner of
+  // the directory may have swapped the name for a hard link to a file of theirs meanwhile.
+  io::Fd fd(::openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISLNK(st.st_mode))
+    return errno_error("cannot set its metadata: no longer the symlink restored", fd.valid() ? ELOOP : errno);
+  if (chown && ::fchownat(fd.get(), "", m.uid, m.gid, AT_EMPTY_PATH) != 0) note("cannot set its owner", errno);
   if (!m.xattrs.empty()) {
-    // Through a descriptor of the symlink itself (never its target), checked to be one.
-    io::Fd fd(::openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    struct stat st;
-    if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISLNK(st.st_mode)) {
-      note("cannot set its extended attributes", fd.valid() ? ELOOP : errno);
-    } else {
-      auto problems = set_xattrs(fd.get(), m.xattrs, true);
-      if (!problems.empty() && first.ok())
-        first = Error(ErrorKind::kPermanent, "cannot set its extended attribute " + problems.front());
-    }
+    auto problems = set_xattrs(fd.get(), m.xattrs, true);
+    if (!problems.empty() && first.ok())
+      first = Error(ErrorKind::kPermanent, "cannot set its extended attribute " + problems.front());
   }
   timespec ts[2] = {{0, UTIME_OMIT}, mtime_spec(m)};
-  if (::utimensat(dirfd, name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) note("cannot set its time", errno);
+  if (::utimensat(fd.get(), "", ts, AT_EMPTY_PATH) != 0) {
+    // Kernels without AT_EMPTY_PATH for utimensat: by name, never following it.
+    if (errno != EINVAL || ::utimensat(dirfd, name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
+      note("cannot set its time", errno);
+  }
   return first;
 }
 
@@ -212,6 +214,12 @@ Status make_symlink_at(int dirfd, const std::string& name, const std::string& ta
 
 Status link_at(int fd, int dirfd, const std::string& name, bool replace) {
   const std::string self = "/proc/self/fd/" + std::to_string(fd);
+  if (!replace) {
+    // Straight onto the name: linkat never replaces (EEXIST), and leaves no temporary.
+    if (::linkat(AT_FDCWD, self.c_str(), dirfd, name.c_str(), AT_SYMLINK_FOLLOW) != 0)
+      return errno_error("cannot create hard link " + name, errno);
+    return {};
+  }
   for (int attempt = 0;; ++attempt) {
     std::string tmp = std::string(kRestoreMarker) + std::to_string(::getpid()) + "-" + random_hex16();
     if (::linkat(AT_FDCWD, self.c_str(), dirfd, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) {

@@ -104,6 +104,10 @@ Result<std::string> read_xattrs(int fd, bool path_fd = false);
 uint32_t read_fs_flags(int fd);
 // Sets the restorable flags to `flags` (others kept), through the fd.
 Status set_fs_flags(int fd, uint32_t flags);
+// Lifts immutable and append-only (which forbid any change of metadata or, for a directory,
+// of its entries) from an existing file or directory, so that a restore can set what it
+// records; set_fs_flags afterwards sets them again if recorded.
+Status lift_protection(int fd);
 // Sets exactly the encoded attributes: the POSIX ACLs a new file inherited from its directory
 // are removed unless they are among them. Every attribute is tried; the failures are
 // returned, one "name (reason)" each.

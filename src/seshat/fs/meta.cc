@@ -110,6 +110,12 @@ Status set_fs_flags(int fd, uint32_t want) {
   return {};
 }
 
+Status lift_protection(int fd) {
+  uint32_t have = read_fs_flags(fd);
+  if (!(have & (FS_IMMUTABLE_FL | FS_APPEND_FL))) return {};
+  return set_fs_flags(fd, have & ~(FS_IMMUTABLE_FL | FS_APPEND_FL));
+}
+
 std::vector<std::string> set_xattrs(int fd, std::string_view encoded, bool path_fd) {
   std::vector<std::string> problems;
   xattrs::List list;

@@ -35,113 +35,6 @@ std::string destination(const std::string& original, const std::string& target) 
 
 namespace {
 
-bool same_time(const struct stat& st, const catalog::Mtime& t) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) == t.sec && static_cast<uint32_t>(st.st_mtim.tv_nsec) == t.nsec;
-}
-
-uint32_t format_of(Type t) {
-  switch (t) {
-    case Type::kFifo:
-      return S_IFIFO;
-    case Type::kCharDev:
-      return S_IFCHR;
-    case Type::kBlockDev:
-      return S_IFBLK;
-    case Type::kSocket:
-      return S_IFSOCK;
-    default:
-      return 0;
-  }
-}
-
-Existing compare_special(const catalog::Catalog& cat, uint32_t version, const struct stat& st, bool check_owner) {
-  const catalog::Version& v = cat.versions[version];
-  const catalog::Extra* x = cat.extra(version);
-  if ((st.st_mode & S_IFMT) != format_of(v.type)) return Existing::kDiffers;
-  if ((v.type == Type::kCharDev || v.type == Type::kBlockDev) && st.st_rdev != (x ? x->rdev : 0))
-    return Existing::kDiffers;
-  bool same = (st.st_mode & 07777) == v.mode && (!check_owner || (st.st_uid == v.uid && st.st_gid == v.gid)) &&
-              same_time(st, cat.mtime(version)) && cat.xattrs(version).empty();
-  return same ? Existing::kIdentical : Existing::kSameContent;
-}
-
-// Hashes the open file: true if it holds `size` bytes with this SHA-256.
-bool same_content(int fd, uint64_t size, const catalog::Hash& want) {
-  repo::ContentHash h;
-  thread_local std::string buf;
-  if (buf.size() < (1u << 20)) buf.resize(1u << 20);
-  uint64_t total = 0;
-  for (;;) {
-    auto n = io::read_full(fd, buf.data(), buf.size());
-    if (!n) return false;
-    h.update(std::string_view(buf.data(), *n));
-    total += *n;
-    if (*n < buf.size()) break;
-  }
-  return total == size && h.finish() == want;
-}
-
-}  // namespace
-
-Existing compare_existing(const catalog::Catalog& cat, uint32_t version, int dirfd, const std::string& name,
-                          bool check_owner) {
-  const catalog::Version& v = cat.versions[version];
-  struct stat st;
-  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return errno == ENOENT ? Existing::kAbsent : Existing::kDiffers;
-  if (catalog::is_special(v.type)) return compare_special(cat, version, st, check_owner);
-  if (v.type == Type::kSymlink) {
-    if (!S_ISLNK(st.st_mode)) return Existing::kDiffers;
-    std::string_view want = cat.symlink_target(v);
-    std::string got(want.size() + 1, '\0');
-    ssize_t n = ::readlinkat(dirfd, name.c_str(), got.data(), got.size());
-    if (n < 0 || static_cast<size_t>(n) != want.size() || std::string_view(got.data(), n) != want)
-      return Existing::kDiffers;
-    return (check_owner && (st.st_uid != v.uid || st.st_gid != v.gid)) || !cat.xattrs(version).empty()
-               ? Existing::kSameContent
-               : Existing::kIdentical;
-  }
-  if (v.type != Type::kFile || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != v.size)
-    return Existing::kDiffers;
-  const catalog::Extra* x = cat.extra(version);
-  bool same_meta = (st.st_mode & 07777) == v.mode && (!check_owner || (st.st_uid == v.uid && st.st_gid == v.gid)) &&
-                   same_time(st, cat.mtime(version)) && st.st_nlink == 1 && !(v.flags & catalog::kLinked);
-  if (v.size == 0 && !same_meta) return Existing::kSameContent;
-  const catalog::Content* c = v.size ? &cat.contents[v.content] : nullptr;
-  if (c && (std::all_of(c->hash.begin(), c->hash.end(), [](uint8_t b) { return b == 0; }) ||
-            repo::is_rebuilt_stand_in(c->hash)))
-    return Existing::kUnknown;  // no whole-file hash to compare with (a rebuilt catalog)
-  io::Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-  struct stat ost;
-  if (fd.get() < 0 || ::fstat(fd.get(), &ost) != 0 || !S_ISREG(ost.st_mode) || ost.st_ino != st.st_ino ||
-      ost.st_dev != st.st_dev)
-    return Existing::kDiffers;
-  if (same_meta) {
-    // Its attributes and flags count as metadata: a file without them is restored again.
-    auto xa = fs::read_xattrs(fd.get());
-    same_meta = xa && *xa == cat.xattrs(version) && fs::read_fs_flags(fd.get()) == (x ? x->fs_flags : 0);
-  }
-  const Existing same = same_meta ? Existing::kIdentical : Existing::kSameContent;
-  if (!c) return same;
-  return same_content(fd.get(), v.size, c->hash) ? same : Existing::kDiffers;
-}
-
-size_t count_differing(const catalog::Catalog& cat, const std::vector<Item>& items, const std::string& target) {
-  DestDirs dirs(cat, target);
-  size_t n = 0;
-  for (const Item& it : items) {
-    const catalog::Version& v = cat.versions[it.version];
-    if (v.type == Type::kDir || v.type == Type::kDeleted || v.type == Type::kSocket) continue;
-    auto d = dirs.get(cat.entries[it.entry].parent, false);
-    Existing e = d ? compare_existing(cat, it.version, d.value()->get(), std::string(cat.name(it.entry)), false)
-                   : Existing::kAbsent;
-    if (e == Existing::kDiffers || e == Existing::kUnknown) ++n;
-  }
-  return n;
-}
-
-namespace {
-
 // Per item to restore: the original path is not kept (cat.path(entry) gives it again for a
 // message): with 200,000 files each string kept costs ~25 MB.
 struct Planned {
@@ -181,6 +74,7 @@ uint32_t fs_flags_of(const catalog::Catalog& cat, uint32_t version) {
 // The names of one inode as a backup saw them: files flagged linked, of the same device and
 // inode, with the same ctime (any link or unlink changes it) and content.
 struct LinkKey {
+  uint32_t folder;  // names are grouped within a backed-up folder, as the backup saw them
   uint64_t dev, inode;
   int64_t ctime_ns, mtime_ns;
   uint32_t content, backup;
@@ -280,7 +174,8 @@ class Restorer {
       if (v.flags & catalog::kLinked) {
         const catalog::Extra* x = cat_.extra(f.version);
         // A version changed while it was read (ctime 0) is grouped only within its backup.
-        LinkKey k{x ? x->dev : 0, v.inode, v.ctime_ns, v.mtime_ns, v.content, v.ctime_ns ? 0 : v.backup, v.size};
+        LinkKey k{cat_.backups[v.backup].folder, x ? x->dev : 0, v.inode, v.ctime_ns, v.mtime_ns, v.content,
+                  v.ctime_ns ? 0 : v.backup,     v.size};
         auto [it, fresh] = leaders.emplace(k, static_cast<uint32_t>(kept.size()));
         if (!fresh) {
           followers_[it->second].push_back(std::move(f));
@@ -328,14 +223,18 @@ class Restorer {
 
   void set_dir_metadata(const Planned& p) {
     auto d = dest_.get(p.entry, false);
-    if (!d) return log::warn("Restored {} but could not set its metadata ({})", p.dest, d.error().what());
+    if (!d) return incomplete(p.dest, std::string("its metadata (") + d.error().what() + ")");
+    // A directory that exists already may be immutable (restored before, say): lifted here,
+    // and the flags recorded set exactly once its metadata is (a new directory's inherited
+    // ones too).
+    if (Status l = fs::lift_protection(d.value()->get()); !l)
+      return incomplete(p.dest, "its metadata (" + reason(l.error()) + ")");
     std::vector<std::string> problems;
     Status st = fs::set_metadata_fd(d.value()->get(), meta_of(cat_, p.version), chown_, &problems);
-    if (!st) log::warn("Restored {} but could not set its metadata ({})", p.dest, st.error().what());
+    if (!st) incomplete(p.dest, std::string("all its metadata (") + st.error().what() + ")");
     report_xattrs(p.dest, problems);
-    if (uint32_t fl = fs_flags_of(cat_, p.version))
-      if (Status f = fs::set_fs_flags(d.value()->get(), fl); !f)
-        incomplete(p.dest, "its inode flags (" + reason(f.error()) + ")");
+    if (Status f = fs::set_fs_flags(d.value()->get(), fs_flags_of(cat_, p.version)); !f)
+      incomplete(p.dest, "its inode flags (" + reason(f.error()) + ")");
   }
 
   void restore_link(const Planned& l) {
@@ -348,8 +247,7 @@ class Restorer {
       return fail_path(l.dest, st.error());
     }
     Status m = fs::set_symlink_metadata_at(d.value()->get(), name, meta_of(cat_, l.version), chown_);
-    if (!m && !cat_.xattrs(l.version).empty())
-      incomplete(l.dest, std::string("all its metadata (") + m.error().what() + ")");
+    if (!m) incomplete(l.dest, std::string("all its metadata (") + m.error().what() + ")");
     ++r_.symlinks;
   }
 
@@ -364,7 +262,7 @@ class Restorer {
     if (!st && !n.replace && st.error().sys_errno() == EEXIST) return kept_late(n.dest);
     if (!st && std::string(st.error().what()).find("cannot create") != std::string::npos)
       return fail_path(n.dest, st.error());
-    if (!st) log::warn("Restored {} but could not set its metadata ({})", n.dest, st.error().what());
+    if (!st) incomplete(n.dest, std::string("all its metadata (") + st.error().what() + ")");
     report_xattrs(n.dest, problems);
     ++r_.specials;
   }
@@ -505,19 +403,27 @@ class Restorer {
       s.failed = true;
       s.problem = std::strerror(errno);
     }
-    io::Fd keep;  // the inode, for its flags once it is in place
+    io::Fd keep;  // the inode, for its other names and its flags once it is in place
+    bool followers_unlinkable = false;
     if (!s.failed) {
       std::vector<std::string> problems;
       Status st = fs::set_metadata_fd(s.file->fd(), meta_of(cat_, f.version), chown_, &problems);
-      if (!st) log::warn("Restored {} but could not set its metadata ({})", f.dest, st.error().what());
+      if (!st) incomplete(f.dest, std::string("all its metadata (") + st.error().what() + ")");
       report_xattrs(f.dest, problems);
-      link_followers(i, s);
-      if (fs_flags_of(cat_, f.version)) keep.reset(::fcntl(s.file->fd(), F_DUPFD_CLOEXEC, 0));
+      const bool followers = followers_.count(i) != 0;
+      if (fs_flags_of(cat_, f.version) || followers) keep.reset(::fcntl(s.file->fd(), F_DUPFD_CLOEXEC, 0));
+      if (followers && !keep.valid()) {
+        fail_followers(i, std::strerror(errno));  // nothing to link them to
+        followers_unlinkable = true;
+      }
       auto c = s.file->commit();
       if (!c) {
         s.failed = true;
         s.problem = std::strerror(c.error().sys_errno() ? c.error().sys_errno() : EIO);
       } else if (!*c) {
+        // The first name is kept as it was; the other names still get this content, linked
+        // to the temporary before it goes.
+        if (keep.valid()) link_followers(i, keep.get());
         s.file.reset();
         s.dir.reset();
         return kept_late(f.dest);
@@ -526,10 +432,13 @@ class Restorer {
     s.file.reset();  // an uncommitted temporary is removed
     s.dir.reset();
     if (s.failed) {
-      fail_followers(i, s.problem);
+      if (!followers_unlinkable) fail_followers(i, s.problem);
       return fail_path(cat_.path(f.entry), s.problem);
     }
-    if (keep.valid())
+    // The other names once the first is in place (a commit that fails leaves none); the
+    // flags last, as +i and +a forbid new links.
+    if (keep.valid()) link_followers(i, keep.get());
+    if (keep.valid() && fs_flags_of(cat_, f.version))
       if (Status fl = fs::set_fs_flags(keep.get(), fs_flags_of(cat_, f.version)); !fl)
         incomplete(f.dest, "its inode flags (" + reason(fl.error()) + ")");
     {
@@ -540,8 +449,8 @@ class Restorer {
     progress_->add();
   }
 
-  // The other names of the file's inode, linked to its temporary before it is in place.
-  void link_followers(uint32_t i, FileState& s) {
+  // The other names of the file's inode (fd), linked to it once it is in place.
+  void link_followers(uint32_t i, int fd) {
     auto it = followers_.find(i);
     if (it == followers_.end()) return;
     for (const Planned& f : it->second) {
@@ -550,7 +459,7 @@ class Restorer {
         fail_path(f.dest, d.error());
         continue;
       }
-      Status st = fs::link_at(s.file->fd(), d.value()->get(), std::string(cat_.name(f.entry)), f.replace);
+      Status st = fs::link_at(fd, d.value()->get(), std::string(cat_.name(f.entry)), f.replace);
       if (!st && !f.replace && st.error().sys_errno() == EEXIST) {
         kept_late(f.dest);
         continue;

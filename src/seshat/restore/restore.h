@@ -59,6 +59,9 @@ Existing compare_existing(const catalog::Catalog& cat, uint32_t version, int dir
 // (what a restore without overwrite keeps).
 size_t count_differing(const catalog::Catalog& cat, const std::vector<Item>& items, const std::string& target);
 
+// The S_IF* file format of a FIFO, device or socket version (0 for other types).
+uint32_t format_of(catalog::Type t);
+
 // The path an item is restored to.
 std::string destination(const std::string& original, const std::string& target);
 

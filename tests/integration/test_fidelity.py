@@ -371,6 +371,19 @@ def hard_links_round_trip(env):
     t4 = env.new_target("first-again")
     env.restore(t4, number=1)
     compare_exactly(snap[0], fidelity_snapshot(tc.restored(t4, src))[0], "restore of backup 1 after backup 2")
+    # A name of the group kept at the target (it differs; no SET OVERWRITE): the others still
+    # come back, linked among themselves.
+    t5 = env.new_target("kept")
+    for name in ("a/x", "b/y"):
+        mkdirs(os.path.dirname(f"{t5}{src}/{name}"))
+        write(f"{t5}{src}/{name}", f"the user's own {name}\n")
+    r = env.restore(t5, number=1, rc=1)
+    check(tc.read_bytes(f"{t5}{src}/a/x") == b"the user's own a/x\n" and
+          tc.read_bytes(f"{t5}{src}/b/y") == b"the user's own b/y\n", "a differing file was replaced")
+    z = os.stat(f"{t5}{src}/b/deep/z")
+    check(tc.file_sha(f"{t5}{src}/b/deep/z") == snap[0][b"b/deep/z"]["sha"],
+          f"b/deep/z did not come back when a/x and b/y were kept\n{r.summary()}")
+    check(z.st_nlink == 1, f"b/deep/z has {z.st_nlink} links, expected 1 (its other names were kept)")
     stored = sum(os.path.getsize(env.store.container_file(c)) for c in env.store.containers())
     check(stored < 300_000, f"the 200 KB linked content was stored more than once: {stored} bytes of containers")
 

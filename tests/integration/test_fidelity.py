@@ -557,6 +557,16 @@ def paths_longer_than_path_max(env):
         env.restore(t, timeout=120)
         compare_exactly(snap[0], fidelity_snapshot(tc.restored(t, src))[0], f"restore of a tree with {length}-byte paths")
         note(f"restored {len(snap[0])} entries with paths of up to {length} bytes")
+        # To ORIGINAL: the deepest file removed from the source comes back in place.
+        fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY)
+        for i in range(300):
+            nfd = os.open(f"{i:04d}".ljust(20, "d"), os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        os.unlink("file.txt", dir_fd=fd)
+        os.close(fd)
+        env.restore("ORIGINAL", timeout=120)
+        compare_exactly(snap[0], fidelity_snapshot(src)[0], "restore to ORIGINAL of a file below a 6.3 KB path")
     finally:
         remove_deep(src)
         remove_deep(t)

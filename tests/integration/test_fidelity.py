@@ -462,6 +462,16 @@ def special_files_round_trip(env):
           f"no INFO naming the socket that is not restored\n{r.summary()}")
     check_exact(src, tc.restored(t, src), "restore of special files", expected=snap, excludes=("sock",))
     check(not os.path.lexists(f"{tc.restored(t, src)}/sock"), "a socket was restored")
+    # Something else at their names: kept without SET OVERWRITE, replaced with it.
+    os.unlink(f"{tc.restored(t, src)}/pipe")
+    write(f"{tc.restored(t, src)}/pipe", "a file now\n")
+    os.unlink(f"{tc.restored(t, src)}/null-like")
+    os.mkfifo(f"{tc.restored(t, src)}/null-like")
+    env.restore(t, rc=1, timeout=30)
+    check(stat.S_ISREG(os.lstat(f"{tc.restored(t, src)}/pipe").st_mode), "a file in the way of a FIFO was replaced")
+    env.restore(t, before=("SET", "OVERWRITE", "YES"), timeout=30)
+    check_exact(src, tc.restored(t, src), "special files restored over what was in their way", expected=snap,
+                excludes=("sock",))
 
 
 @test

@@ -135,9 +135,10 @@ Result<AtomicFile> create_file_at(int dirfd, const std::string& name, uint64_t s
 // tried; the first failure is returned, and each attribute that could not be set is added to
 // *xattr_problems (if given) instead.
 Status set_metadata_fd(int fd, const Meta& meta, bool chown, std::vector<std::string>* xattr_problems = nullptr);
-// A FIFO or device node (format: S_IFIFO, S_IFCHR, S_IFBLK) at `name` in `dirfd`, made under
-// an unpredictable temporary name, checked, given its metadata through an O_PATH descriptor
-// and renamed into place (replacing what is there, or with !replace keeping it: EEXIST).
+// A FIFO or device node (format: S_IFIFO, S_IFCHR, S_IFBLK) at `name` in `dirfd`: with
+// !replace made at the name itself (something there is kept: EEXIST), else under an
+// unpredictable temporary name renamed over what is there; checked to be the node just made,
+// and given its metadata through an O_PATH descriptor.
 Status make_node_at(int dirfd, const std::string& name, uint32_t format, uint64_t rdev, const Meta& meta, bool chown,
                     bool replace, std::vector<std::string>* xattr_problems);
 // Ownership and mtime of the symlink `name` in `dirfd` itself (a symlink has no mode).

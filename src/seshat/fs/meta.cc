@@ -145,9 +145,11 @@ Status make_node_at(int dirfd, const std::string& name, uint32_t format, uint64_
                     bool replace, std::vector<std::string>* xattr_problems) {
   const std::string what = format == S_IFIFO ? "FIFO" : "device";
   for (int attempt = 0;; ++attempt) {
-    std::string tmp = ".seshat-restore-" + std::to_string(::getpid()) + "-" + random_hex16();
+    // Straight onto the name when nothing is to be replaced (mknodat never replaces: EEXIST,
+    // and leaves no temporary); else under a name nobody can guess, renamed over the old.
+    std::string tmp = replace ? ".seshat-restore-" + std::to_string(::getpid()) + "-" + random_hex16() : name;
     if (::mknodat(dirfd, tmp.c_str(), format | 0600, static_cast<dev_t>(rdev)) != 0) {
-      if (errno == EEXIST && attempt < 8) continue;
+      if (replace && errno == EEXIST && attempt < 8) continue;
       return errno_error("cannot create " + what + " " + name, errno);
     }
     auto remove = [&](int err) {
@@ -158,9 +160,13 @@ Status make_node_at(int dirfd, const std::string& name, uint32_t format, uint64_
     if (fd < 0) return remove(errno);
     io::Fd held(fd);
     struct stat st;
-    // Made just now under a name nobody can guess: anything else there is not ours.
-    if (::fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) != format || (format != S_IFIFO && st.st_rdev != rdev))
+    // Made just now, owned by us (nobody else can make a node owned by this user in a tree
+    // restored as root): anything else there was swapped in and is not ours.
+    if (::fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) != format || (format != S_IFIFO && st.st_rdev != rdev) ||
+        st.st_uid != ::geteuid() || st.st_nlink != 1) {
+      if (!replace) return errno_error("cannot create " + what + " " + name, EEXIST);
       return remove(EEXIST);
+    }
     Status first;
     if (chown && ::fchownat(fd, "", meta.uid, meta.gid, AT_EMPTY_PATH) != 0)
       first = errno_error("cannot set its owner", errno);
@@ -171,9 +177,8 @@ Status make_node_at(int dirfd, const std::string& name, uint32_t format, uint64_
     timespec ts[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(meta.mtime_sec), static_cast<long>(meta.mtime_nsec)}};
     if (::utimensat(AT_FDCWD, proc_path(fd).c_str(), ts, 0) != 0 && first.ok())
       first = errno_error("cannot set its time", errno);
-    int r = replace ? ::renameat(dirfd, tmp.c_str(), dirfd, name.c_str())
-                    : ::renameat2(dirfd, tmp.c_str(), dirfd, name.c_str(), RENAME_NOREPLACE);
-    if (r != 0) return remove(errno);
+    if (!replace) return first;
+    if (::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) return remove(errno);
     return first;
   }
 }

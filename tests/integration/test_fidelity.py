@@ -388,6 +388,38 @@ def hard_links_round_trip(env):
     check(stored < 300_000, f"the 200 KB linked content was stored more than once: {stored} bytes of containers")
 
 
+@test(stores=("local",))
+def hard_link_across_file_systems_is_a_copy(env):
+    """Restored to ORIGINAL after a name's directory became another file system (a mount), a
+    hard-link group cannot be one inode: the names across the mount are copies, each named in
+    a WARN (exit 3), with the right content and metadata."""
+    need_root()
+    src = os.path.join(env.base, "src")
+    mkdirs(src, "a")
+    mkdirs(src, "b")
+    write(f"{src}/a/x", os.urandom(300_000), mode=0o640, mtime_ns=tc.T1)
+    os.link(f"{src}/a/x", f"{src}/a/x2")
+    os.link(f"{src}/a/x", f"{src}/b/y")
+    snap = fidelity_snapshot(src)[0]
+    env.first_backup(src)
+    os.unlink(f"{src}/a/x")
+    os.unlink(f"{src}/a/x2")
+    os.unlink(f"{src}/b/y")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", f"{src}/b"], capture_output=True)
+    if r.returncode != 0:
+        raise Skip(f"cannot mount a tmpfs: {r.stderr.decode()}")
+    env.unmount = f"{src}/b"
+    os.utime(f"{src}/b", ns=(snap[b"b"]["mtime"],) * 2)
+    r = env.restore("ORIGINAL", rc=3)
+    got = fidelity_snapshot(src)[0]
+    for name in (b"a/x", b"a/x2", b"b/y"):
+        check(got[name]["sha"] == snap[name]["sha"] and got[name]["mode"] == 0o640 and got[name]["mtime"] == tc.T1,
+              f"{name.decode()} did not come back right across the mount: {describe(got.get(name))}\n{r.summary()}")
+    check(got[b"a/x"]["group"] == got[b"a/x2"]["group"] == b"a/x", "a/x and a/x2 are no longer one inode")
+    copies = [w for w in r.warns() if "it is a copy" in w]
+    check(len(copies) == 1 and f"{src}/" in copies[0], f"expected one WARN naming the copy across the mount\n{r.summary()}")
+
+
 @test
 def xattrs_and_acls_round_trip(env):
     """user.*, trusted.* and security.* (a file capability) xattrs, binary and empty values, on

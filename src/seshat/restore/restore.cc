@@ -459,9 +459,25 @@ class Restorer {
         fail_path(f.dest, d.error());
         continue;
       }
-      Status st = fs::link_at(fd, d.value()->get(), std::string(cat_.name(f.entry)), f.replace);
+      const std::string name(cat_.name(f.entry));
+      Status st = fs::link_at(fd, d.value()->get(), name, f.replace);
       if (!st && !f.replace && st.error().sys_errno() == EEXIST) {
         kept_late(f.dest);
+        continue;
+      }
+      if (!st && (st.error().sys_errno() == EXDEV || st.error().sys_errno() == EMLINK)) {
+        // Another file system at this name now (ORIGINAL), or too many links: a copy, named.
+        auto c = copy_follower(fd, f, d.value()->get(), name);
+        if (!c) {
+          fail_path(f.dest, c.error());
+        } else if (!*c) {
+          kept_late(f.dest);
+        } else {
+          incomplete(f.dest, "its hard link to " + destination(cat_.path(files_[i].entry), o_.target) + " (" +
+                                 std::strerror(st.error().sys_errno()) + "): it is a copy");
+          std::lock_guard<std::mutex> lk(mu_);
+          ++r_.files;
+        }
         continue;
       }
       if (!st) {
@@ -472,6 +488,34 @@ class Restorer {
       ++r_.files;
       ++r_.links;
     }
+  }
+
+  // A name of a hard-link group that cannot be linked, written as a file of its own from the
+  // first name's inode (src). False: something appeared at the name and is kept.
+  seshat::Result<bool> copy_follower(int src, const Planned& f, int dirfd, const std::string& name) {
+    const uint64_t size = cat_.versions[f.version].size;
+    auto t = fs::create_file_at(dirfd, name, size, f.replace, !sparse(f));
+    if (!t) return t.error();
+    std::string buf(static_cast<size_t>(std::min<uint64_t>(size, 1 << 20)), '\0');
+    for (uint64_t off = 0; off < size;) {
+      ssize_t n = ::pread(src, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off)),
+                          static_cast<off_t>(off));
+      if (n <= 0) return errno_error("cannot copy the content", n < 0 ? errno : EIO);
+      std::string_view data(buf.data(), static_cast<size_t>(n));
+      if (Status w = sparse(f) ? write_sparse(*t, data, off) : t->pwrite(data, off); !w) return w.error();
+      off += static_cast<uint64_t>(n);
+    }
+    std::vector<std::string> problems;
+    Status m = fs::set_metadata_fd(t->fd(), meta_of(cat_, f.version), chown_, &problems);
+    if (!m) incomplete(f.dest, std::string("all its metadata (") + m.error().what() + ")");
+    report_xattrs(f.dest, problems);
+    io::Fd keep(fs_flags_of(cat_, f.version) ? ::fcntl(t->fd(), F_DUPFD_CLOEXEC, 0) : -1);
+    auto c = t->commit();
+    if (!c) return c.error();
+    if (*c && keep.valid())
+      if (Status fl = fs::set_fs_flags(keep.get(), fs_flags_of(cat_, f.version)); !fl)
+        incomplete(f.dest, "its inode flags (" + reason(fl.error()) + ")");
+    return *c;
   }
 
   void fail_followers(uint32_t i, const std::string& why) {

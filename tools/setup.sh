@@ -16,7 +16,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [ "${SESHAT_SETUP_TESTS:-0}" = 1 ]; then
-  packages+=(awscli clang-14 clang-format libclang-rt-14-dev llvm-14 time restic openssl rsync acl e2fsprogs libcap2-bin)
+  packages+=(awscli clang-14 clang-format libclang-rt-14-dev llvm-14 time restic openssl rsync acl e2fsprogs libcap2-bin
+             man-db dpkg-dev systemd)
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 missing=()

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -90,6 +92,59 @@ std::string prompt_hidden(const char* prompt) {
   return line;
 }
 
+// SESHAT_PASSWORD_COMMAND: runs it with /bin/sh -c (stdin, stderr and the terminal stay the
+// user's, so a keyring may ask), takes the first line of its standard output. Anything but
+// an exit status of 0 with a non-empty first line is an error; the command's text is never
+// echoed into the message (it may hold a secret).
+std::string run_password_command(const std::string& command) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw Error(ErrorKind::kPermanent,
+                std::string("SESHAT_PASSWORD_COMMAND: cannot make a pipe: ") + std::strerror(errno));
+  io::Fd rd(fds[0]), wr(fds[1]);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, wr.get(), STDOUT_FILENO);
+  const char* argv[] = {"sh", "-c", command.c_str(), nullptr};
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, "/bin/sh", &fa, nullptr, const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    throw Error(ErrorKind::kPermanent,
+                std::string("SESHAT_PASSWORD_COMMAND: cannot run /bin/sh: ") + std::strerror(rc));
+  wr = io::Fd();  // only the child holds the write end: its exit ends the read
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (out.size() < (1u << 20)) out.append(buf, static_cast<size_t>(n));  // the rest is drained, not kept
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  size_t nl = out.find('\n');
+  std::string line = out.substr(0, nl);
+  std::fill(out.begin(), out.end(), '\0');
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  // sh -c reports a command killed by signal n as exit status 128+n.
+  if (WIFEXITED(status) && WEXITSTATUS(status) > 128 && WEXITSTATUS(status) < 128 + 65)
+    throw Error(ErrorKind::kInvalidInput, fmt::format("SESHAT_PASSWORD_COMMAND was killed by signal {} (exit status "
+                                                      "{}); nothing was opened",
+                                                      WEXITSTATUS(status) - 128, WEXITSTATUS(status)));
+  if (WIFSIGNALED(status))
+    throw Error(ErrorKind::kInvalidInput,
+                fmt::format("SESHAT_PASSWORD_COMMAND was killed by signal {}; nothing was opened", WTERMSIG(status)));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw Error(
+        ErrorKind::kInvalidInput,
+        fmt::format("SESHAT_PASSWORD_COMMAND failed (exit status {}); nothing was opened", WEXITSTATUS(status)));
+  if (line.empty())
+    throw Error(ErrorKind::kInvalidInput, "SESHAT_PASSWORD_COMMAND printed no passphrase; nothing was opened");
+  return line;
+}
+
 }  // namespace
 
 std::string read_passphrase(bool confirm) {
@@ -104,9 +159,11 @@ std::string read_passphrase(bool confirm) {
     if (text.empty()) throw Error(ErrorKind::kInvalidInput, "the passphrase file " + *f + " is empty");
     return text;
   }
+  if (auto c = env::get(env::kPasswordCommand)) return run_password_command(*c);
   if (!::isatty(STDIN_FILENO))
-    throw Error(ErrorKind::kInvalidInput,
-                "no passphrase: set SESHAT_PASSWORD or SESHAT_PASSWORD_FILE, or run on a terminal");
+    throw Error(
+        ErrorKind::kInvalidInput,
+        "no passphrase: set SESHAT_PASSWORD, SESHAT_PASSWORD_FILE or SESHAT_PASSWORD_COMMAND, or run on a terminal");
   std::string p = prompt_hidden(confirm ? "New passphrase: " : "Passphrase: ");
   if (p.empty()) throw Error(ErrorKind::kInvalidInput, "an empty passphrase is not allowed");
   if (confirm && prompt_hidden("Repeat the passphrase: ") != p)

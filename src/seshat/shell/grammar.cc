@@ -263,7 +263,12 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
       continue;
     }
     if (node == &root) {
-      report(tokens, line, i, fmt::format("unknown command '{}' (HELP lists the commands)", tok));
+      report(tokens, line, i,
+             tok.size() > 1 && tok[0] == '-' && !tokens[i].quoted
+                 ? fmt::format("'{}' is not an option: the options (--help, --version, --json) come before the "
+                               "commands",
+                               tok)
+                 : fmt::format("unknown command '{}' (HELP lists the commands)", tok));
       out.status = ParseStatus::kFailed;
       out.next_token = i;
       return out;

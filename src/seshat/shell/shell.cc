@@ -18,6 +18,7 @@
 #include "seshat/session/session.h"
 #include "seshat/session/settings.h"
 #include "seshat/shell/commands.h"
+#include "seshat/shell/docgen.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/error.h"
 #include "seshat/util/log.h"
@@ -47,40 +48,6 @@ std::vector<std::string> pending_words(const std::vector<const Node*>& path, con
       words.push_back(args[a++]);
   }
   return words;
-}
-
-// Completion keeps the user's case: "list b" becomes "list backups".
-std::string in_users_case(const std::string& keyword, const std::string& prefix, const std::string& last_word) {
-  const std::string& sample = prefix.empty() ? last_word : prefix;
-  bool lower = false;
-  for (char ch : sample)
-    if (std::isalpha(static_cast<unsigned char>(ch))) lower = std::islower(static_cast<unsigned char>(ch)) != 0;
-  if (!lower) return keyword;
-  std::string s = keyword;
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
-// Directories on this machine whose path starts with `prefix` (BACKUP, RESTORE TARGET).
-std::vector<std::string> local_dirs(const std::string& prefix) {
-  std::string dir = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/') + 1);
-  std::string stem = prefix.substr(dir.size());
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.empty() ? "." : dir.c_str());  // what the user is typing: read, never changed
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == ".." || !name.starts_with(stem)) continue;
-    if (name[0] == '.' && stem.empty()) continue;
-    // Relative to the directory listed; a symlink to a directory is offered as one, as BACKUP
-    // and RESTORE TARGET take it. Only looked at, never opened or changed.
-    struct stat st {};
-    if (::fstatat(::dirfd(d), name.c_str(), &st, 0) != 0 || !S_ISDIR(st.st_mode)) continue;
-    out.push_back(dir + name + "/");
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 // Interactive line editing with libedit.
@@ -148,24 +115,8 @@ class LineEditor {
     }
     std::vector<std::string> words = pending_;
     for (auto& tk : toks) words.push_back(tk.text);
-    const std::string last_word = toks.empty() ? std::string() : toks.back().text;
-    std::vector<std::string> options;
     bool names = false;  // file or folder names: no blank after a completed directory
-    for (auto& o : complete(command_table(), words, prefix)) options.push_back(in_users_case(o, prefix, last_word));
-    if (const Node* node = node_after(command_table(), words)) {
-      bool cd = node->keywords.size() == 1 && node->keywords[0] == "CD";
-      for (const Node& c : node->children) {
-        if (c.keywords.empty() && c.arg == ArgType::kDirectory) {
-          for (auto& d : local_dirs(prefix)) options.push_back(d);
-          names = true;
-        }
-        if (c.keywords.empty() && c.arg == ArgType::kWord && cd) {
-          for (auto& d : cd_names_())
-            if (d.starts_with(prefix)) options.push_back(d);
-          names = true;
-        }
-      }
-    }
+    std::vector<std::string> options = completion_candidates(command_table(), words, prefix, cd_names_, &names);
     if (options.empty()) return CC_ERROR;
     if (options.size() == 1) {
       const std::string& full = options[0];
@@ -272,10 +223,58 @@ int script_loop(const Node& root, Context& ctx) {
   return 0;
 }
 
+// The options before the commands (nothing here needs the settings or the store). Returns
+// the exit status when an option ends the program, else -1 with `first` at the first command.
+int options(int argc, char** argv, int& first, bool& json) {
+  for (; first < argc && argv[first][0] == '-' && argv[first][1] != '\0'; ++first) {
+    std::string opt = argv[first];
+    if (opt == "-h" || opt == "--help") {
+      std::fputs(usage_text().c_str(), stdout);
+      return 0;
+    }
+    if (opt == "--version") {
+      std::printf("seshat %s\n", kVersion);
+      return 0;
+    }
+    if (opt == "--json") {
+      json = true;
+      continue;
+    }
+    if (opt == "--man") {  // the build makes seshat.1 with it
+      std::fputs(man_page(command_table(), kVersion).c_str(), stdout);
+      return 0;
+    }
+    if (opt == "--completion") {  // the build makes the completion scripts with it
+      std::string script = first + 1 < argc ? completion_script(argv[first + 1]) : std::string();
+      if (script.empty()) {
+        log::error("--completion takes bash, zsh or fish");
+        return 1;
+      }
+      std::fputs(script.c_str(), stdout);
+      return 0;
+    }
+    if (opt == "--complete") {  // what the completion scripts ask: --complete <word being typed> <words before>
+      std::string prefix = first + 1 < argc ? argv[first + 1] : "";
+      std::vector<std::string> before;
+      for (int i = first + 2; i < argc; ++i) before.push_back(argv[i]);
+      for (const auto& c : completion_candidates(command_table(), before, prefix, nullptr))
+        std::printf("%s\n", printable(c).c_str());
+      return 0;
+    }
+    log::error("unknown option '{}' (seshat --help shows the options; commands are words, HELP lists them)",
+               printable(opt));
+    return 1;
+  }
+  return -1;
+}
+
 }  // namespace
 
 int seshat_main(int argc, char** argv) {
   process::start(argv);
+  int first = 1;
+  bool json = false;
+  if (int status = options(argc, argv, first, json); status >= 0) return status;
   std::unique_ptr<session::Session> s;
   try {
     s = std::make_unique<session::Session>();
@@ -285,6 +284,7 @@ int seshat_main(int argc, char** argv) {
   }
   const Node& root = command_table();
   Context ctx{*s, {}, false, false, nullptr};
+  (void)json;
   ctx.before_command = [&s] { s->refresh(); };
   auto finish = [&](int status) {
     if (status == 0 && s->incomplete()) return 3;
@@ -292,7 +292,7 @@ int seshat_main(int argc, char** argv) {
   };
 
   std::vector<Token> arg_tokens;
-  for (int i = 1; i < argc; ++i) arg_tokens.push_back({argv[i], 0, false});
+  for (int i = first; i < argc; ++i) arg_tokens.push_back({argv[i], 0, false});
   bool interactive = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
   ctx.interactive = interactive;
   if (interactive || arg_tokens.empty()) log::info("SESHAT started. Version {}", kVersion);

@@ -13,6 +13,8 @@ const Var kPassword{
     "SESHAT_PASSWORD", A::kUser,
     "The repository passphrase (prefer SESHAT_PASSWORD_FILE: the environment of a process can be read by root)."};
 const Var kPasswordFile{"SESHAT_PASSWORD_FILE", A::kUser, "A file whose first line is the passphrase."};
+const Var kPasswordCommand{"SESHAT_PASSWORD_COMMAND", A::kUser,
+                           "A command (run by /bin/sh) whose first line of output is the passphrase."};
 const Var kHostname{"SESHAT_HOSTNAME", A::kUser,
                     "The host name backups are recorded under (default: the machine's name)."};
 const Var kThreads{
@@ -61,6 +63,7 @@ const Var kAwsConfigFile{"AWS_CONFIG_FILE", A::kUser,
 namespace {
 const std::array kAll = {&kPassword,
                          &kPasswordFile,
+                         &kPasswordCommand,
                          &kHostname,
                          &kDebug,
                          &kHome,

@@ -21,7 +21,7 @@ struct Var {
   const char* help;
 };
 
-extern const Var kPassword, kPasswordFile, kHostname, kThreads, kDebug;
+extern const Var kPassword, kPasswordFile, kPasswordCommand, kHostname, kThreads, kDebug;
 extern const Var kS3PartSize, kS3Attempts, kS3BackoffMs, kS3IdleSeconds;
 extern const Var kKdfMemLimit, kKdfOpsLimit, kLockLeaseSeconds, kCrashAt, kCrashLog, kFaults, kIoLog;
 extern const Var kHome, kUser, kAwsAccessKeyId, kAwsSecretAccessKey, kAwsSessionToken, kAwsProfile, kAwsRegion,

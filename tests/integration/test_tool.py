@@ -262,6 +262,231 @@ def debian_package(env):
     check(subprocess.run(["dpkg", "-s", "seshat"], capture_output=True).returncode != 0, "dpkg still lists seshat")
 
 
+@test
+def bandwidth_limits(env):
+    """SET LIMIT UPLOAD/DOWNLOAD: a backup and a restore of 12 MB of incompressible data at
+    4 MB/s and 3 MB/s take what the limit says (within 10 % above it; the lower bound is
+    loose, it only shows the limit is not far below what was asked)."""
+    src = mkdirs(env.base, "src")
+    for i in range(3):
+        write(f"{src}/f{i}.bin", os.urandom(4 << 20))
+    env.run(*env.store_tokens(), "SET", "LIMIT", "UPLOAD", "4", "MB", "SHOW", "CONFIG", check_lock=False)
+    check(re.search(r"Upload limit:\s+4 MB/s", env.last.out), f"SHOW CONFIG:\n{env.last.out}")
+    r = env.backup(src)
+    up = env.store.size() / r.elapsed / (1 << 20)
+    note(f"upload: {env.store.size()} bytes in {r.elapsed:.2f} s = {up:.2f} MB/s at a limit of 4 MB/s")
+    check(up <= 4 * 1.1, f"the upload ran at {up:.2f} MB/s, above the 4 MB/s limit")
+    check(up >= 4 * 0.6, f"the upload ran at {up:.2f} MB/s, far below the 4 MB/s limit")
+    # Remembered: the next run has it without being told; 0 turns it off.
+    env.run("SHOW", "CONFIG", check_lock=False)
+    check(re.search(r"Upload limit:\s+4 MB/s", env.last.out), f"the limit was not remembered:\n{env.last.out}")
+    env.run("SET", "LIMIT", "UPLOAD", "0", "MB", "SET", "LIMIT", "DOWNLOAD", "3", "MB", check_lock=False)
+    target = env.new_target("restore")
+    r = env.restore(target)
+    down = 12 * (1 << 20) / r.elapsed / (1 << 20)
+    note(f"download: 12 MiB restored in {r.elapsed:.2f} s = {down:.2f} MB/s at a limit of 3 MB/s")
+    check(down <= 3 * 1.1, f"the restore read at {down:.2f} MB/s, above the 3 MB/s limit")
+    check(down >= 3 * 0.6, f"the restore read at {down:.2f} MB/s, far below the 3 MB/s limit")
+    for i in range(3):
+        check(tc.file_sha(f"{tc.restored(target, src)}/f{i}.bin") == tc.file_sha(f"{src}/f{i}.bin"),
+              f"f{i}.bin restored wrong under the limit")
+    env.run("SET", "LIMIT", "DOWNLOAD", "0", "MB", "SHOW", "CONFIG", check_lock=False)
+    check(re.search(r"Download limit:\s+none", env.last.out), f"SHOW CONFIG after 0 MB:\n{env.last.out}")
+    env.run("SET", "LIMIT", "UPLOAD", "x", "MB", rc=1, check_lock=False)
+
+
+def on_pty(env, tokens, extra_env=None, timeout=120):
+    """Runs seshat with stdout and stderr on a pseudo-terminal; returns (status, output)."""
+    import pty
+    import select
+    master, slave = pty.openpty()
+    p = subprocess.Popen([env.binary, *tokens], env=env.run_env(extra_env), stdin=subprocess.DEVNULL, stdout=slave,
+                         stderr=slave, start_new_session=True)
+    env.procs.append(p)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the other side is closed
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif p.poll() is not None:
+                break
+        check(time.monotonic() < deadline, f"seshat on a terminal did not finish in {timeout} s")
+        return p.wait(timeout), out.decode(errors="replace")
+    finally:
+        os.close(master)
+
+
+STATUS = re.compile(r"\r\x1b\[K(Backup|Restore|Verify): (\d+)/(\d+) files, ([^,]+) of ([^,]+), ([^,]+)/s"
+                    r"()(?:, ETA ([0-9:]+))?(?:  (\S.*?))?(?=\r|$)")
+
+
+@test
+def progress_line_on_a_terminal(env):
+    """The live status line on a terminal: files and bytes of the total, rate, ETA and the file
+    being read, inside one large file too; never in a pipe; SET PROGRESS NO turns it off."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/big.bin", os.urandom(24 << 20))
+    write(f"{src}/small.txt", "small\n")
+    # 24 MB at 6 MB/s: about four seconds, some sixteen redraws.
+    limit = ["SET", "LIMIT", "UPLOAD", "6", "MB"]
+    rc, out = on_pty(env, [*env.store_tokens(), *limit, "BACKUP", src, "EXIT"])
+    check(rc == 0, f"backup on a terminal: exit {rc}\n{out[-3000:]}")
+    lines = [m for m in STATUS.finditer(out) if m.group(1) == "Backup"]
+    check(len(lines) >= 4, f"{len(lines)} status lines for a 4 s backup on a terminal:\n{out[-3000:]!r}")
+    done = [int(m.group(2)) for m in lines]
+    check(all(m.group(3) == "2" for m in lines), f"the total is not the 2 files: {[m.group(0) for m in lines][:3]}")
+    check(done == sorted(done), f"files done went backwards: {done}")
+    check(any(m.group(8) for m in lines), "no status line has an ETA")
+    check(any(m.group(9) and m.group(9).endswith("big.bin") for m in lines),
+          f"the large file being read is never named:\n{[m.group(0) for m in lines]}")
+    check(len({m.group(4) for m in lines}) >= 3, f"the bytes done did not move inside the large file: {lines[0].group(0)}")
+    check(out.rstrip("\r\n").endswith("\r\x1b[K") or not STATUS.search(out.splitlines()[-1]),
+          f"the status line was left on the screen: {out[-300:]!r}")
+    # The log lines are whole lines: each starts right after an erased status line.
+    for piece in out.split("\r\n"):
+        for seg in piece.split("\r\x1b[K"):
+            if " INFO - " in seg:
+                check(re.match(r"^\d\d:\d\d:\d\d\.\d{3} INFO - ", seg), f"a log line mixed with the status line: {piece!r}")
+    # In a pipe: the manual's Progress lines only, no control characters.
+    write(f"{src}/big.bin", os.urandom(24 << 20))
+    r = env.backup(src)
+    check("\x1b[K" not in r.out + r.err and "\r" not in r.out, f"status line drawn into a pipe:\n{r.out[-1500:]!r}")
+    # Restore and VERIFY DATA draw it too; SET PROGRESS NO turns it off (remembered).
+    env.run("SET", "LIMIT", "UPLOAD", "0", "MB", "SET", "LIMIT", "DOWNLOAD", "20", "MB", check_lock=False)
+    target = env.new_target("restore")
+    rc, out = on_pty(env, ["RESTORE", "ADD", "TREE", "RESTORE", "TARGET", target, "RESTORE", "GO", "EXIT"])
+    check(rc == 0 and any(m.group(1) == "Restore" for m in STATUS.finditer(out)),
+          f"no Restore status line on a terminal (exit {rc}):\n{out[-2000:]!r}")
+    rc, out = on_pty(env, ["VERIFY", "DATA", "EXIT"])
+    check(rc == 0 and any(m.group(1) == "Verify" for m in STATUS.finditer(out)),
+          f"no Verify status line on a terminal (exit {rc}):\n{out[-2000:]!r}")
+    env.run("SET", "PROGRESS", "NO", check_lock=False)
+    rc, out = on_pty(env, ["VERIFY", "DATA", "EXIT"])
+    check(rc == 0 and not STATUS.search(out) and "\x1b[K" not in out, f"SET PROGRESS NO still draws:\n{out[-2000:]!r}")
+
+
+def parse_json_lines(text, what):
+    docs = []
+    for n, line in enumerate(text.splitlines(), 1):
+        try:
+            doc = json.loads(line)
+        except ValueError as e:
+            raise tc.TestFailure(f"{what}: stdout line {n} is not JSON ({e}): {line[:300]!r}")
+        check(isinstance(doc, dict) and isinstance(doc.get("type"), str), f"{what}: line {n} has no type: {line[:300]}")
+        docs.append(doc)
+    return docs
+
+
+@test
+def json_output(env):
+    """SET OUTPUT JSON and --json: every command's stdout parsed by a JSON parser, the fields
+    of doc/json.md checked against what the tree holds; logs on stderr."""
+    src = mkdirs(env.base, "src")
+    write(f"{src}/a.txt", "alpha\n")
+    write(f"{src}/b.bin", os.urandom(5000), mode=0o600)
+    os.symlink("a.txt", f"{src}/link")
+    odd = os.fsencode(src) + b"/odd\xff\x1bname"
+    with open(odd, "wb") as f:
+        f.write(b"odd\n")
+    mkdirs(src, "sub")
+    os.mkfifo(f"{src}/sub/fifo")
+
+    def run_json(*tokens, rc=0, how="set"):
+        pre = ["--json"] if how == "flag" else []
+        mid = ["SET", "OUTPUT", "JSON"] if how == "set" else []
+        p = subprocess.run([env.binary, *pre, *mid, *tokens, "EXIT"], env=env.run_env(), capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL, timeout=120, errors="replace")
+        check(p.returncode == rc, f"{' '.join(tokens)}: exit {p.returncode}, expected {rc}\n{p.stderr[-2000:]}")
+        check(" INFO - " not in p.stdout, f"{' '.join(tokens)}: log lines on stdout:\n{p.stdout[:1000]}")
+        return parse_json_lines(p.stdout, " ".join(tokens)), p.stderr
+
+    docs, err = run_json(*env.store_tokens(), "BACKUP", src, how="flag")
+    check([d["type"] for d in docs] == ["backup_summary"], f"BACKUP printed {docs}")
+    b = docs[0]
+    check(b["files_stored"] == 3 and b["found"] == 3 and b["not_backed_up"] == 0 and b["folder"] == src and b["containers"] == 1,
+          f"backup_summary: {b}")
+    check("Backup of" in err, "the BACKUP log line is not on stderr")
+
+    docs, _ = run_json("LIST", "BACKUPS")
+    check(len(docs) == 1 and docs[0]["type"] == "backup" and docs[0]["number"] == 1 and docs[0]["folder"] == src
+          and docs[0]["files"] == 5 and docs[0]["complete"] is True, f"LIST BACKUPS: {docs}")
+    docs, _ = run_json("LIST", "HOSTS")
+    check(docs == [{"type": "host", "number": 1, "name": tc.HOST, "folders": 1}], f"LIST HOSTS: {docs}")
+    docs, _ = run_json("LIST", "FOLDERS")
+    check(len(docs) == 1 and docs[0]["path"] == src and docs[0]["automatic"] is True and docs[0]["last_backup"] == 1,
+          f"LIST FOLDERS: {docs}")
+    docs, _ = run_json("LIST", "AUTO")
+    check([d["path"] for d in docs] == [src] and docs[0]["type"] == "auto", f"LIST AUTO: {docs}")
+
+    docs, _ = run_json("SEARCH", "REGEX", ".")
+    by_path = {os.fsencode(d["path"]) if "path_hex" not in d else bytes.fromhex(d["path_hex"]): d for d in docs}
+    check(set(by_path) >= {os.fsencode(f"{src}/a.txt"), os.fsencode(f"{src}/b.bin"), odd},
+          f"SEARCH misses files: {sorted(by_path)}")
+    a = by_path[os.fsencode(f"{src}/a.txt")]
+    st = os.lstat(f"{src}/a.txt")
+    check(a["kind"] == "file" and a["size"] == 6 and a["mode"] == 0o644 and a["mode_text"] == "-rw-r--r--"
+          and a["mtime_sec"] == st.st_mtime_ns // 10**9 and a["mtime_nsec"] == st.st_mtime_ns % 10**9
+          and a["backup"] == 1 and a["host"] == tc.HOST, f"SEARCH row of a.txt: {a}")
+    o = by_path[odd]
+    check("\ufffd" in o["path"] and "\x1b" in o["path"], f"the odd name's text: {o['path']!r}")
+    link = by_path[os.fsencode(f"{src}/link")]
+    check(link["kind"] == "symlink" and link["target"] == "a.txt", f"SEARCH row of the symlink: {link}")
+
+    docs, _ = run_json("SELECT", "FOLDER", "1", "LIST", "FILES")
+    kinds = {d["path"]: d["kind"] for d in docs}
+    check(kinds.get("sub") == "dir" and kinds.get("a.txt") == "file" and kinds.get("link") == "symlink",
+          f"LIST FILES: {kinds}")
+    docs, _ = run_json("SELECT", "FOLDER", "1", "LIST", "TREE")
+    check(any(d["kind"] == "fifo" and d["path"].endswith("fifo") and d.get("depth") == 1 for d in docs),
+          f"LIST TREE has no FIFO at depth 1: {docs}")
+    docs, _ = run_json("SELECT", "FOLDER", "1", "LIST", "VERSIONS")
+    check(docs and all(d["type"] == "entry" and d["backup"] == 1 for d in docs), f"LIST VERSIONS: {docs}")
+
+    os.unlink(f"{src}/a.txt")
+    write(f"{src}/c.txt", "charlie\n")
+    run_json("BACKUP", src)
+    docs, _ = run_json("LIST", "CHANGES")
+    check(docs[0]["type"] == "changes" and docs[0]["added"] == 1 and docs[0]["deleted"] == 1, f"LIST CHANGES: {docs[:1]}")
+    changes = {(d["change"], os.path.basename(d["path"])) for d in docs[1:]}
+    check(("added", "c.txt") in changes and ("deleted", "a.txt") in changes and all(d["type"] == "change" for d in docs[1:]),
+          f"LIST CHANGES rows: {changes}")
+    docs, _ = run_json("LIST", "1", "BACKUPS")
+    check([d["number"] for d in docs] == [2], f"LIST 1 BACKUPS shows {docs}")
+
+    docs, _ = run_json("SHOW", "CONFIG")
+    c = docs[0]
+    check(c["type"] == "config" and c["settings"]["output"] == "json" and c["settings"]["hidden"] is True
+          and c["host"] == tc.HOST and isinstance(c["settings"]["max_container"], int), f"SHOW CONFIG: {c}")
+    check(tc.PASSWORD not in json.dumps(c), "SHOW CONFIG shows the passphrase")
+
+    docs, _ = run_json("VERIFY", "DATA")
+    check(docs[0]["type"] == "verify" and docs[0]["ok"] is True and docs[0]["blobs_read"] >= 4
+          and docs[0]["problems"] == 0, f"VERIFY DATA: {docs}")
+
+    target = env.new_target("restore")
+    docs, _ = run_json("SELECT", "BACKUP", "1", "RESTORE", "ADD", "TREE", "RESTORE", "TARGET", target, "RESTORE", "GO")
+    r = docs[-1]
+    check(r["type"] == "restore_summary" and r["files"] == 3 and r["symlinks"] == 1 and r["specials"] == 1
+          and r["failed"] == 0 and r["target"] == target, f"RESTORE GO: {docs}")
+    docs, _ = run_json("MEMSTATS")
+    check(docs[0]["type"] == "memstats" and docs[0]["peak_rss_bytes"] >= docs[0]["rss_bytes"] > 0, f"MEMSTATS: {docs}")
+    # A failing command: the error on stderr, stdout still JSON (or empty), exit 1.
+    docs, err = run_json("SELECT", "BACKUP", "99", rc=1)
+    check(docs == [] and " ERROR - " in err, f"a failing command under JSON: {docs} / {err[-500:]}")
+    # Text again: the same command prints its columns.
+    r = env.run("LIST", "BACKUPS", check_lock=False)
+    check(not r.out.lstrip().startswith("{") and "Folder" in r.out, f"SET OUTPUT JSON was remembered:\n{r.out}")
+
+
 def sh_quote(s):
     return "'" + s.replace("'", "'\\''") + "'"
 

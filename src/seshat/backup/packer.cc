@@ -108,7 +108,9 @@ Packer::Packer(catalog::Catalog& cat, const Options& o, uint32_t backup, int64_t
 
 void Packer::run(const std::vector<WorkItem>& items) {
   items_ = &items;
-  progress_ = std::make_unique<Progress>(items.size());
+  uint64_t bytes = 0;
+  for (const auto& it : items) bytes += it.size;
+  progress_ = std::make_unique<Progress>(items.size(), bytes, "Backup");
   run_on_threads(std::max(1, o_.threads), [&] { work(); });
   std::lock_guard<std::mutex> lk(mu_);
   writer_->finish();
@@ -149,8 +151,11 @@ void Packer::work() {
         std::lock_guard<std::mutex> lk(mu_);
         path = cat_.path((*items_)[i].entry);
       }
+      progress_->begin(path);
       process((*items_)[i], path, buf);
+      progress_->end();
     } catch (...) {
+      progress_->end();
       failed_ = true;
       throw;
     }
@@ -228,6 +233,7 @@ void Packer::store_small(const WorkItem& it, const std::string& path, int fd, Pa
   buf.resize(st.size);
   auto n = in.read(buf.data(), st.size);
   if (!n) return not_backed_up(path, n.error().sys_errno());
+  progress_->add_bytes(*n);
   buf.resize(*n);
   st.size = buf.size();
   bool unstable = changed_while_read(fd, st, path);
@@ -289,6 +295,7 @@ bool Packer::dedup_by_hash_first(const WorkItem& it, const std::string& path, in
       bool unstable = changed_while_read(fd, st, path);
       ++r_.deduplicated;
       record(it.entry, st, *c, unstable, a);
+      progress_->add_bytes(st.size);  // read to hash it (not counted while hashing: it may be read again)
       return true;
     }
   }
@@ -311,6 +318,7 @@ void Packer::store_parts(const WorkItem& it, const std::string& path, int fd, Pa
     auto n = in.read(buf.data(), part_size_);
     if (!n) return not_backed_up(path, n.error().sys_errno());
     if (*n == 0) break;
+    progress_->add_bytes(*n);
     buf.resize(*n);
     sha.update(buf);
     total += *n;

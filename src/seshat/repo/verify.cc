@@ -112,8 +112,14 @@ class Verifier {
     if (to_read_.empty()) return;
     std::mutex mu;
     r_.blobs_read = to_read_.size();
+    uint64_t bytes = 0;
+    for (const auto& req : to_read_) bytes += req.ref->raw_size;
+    Progress progress(to_read_.size(), bytes, "Verify");
     BlobReader::Sink sink;
-    sink.blob = [](uint64_t, std::string_view) {};
+    sink.blob = [&progress](uint64_t, std::string_view plain) {
+      progress.add_bytes(plain.size());
+      progress.add();
+    };
     sink.failed = [&](uint64_t b, const Error& e) {
       if (e.kind() == ErrorKind::kInterrupted) throw e;
       std::lock_guard<std::mutex> lk(mu);

@@ -303,7 +303,9 @@ class Restorer {
       }
       states_[i].remaining = c.blob_count;
     }
-    progress_ = std::make_unique<Progress>(files_.size());
+    uint64_t bytes = 0;
+    for (const Planned& f : files_) bytes += cat_.versions[f.version].size;
+    progress_ = std::make_unique<Progress>(files_.size(), bytes, "Restore");
     // Empty files have no blobs: write them now.
     for (uint32_t i = 0; i < files_.size(); ++i)
       if (states_[i].remaining == 0) finish(i);
@@ -375,6 +377,7 @@ class Restorer {
   }
 
   void write_part(const Piece& p, std::string_view data) {
+    progress_->add_bytes(data.size());
     FileState& s = states_[p.file];
     std::lock_guard<std::mutex> lk(s.mu);
     if (!s.failed && open_temp(p.file, s)) {

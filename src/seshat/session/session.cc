@@ -15,6 +15,7 @@
 #include "seshat/repo/verify.h"
 #include "seshat/restore/restore.h"
 #include "seshat/session/store.h"
+#include "seshat/session/summaries.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/env.h"
 #include "seshat/util/error.h"
@@ -44,12 +45,20 @@ constexpr const char* kLockLost =
 // Settings whose change means another store.
 bool other_store(const std::string& key) { return key == "store" || key == "local_dir" || key.starts_with("s3_"); }
 // Settings whose change means the same store opened with other wrappers.
-bool other_wrappers(const std::string& key) { return key == "dry_run" || key == "delay" || key == "staging"; }
+bool other_wrappers(const std::string& key) {
+  return key == "dry_run" || key == "delay" || key == "staging" || key.starts_with("limit_");
+}
 
 }  // namespace
 
 Session::Session() : settings_path_(settings_path()), host_(this_host()), browser_(host_) {
   settings_ = load_settings(settings_path_, home_dir());
+  apply_output();
+}
+
+void Session::apply_output() {
+  log::all_to_stderr(settings_.json);
+  set_live_progress(settings_.progress && !settings_.json && ::isatty(STDOUT_FILENO));
 }
 
 Session::~Session() = default;
@@ -70,6 +79,7 @@ void Session::set(const std::string& key, const nlohmann::json& value) {
   }
   settings_ = std::move(next);
   if (key == "detail") log::set_detail(settings_.detail);
+  if (key == "progress" || key == "output") apply_output();
   if (d.remembered) save_settings(settings_, settings_path_);
 }
 
@@ -166,6 +176,7 @@ void Session::backup(const std::string& dir) {
   if (!settings_.dry_run) settings_.deletions = false;  // SET DELETIONS YES allows one backup
   found_ = std::move(r.found_paths);
   if (r.not_backed_up > 0 || r.metadata_lost > 0) incomplete_ = true;
+  if (settings_.json) log::json(backup_summary(r, host_, opt.folder, settings_.dry_run));
 }
 
 void Session::automatic() {
@@ -497,6 +508,7 @@ bool Session::verify(bool data, double percent) {
   if (r.unreferenced > 0)
     log::info("{} containers are not referenced by the catalog (left by interrupted backups; harmless)",
               r.unreferenced);
+  if (settings_.json) log::json(verify_summary(r, data, percent));
   return r.problems == 0;
 }
 
@@ -562,6 +574,7 @@ RestoreOutcome Session::restore_go(bool overwrite) {
   auto reader = o.repo().blob_reader(c);
   restore::Result r = restore::run(c, items, opt, *reader);
   RestoreOutcome out{r.files + r.symlinks + r.specials, r.identical, r.kept, r.failed};
+  if (settings_.json) log::json(restore_summary(r, items.size(), opt.target, settings_.dry_run));
   if (settings_.dry_run) return out;
   if (r.incomplete > 0) incomplete_ = true;
   log::info("Restore complete: {} ({}{}), {}, {}{} restored, {} already identical, {} kept, {} failed{}",

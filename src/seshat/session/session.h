@@ -135,6 +135,7 @@ class Session {
   // create: INITIALIZE and BACKUP may make a repository in an empty store; nothing else does.
   OpenRepository& open_repo(bool create = false);
   void close_store();
+  void apply_output();  // SET OUTPUT, SET PROGRESS: where log lines go, whether the live progress line shows
   void tidy();
 
   Settings settings_;

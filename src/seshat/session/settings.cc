@@ -146,6 +146,24 @@ void store_settings(std::vector<SettingDef>& t) {
                [](const Settings& s) { return json(s.s3_style); }, nullptr});
 }
 
+// SET LIMIT UPLOAD/DOWNLOAD: bytes per second, all threads together; 0 is none.
+SettingDef limit(const char* key, const char* label, uint64_t Settings::*field) {
+  return {key,
+          label,
+          true,
+          [key, field](Settings& s, const json& v) {
+            if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
+              invalid(std::string(key) + " must be a rate in bytes per second (0: no limit)");
+            uint64_t rate = v.get<uint64_t>();
+            if (rate != 0 && rate < 1024) invalid("the smallest limit is 1 KB per second");
+            s.*field = rate;
+          },
+          [field](const Settings& s) { return json(s.*field); },
+          [field](const Settings& s) {
+            return std::vector<std::string>{s.*field == 0 ? std::string("none") : human_size(s.*field) + "/s"};
+          }};
+}
+
 // How backups are made, and this run's switches.
 void backup_settings(std::vector<SettingDef>& t) {
   t.push_back({"max_container", "Max container", true,
@@ -170,6 +188,17 @@ void backup_settings(std::vector<SettingDef>& t) {
   t.push_back({"staging", nullptr, true,
                [](Settings& s, const json& v) { s.staging = absolute_dir(v, "staging", "SET STAGING", false); },
                [](const Settings& s) { return json(s.staging); }, nullptr});
+  t.push_back(limit("limit_upload", "Upload limit", &Settings::limit_upload));
+  t.push_back(limit("limit_download", "Download limit", &Settings::limit_download));
+  t.push_back(flag("progress", "Progress line", true, &Settings::progress));
+  t.push_back({"output", "Output", false,
+               [](Settings& s, const json& v) {
+                 std::string o = as_string(v, "output");
+                 if (o != "text" && o != "json") invalid("output must be \"text\" or \"json\"");
+                 s.json = o == "json";
+               },
+               [](const Settings& s) { return json(s.json ? "json" : "text"); },
+               [](const Settings& s) { return std::vector<std::string>{s.json ? "JSON" : "TEXT"}; }});
   t.push_back(flag("dry_run", "Dry run", false, &Settings::dry_run));
   t.push_back(flag("detail", "Detail", false, &Settings::detail));
   t.push_back(flag("confirm", nullptr, false, &Settings::confirm));

@@ -24,6 +24,9 @@ struct Settings {
   bool wait = false;                    // SET WAIT
   bool delay = false;                   // SET DELAY: stage whole containers locally, then upload
   std::string staging = "/tmp";         // SET STAGING
+  uint64_t limit_upload = 0;            // SET LIMIT UPLOAD: bytes per second, 0 = none
+  uint64_t limit_download = 0;          // SET LIMIT DOWNLOAD
+  bool progress = true;                 // SET PROGRESS: the live status line on a terminal
   std::vector<std::string> excludes;    // EXCLUDE
   std::vector<std::string> includes;    // INCLUDE
   // S3. Credentials are never kept here (aws.h).
@@ -34,6 +37,7 @@ struct Settings {
   std::string s3_class;     // storage class of containers; empty = STANDARD
   std::string s3_style;     // "", "path" or "virtual"
   // This run only.
+  bool json = false;       // SET OUTPUT JSON (seshat --json)
   bool dry_run = false;    // SET DRYRUN
   bool detail = false;     // SET DETAIL
   bool confirm = true;     // SET CONFIRM

@@ -20,6 +20,8 @@ std::shared_ptr<storage::Storage> open_store(const Settings& s) {
     store = std::make_shared<storage::S3Storage>(s3_options(s));
   else
     store = std::make_shared<storage::LocalStorage>(s.local_dir);
+  if (s.limit_upload || s.limit_download)  // below the retries: a retried request counts again
+    store = std::make_shared<storage::ThrottledStorage>(store, s.limit_upload, s.limit_download);
   store = std::make_shared<storage::RetryingStorage>(store, retry_options());
   // Test hook above the retries (an injected fault is what the caller sees); a no-op unless
   // SESHAT_FAULTS or SESHAT_IO_LOG is set.

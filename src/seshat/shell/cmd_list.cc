@@ -3,11 +3,13 @@
 #include <sys/sysmacros.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "seshat/session/session.h"
 #include "seshat/shell/commands.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/log.h"
 #include "seshat/util/printable.h"
 #include "seshat/util/time.h"
 
@@ -33,23 +35,37 @@ struct Listing {
   bool newest_last = false;  // rows are oldest first: a limit shows the last (newest) rows
 };
 
+using Json = nlohmann::json;
+
 // Rows are printed numbered as in the whole listing; a limit keeps the first rows (the
-// newest where rows are in time order) and says how many there are.
-template <typename Rows, typename Num, typename Fn>
-void numbered_as(const Rows& rows, int limit, const Listing& l, Num number, Fn line) {
+// newest where rows are in time order) and says how many there are. Under SET OUTPUT JSON
+// each row is one JSON line (doc/json.md) with its "type" and "number" instead.
+template <typename Rows, typename Num, typename Fn, typename ToJson>
+void numbered_as(const Context& c, const Rows& rows, int limit, const Listing& l, Num number, Fn line, const char* type,
+                 ToJson to_json) {
   const size_t total = rows.size();
   const size_t shown = limit < 0 ? total : std::min(total, static_cast<size_t>(limit));
   const size_t from = l.newest_last ? total - shown : 0;
+  if (json_output(c)) {
+    for (size_t i = from; i < from + shown; ++i) {
+      Json j = to_json(rows[i]);
+      j["type"] = type;
+      j["number"] = number(rows[i], i);
+      log::json(j);
+    }
+    return;
+  }
   for (size_t i = from; i < from + shown; ++i) out(fmt::format("{:>4}  {}", number(rows[i], i), line(rows[i])));
   if (rows.empty()) out("  (none)");
   if (shown < total)
     out(fmt::format("  ({} of {}{}; LIST ALL {} for all)", shown, total, l.newest_last ? ", the newest" : "", l.name));
 }
 
-template <typename Rows, typename Fn>
-void numbered(const Rows& rows, int limit, const Listing& l, Fn line) {
+template <typename Rows, typename Fn, typename ToJson>
+void numbered(const Context& c, const Rows& rows, int limit, const Listing& l, Fn line, const char* type,
+              ToJson to_json) {
   numbered_as(
-      rows, limit, l, [](const auto&, size_t i) { return static_cast<int>(i + 1); }, line);
+      c, rows, limit, l, [](const auto&, size_t i) { return static_cast<int>(i + 1); }, line, type, to_json);
 }
 
 std::string mode_string(const EntryRow& r) {
@@ -105,10 +121,63 @@ std::string entry_line(const EntryRow& r, bool versions, bool search = false) {
                      r.newer ? "  (newer than the point in time)" : "");
 }
 
+const char* kind_name(EntryRow::Kind k) {
+  switch (k) {
+    case EntryRow::Kind::kFile:
+      return "file";
+    case EntryRow::Kind::kDir:
+      return "dir";
+    case EntryRow::Kind::kSymlink:
+      return "symlink";
+    case EntryRow::Kind::kDeleted:
+      return "deleted";
+    case EntryRow::Kind::kFifo:
+      return "fifo";
+    case EntryRow::Kind::kCharDev:
+      return "chardev";
+    case EntryRow::Kind::kBlockDev:
+      return "blockdev";
+    case EntryRow::Kind::kSocket:
+      return "socket";
+  }
+  return "file";
+}
+
+// One entry row as JSON (doc/json.md "entry").
+Json entry_json(const EntryRow& r) {
+  Json j;
+  j["kind"] = kind_name(r.kind);
+  log::put_text(j, "path", r.path);
+  if (r.backup_number) {
+    j["backup"] = r.backup_number;
+    j["backup_time_ns"] = r.backup_ns;
+  }
+  if (!r.host.empty()) log::put_text(j, "host", r.host);
+  if (r.kind != EntryRow::Kind::kDeleted) {
+    j["mode"] = r.mode;
+    j["mode_text"] = mode_string(r);
+    j["size"] = r.size;
+    j["mtime_sec"] = r.mtime_sec;
+    int64_t nsec = r.mtime_ns - r.mtime_sec * 1'000'000'000;
+    j["mtime_nsec"] = nsec >= 0 && nsec < 1'000'000'000 ? nsec : 0;
+  }
+  if (r.kind == EntryRow::Kind::kCharDev || r.kind == EntryRow::Kind::kBlockDev) {
+    j["rdev_major"] = major(r.rdev);
+    j["rdev_minor"] = minor(r.rdev);
+  }
+  if (r.kind == EntryRow::Kind::kSymlink) log::put_text(j, "target", r.link_target);
+  if (r.depth) j["depth"] = r.depth;
+  if (r.deleted_later) j["deleted_later"] = true;
+  if (r.newer) j["newer"] = true;
+  return j;
+}
+
 Action list_rows(std::function<std::vector<EntryRow>(Session&)> fn, bool versions, Listing l) {
   return [fn, versions, l](Context& c) {
     int limit = limit_of(c);
-    numbered(fn(c.session), limit, l, [versions](const EntryRow& r) { return entry_line(r, versions); });
+    numbered(
+        c, fn(c.session), limit, l, [versions](const EntryRow& r) { return entry_line(r, versions); }, "entry",
+        entry_json);
     return 0;
   };
 }
@@ -124,29 +193,57 @@ int list_backups(Context& c) {
   }
   host_w = std::min<size_t>(host_w, 30);
   folder_w = std::min<size_t>(folder_w, 60);
-  if (!rows.empty())
+  if (!rows.empty() && !json_output(c))
     out(fmt::format("{:>4}  {:<20}  {:<{}}  {:<{}}  {:>8}  {:>9}  {:>9}", "#", "Time", "Host", host_w, "Folder",
                     folder_w, "Files", "New data", "Total"));
   numbered_as(
-      rows, limit, {"BACKUPS", true}, [](const session::BackupRow& r, size_t) { return r.number; },
+      c, rows, limit, {"BACKUPS", true}, [](const session::BackupRow& r, size_t) { return r.number; },
       [&](const session::BackupRow& r) {
         return fmt::format("{:<20}  {:<{}}  {:<{}}  {:>8}  {:>9}  {:>9}{}", format_listing(r.time_ns), r.host, host_w,
                            r.folder, folder_w, r.files_total, human_size(r.bytes_new), human_size(r.bytes_total),
                            r.complete ? "" : "  (incomplete)");
+      },
+      "backup",
+      [](const session::BackupRow& r) {
+        Json j;
+        j["time_ns"] = r.time_ns;
+        j["time"] = format_iso(r.time_ns);
+        log::put_text(j, "host", r.host);
+        log::put_text(j, "folder", r.folder);
+        j["files"] = r.files_total;
+        j["bytes_total"] = r.bytes_total;
+        j["files_new"] = r.files_new;
+        j["bytes_new"] = r.bytes_new;
+        j["complete"] = r.complete;
+        return j;
       });
-  if (!rows.empty())
+  if (!rows.empty() && !json_output(c))
     out("  Files: files and symlinks in the backup; New data: what it stored that no earlier backup had; Total: the "
         "size of its files");
   return 0;
 }
 
+Json folder_json(const session::FolderRow& r) {
+  Json j;
+  log::put_text(j, "host", r.host);
+  log::put_text(j, "path", r.path);
+  j["backups"] = r.backups;
+  j["last_backup"] = r.last_ns ? Json(r.last_number) : Json(nullptr);
+  j["last_time_ns"] = r.last_ns ? Json(*r.last_ns) : Json(nullptr);
+  j["automatic"] = r.automatic;
+  return j;
+}
+
 int list_folders(Context& c) {
   int limit = limit_of(c);
-  numbered(c.session.folders(), limit, {"FOLDERS"}, [](const session::FolderRow& r) {
-    return fmt::format("{:<12} {:<40} {:>11}  last {}{}", r.host, r.path, plural(r.backups, "backup", "backups"),
-                       r.last_ns ? session::backup_label(r.last_number, *r.last_ns) : std::string("never"),
-                       r.automatic ? "" : "  (not AUTOMATIC)");
-  });
+  numbered(
+      c, c.session.folders(), limit, {"FOLDERS"},
+      [](const session::FolderRow& r) {
+        return fmt::format("{:<12} {:<40} {:>11}  last {}{}", r.host, r.path, plural(r.backups, "backup", "backups"),
+                           r.last_ns ? session::backup_label(r.last_number, *r.last_ns) : std::string("never"),
+                           r.automatic ? "" : "  (not AUTOMATIC)");
+      },
+      "folder", folder_json);
   return 0;
 }
 
@@ -155,21 +252,37 @@ int list_auto(Context& c) {
   std::vector<session::FolderRow> mine;
   for (auto& r : c.session.folders())
     if (r.host == c.session.host() && r.automatic) mine.push_back(r);
-  numbered(mine, limit, {"AUTO"}, [](const session::FolderRow& r) { return r.path; });
+  numbered(
+      c, mine, limit, {"AUTO"}, [](const session::FolderRow& r) { return r.path; }, "auto", folder_json);
   return 0;
 }
 
 int list_hosts(Context& c) {
   int limit = limit_of(c);
-  numbered(c.session.hosts(), limit, {"HOSTS"}, [](const session::HostRow& r) {
-    return fmt::format("{:<20} {}", r.name, plural(r.folders, "folder", "folders"));
-  });
+  numbered(
+      c, c.session.hosts(), limit, {"HOSTS"},
+      [](const session::HostRow& r) {
+        return fmt::format("{:<20} {}", r.name, plural(r.folders, "folder", "folders"));
+      },
+      "host",
+      [](const session::HostRow& r) {
+        Json j;
+        log::put_text(j, "name", r.name);
+        j["folders"] = r.folders;
+        return j;
+      });
   return 0;
 }
 
-int list_strings(Context& c, const std::vector<std::string>& rows, const char* name) {
+int list_strings(Context& c, const std::vector<std::string>& rows, const char* name, const char* type) {
   int limit = limit_of(c);
-  numbered(rows, limit, {name}, [](const std::string& r) { return r; });
+  numbered(
+      c, rows, limit, {name}, [](const std::string& r) { return r; }, type,
+      [](const std::string& r) {
+        Json j;
+        log::put_text(j, "path", r);
+        return j;
+      });
   return 0;
 }
 
@@ -183,20 +296,40 @@ int list_changes(Context& c, int limit, int number) {
     changed += r.change == EntryRow::Change::kChanged;
     deleted += r.change == EntryRow::Change::kDeleted;
   }
-  out(fmt::format("Changes in backup {}: {} added, {} changed, {} deleted", label, added, changed, deleted));
-  numbered(rows, limit, {"CHANGES"}, [](const EntryRow& r) {
-    const char* what = r.change == EntryRow::Change::kAdded     ? "added  "
-                       : r.change == EntryRow::Change::kChanged ? "changed"
-                                                                : "deleted";
-    std::string name = r.path + (r.kind == EntryRow::Kind::kDir ? "/" : "");
-    if (r.kind == EntryRow::Kind::kSymlink) name += " -> " + r.link_target;
-    if (r.change == EntryRow::Change::kDeleted)
-      return fmt::format("{}  {}  (was {}{})", what, name,
-                         r.kind == EntryRow::Kind::kDir ? "a folder" : human_size(r.size),
-                         r.kind == EntryRow::Kind::kDir ? "" : ", RESTORE ADD FILE <n> brings it back");
-    return fmt::format("{}  {} {:>9}  {}  {}", what, mode_string(r), size_column(r), format_listing_sec(r.mtime_sec),
-                       name);
-  });
+  if (json_output(c)) {
+    Json j;
+    j["type"] = "changes";
+    log::put_text(j, "label", label);
+    j["added"] = added;
+    j["changed"] = changed;
+    j["deleted"] = deleted;
+    log::json(j);
+  } else {
+    out(fmt::format("Changes in backup {}: {} added, {} changed, {} deleted", label, added, changed, deleted));
+  }
+  auto change_json = [](const EntryRow& r) {
+    Json j = entry_json(r);
+    j["change"] = r.change == EntryRow::Change::kAdded     ? "added"
+                  : r.change == EntryRow::Change::kChanged ? "changed"
+                                                           : "deleted";
+    return j;
+  };
+  numbered(
+      c, rows, limit, {"CHANGES"},
+      [](const EntryRow& r) {
+        const char* what = r.change == EntryRow::Change::kAdded     ? "added  "
+                           : r.change == EntryRow::Change::kChanged ? "changed"
+                                                                    : "deleted";
+        std::string name = r.path + (r.kind == EntryRow::Kind::kDir ? "/" : "");
+        if (r.kind == EntryRow::Kind::kSymlink) name += " -> " + r.link_target;
+        if (r.change == EntryRow::Change::kDeleted)
+          return fmt::format("{}  {}  (was {}{})", what, name,
+                             r.kind == EntryRow::Kind::kDir ? "a folder" : human_size(r.size),
+                             r.kind == EntryRow::Kind::kDir ? "" : ", RESTORE ADD FILE <n> brings it back");
+        return fmt::format("{}  {} {:>9}  {}  {}", what, mode_string(r), size_column(r),
+                           format_listing_sec(r.mtime_sec), name);
+      },
+      "change", change_json);
   return 0;
 }
 
@@ -224,10 +357,10 @@ std::vector<Node> list_kinds() {
       kw({"FILES"}, "Files in the current folder (CD) as of the point in time (SELECT BACKUP, RESTORE TIMESTAMP)",
          list_rows([](Session& s) { return s.list_files(); }, false, {"FILES"})),
       kw({"FOUND"}, "Files found to back up by the last walk of this session",
-         [](Context& c) { return list_strings(c, c.session.found(), "FOUND"); }),
+         [](Context& c) { return list_strings(c, c.session.found(), "FOUND", "found"); }),
       kw({"HOSTS"}, "Hosts in the DB", list_hosts),
       kw({"SELECTED"}, "What RESTORE ADD selected for restoring",
-         [](Context& c) { return list_strings(c, c.session.restore_selected(), "SELECTED"); }),
+         [](Context& c) { return list_strings(c, c.session.restore_selected(), "SELECTED", "selected"); }),
       kw({"TREE"}, "The tree below the current folder as of the point in time, for restoring",
          list_rows([](Session& s) { return s.list_tree(); }, false, {"TREE"})),
       kw({"VERSIONS"},
@@ -253,9 +386,18 @@ int memstats(Context& c) {
   // Both from the same source; the peak is never below the current figure.
   auto [rss_kb, hwm_kb] = rss_and_peak_kb();
   long peak_kb = std::max(hwm_kb, rss_kb);
+  auto s = c.session.db_size();
+  if (json_output(c)) {
+    log::json({{"type", "memstats"},
+               {"rss_bytes", rss_kb * 1024},
+               {"peak_rss_bytes", peak_kb * 1024},
+               {"paths", s.entries},
+               {"versions", s.versions},
+               {"catalog_memory_bytes", s.memory_bytes}});
+    return 0;
+  }
   out(fmt::format("Resident memory: {}", human_size(static_cast<uint64_t>(rss_kb) * 1024)));
   out(fmt::format("Peak resident memory: {}", human_size(static_cast<uint64_t>(peak_kb) * 1024)));
-  auto s = c.session.db_size();
   out(fmt::format("Catalog: {}, {}, {} in memory", plural(s.entries, "path", "paths"),
                   plural(s.versions, "version", "versions"), human_size(s.memory_bytes)));
   return 0;
@@ -263,8 +405,9 @@ int memstats(Context& c) {
 
 Action search(bool regex) {
   return [regex](Context& c) {
-    numbered(c.session.search(c.args.at(0), regex), -1, {"SEARCH"},
-             [](const EntryRow& r) { return entry_line(r, true, true); });
+    numbered(
+        c, c.session.search(c.args.at(0), regex), -1, {"SEARCH"},
+        [](const EntryRow& r) { return entry_line(r, true, true); }, "entry", entry_json);
     return 0;
   };
 }

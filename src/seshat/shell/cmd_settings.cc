@@ -47,6 +47,27 @@ Action max_in(uint64_t unit) {
   };
 }
 
+// SET LIMIT UPLOAD|DOWNLOAD <n> KB|MB (per second; 0 is none).
+Action limit_in(const char* key, const char* what, uint64_t unit) {
+  return [key, what, unit](Context& c) {
+    uint64_t n = std::stoull(c.args.at(0));
+    if (n > (1ull << 40) / unit) throw Error(ErrorKind::kInvalidInput, "SET LIMIT: that rate is too large");
+    c.session.set(key, n * unit);
+    if (n == 0)
+      log::info("{} limit is off", what);
+    else
+      log::info("{} limit is {}/s", what, human_size(n * unit));
+    return 0;
+  };
+}
+
+Node limit_node(const char* word, const char* key, const char* what, const char* help) {
+  return kw({word}, help, nullptr,
+            {arg(ArgType::kInteger, "The rate per second, all threads together (0: no limit)", nullptr,
+                 {kw({"KB"}, "Kilobytes per second", limit_in(key, what, 1ull << 10)),
+                  kw({"MB"}, "Megabytes per second", limit_in(key, what, 1ull << 20))})});
+}
+
 // S3 <WHAT> <value>: the setting s3_<what>; S3 BUCKET also selects the S3 store.
 void set_s3(Session& s, const std::string& what, const std::string& value) {
   std::string key = "s3_";
@@ -95,9 +116,10 @@ void check_staging(const std::string& d) {
 // "MAX, HIDDEN, ... are remembered": from the settings table, so that it stays true.
 std::string remembered_settings() {
   static const std::pair<const char*, const char*> kNames[] = {
-      {"CONFIRM", "confirm"}, {"DELETIONS", "deletions"}, {"DELAY", "delay"},       {"DETAIL", "detail"},
-      {"DRYRUN", "dry_run"},  {"HIDDEN", "hidden"},       {"MAX", "max_container"}, {"OVERWRITE", "overwrite"},
-      {"SPARSE", "sparse"},   {"STAGING", "staging"},     {"SYMLINKS", "symlinks"}, {"WAIT", "wait"}};
+      {"CONFIRM", "confirm"}, {"DELETIONS", "deletions"}, {"DELAY", "delay"},        {"DETAIL", "detail"},
+      {"DRYRUN", "dry_run"},  {"HIDDEN", "hidden"},       {"LIMIT", "limit_upload"}, {"MAX", "max_container"},
+      {"OUTPUT", "output"},   {"OVERWRITE", "overwrite"}, {"PROGRESS", "progress"},  {"SPARSE", "sparse"},
+      {"STAGING", "staging"}, {"SYMLINKS", "symlinks"},   {"WAIT", "wait"}};
   std::vector<std::string> kept, run_only;
   for (auto [name, key] : kNames) (session::setting(key).remembered ? kept : run_only).push_back(name);
   return fmt::format("Change a setting ({} are remembered in ~/.seshatrc; {} last for this run)", fmt::join(kept, ", "),
@@ -105,6 +127,21 @@ std::string remembered_settings() {
 }
 
 int show_config(Context& c) {
+  if (json_output(c)) {
+    nlohmann::json j, settings;
+    j["type"] = "config";
+    log::put_text(j, "host", c.session.host());
+    log::put_text(j, "store", c.session.settings().store_description());
+    for (const auto& d : session::setting_table()) settings[d.key] = d.get(c.session.settings());
+    j["settings"] = settings;
+    log::put_text(j, "selection", c.session.selection_description());
+    log::put_text(j, "point_in_time", c.session.restore_point_description());
+    log::put_text(j, "restore_target", c.session.restore_target());
+    j["restore_selections"] = c.session.restore_selections();
+    log::put_text(j, "settings_file", c.session.settings_file());
+    log::json(j);
+    return 0;
+  }
   auto line = [](const std::string& label, const std::string& value) {
     out(fmt::format("{:<18}{}", label + ":", value));
   };
@@ -123,6 +160,19 @@ int show_config(Context& c) {
                             : plural(n, "selection", "selections") + " (LIST SELECTED shows them)");
   line("Settings file", c.session.settings_file());
   return 0;
+}
+
+Node output_node() {
+  return kw({"OUTPUT"}, "How results are printed (this run only; seshat --json is SET OUTPUT JSON)", nullptr,
+            {kw({"JSON"}, "One JSON document per command on stdout (rows as JSON Lines), logs on stderr (doc/json.md)",
+                run([](Session& s) {
+                  s.set("output", "json");
+                  log::info("Output is JSON");
+                })),
+             kw({"TEXT"}, "Lines for people (the default)", run([](Session& s) {
+                  s.set("output", "text");
+                  log::info("Output is TEXT");
+                }))});
 }
 
 Node s3_settings() {
@@ -173,6 +223,9 @@ std::vector<Node> settings_commands() {
              yes_no("DRYRUN", "dry_run",
                     "Report what BACKUP or RESTORE GO would do and change nothing (this run only)"),
              yes_no("HIDDEN", "hidden", "Back up names starting with '.' (default YES)"),
+             kw({"LIMIT"}, "Limit the bandwidth to the store (remembered; SHOW CONFIG shows it)", nullptr,
+                {limit_node("UPLOAD", "limit_upload", "Upload", "What is sent to the store, per second"),
+                 limit_node("DOWNLOAD", "limit_download", "Download", "What is read from the store, per second")}),
              kw({"MAX"}, "The size at which containers are split (default 8 GB)", nullptr,
                 {kw({"MAX"},
                     "The largest allowed: 5 TB on a local store, 10,000 upload parts on S3 (156 GB with 16 MiB parts)",
@@ -189,9 +242,13 @@ std::vector<Node> settings_commands() {
                        s.set("staging", d);
                        log::info("Staging area is: {}", s.settings().staging);
                      }))}),
+             output_node(),
              yes_no("OVERWRITE", "overwrite",
                     "Let RESTORE GO replace existing files that differ from the backup (default NO: they are "
                     "kept and named; this run only)"),
+             yes_no("PROGRESS", "progress",
+                    "Show a live progress line (files, bytes, rate, time left) on a terminal during backups, "
+                    "restores and VERIFY DATA (default YES; never in a log or a pipe)"),
              yes_no("SPARSE", "sparse",
                     "Let a restore write the all-zero blocks of every file as holes (default NO: only files that "
                     "had holes when backed up get them again; this run only)"),

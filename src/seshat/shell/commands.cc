@@ -5,6 +5,7 @@
 
 #include "seshat/session/session.h"
 #include "seshat/util/error.h"
+#include "seshat/util/log.h"
 #include "seshat/util/printable.h"
 
 namespace seshat::shell {
@@ -43,9 +44,14 @@ Action run_arg(std::function<void(session::Session&, const std::string&)> fn) {
 
 void out(const std::string& line) {
   std::string s = printable(line);  // rows carry file names
-  std::fwrite(s.data(), 1, s.size(), stdout);
-  std::fputc('\n', stdout);
+  // Under SET OUTPUT JSON stdout holds JSON alone: text a command has no JSON for goes
+  // with the logs.
+  FILE* f = log::all_on_stderr() ? stderr : stdout;
+  std::fwrite(s.data(), 1, s.size(), f);
+  std::fputc('\n', f);
 }
+
+bool json_output(const Context& c) { return c.session.settings().json; }
 
 std::string join_args(const Context& c) {
   std::string s;

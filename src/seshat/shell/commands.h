@@ -30,8 +30,10 @@ Node arg(ArgType type, std::string help, Action action = nullptr, std::vector<No
 Action run(std::function<void(session::Session&)> fn);
 // An action that calls fn(session, first argument) and succeeds.
 Action run_arg(std::function<void(session::Session&, const std::string&)> fn);
-// Prints one line on standard output.
+// Prints one line on standard output (on stderr under SET OUTPUT JSON).
 void out(const std::string& s);
+// SET OUTPUT JSON: the command prints its result as JSON (log::json, doc/json.md).
+bool json_output(const Context& c);
 // The typed arguments joined by blanks (a date and a time).
 std::string join_args(const Context& c);
 // Asks the user to type `expected` (on the terminal). In batch mode, refuses unless

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "seshat/process/process.h"
@@ -284,7 +285,7 @@ int seshat_main(int argc, char** argv) {
   }
   const Node& root = command_table();
   Context ctx{*s, {}, false, false, nullptr};
-  (void)json;
+  if (json) s->set("output", "json");
   ctx.before_command = [&s] { s->refresh(); };
   auto finish = [&](int status) {
     if (status == 0 && s->incomplete()) return 3;

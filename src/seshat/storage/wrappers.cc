@@ -12,11 +12,13 @@
 #include <csignal>
 #include <cstdlib>
 #include <optional>
+#include <thread>
 
 #include "seshat/storage/local_storage.h"
 #include "seshat/util/atomic_file.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
+#include "seshat/util/interrupt.h"
 #include "seshat/util/io.h"
 #include "seshat/util/log.h"
 
@@ -156,6 +158,91 @@ Leftovers StagingStorage::remove_incomplete(const std::string& prefix) {
 
 std::unique_ptr<ObjectWriter> DryRunStorage::create(const std::string&, ObjectClass) {
   return std::make_unique<NullWriter>();
+}
+
+void RateLimiter::take(uint64_t n) {
+  if (rate_ == 0 || n == 0) return;
+  using namespace std::chrono;
+  steady_clock::time_point until;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto now = steady_clock::now();
+    if (next_ < now) next_ = now;
+    next_ +=
+        duration_cast<steady_clock::duration>(duration<double>(static_cast<double>(n) / static_cast<double>(rate_)));
+    until = next_;
+  }
+  while (!interrupted()) {
+    auto now = steady_clock::now();
+    if (now >= until) return;
+    std::this_thread::sleep_for(std::min<steady_clock::duration>(until - now, milliseconds(100)));
+  }
+}
+
+namespace {
+
+// Takes from the limiter in slices of at most 256 KiB, so that one large object does not
+// hold the others back for long and the rate is smooth.
+void take_sliced(RateLimiter& r, uint64_t n) {
+  constexpr uint64_t kSlice = 256 << 10;
+  while (n > 0) {
+    uint64_t k = std::min(n, kSlice);
+    r.take(k);
+    n -= k;
+  }
+}
+
+class ThrottledWriter : public ObjectWriter {
+ public:
+  ThrottledWriter(std::unique_ptr<ObjectWriter> inner, std::shared_ptr<RateLimiter> up)
+      : inner_(std::move(inner)), up_(std::move(up)) {}
+  void write(std::string_view data) override {
+    take_sliced(*up_, data.size());
+    inner_->write(data);
+  }
+  uint64_t size() const override { return inner_->size(); }
+  void commit() override { inner_->commit(); }
+  void abort() override { inner_->abort(); }
+
+ private:
+  std::unique_ptr<ObjectWriter> inner_;
+  std::shared_ptr<RateLimiter> up_;
+};
+
+}  // namespace
+
+void ThrottledStorage::put(const std::string& n, std::string_view d) {
+  take_sliced(*up_, d.size());
+  inner_->put(n, d);
+}
+bool ThrottledStorage::put_if_absent(const std::string& n, std::string_view d) {
+  take_sliced(*up_, d.size());
+  return inner_->put_if_absent(n, d);
+}
+bool ThrottledStorage::put_if_absent_stream(const std::string& n, const std::function<void(const Sink&)>& p) {
+  return inner_->put_if_absent_stream(n, [&](const Sink& sink) {
+    p([&](std::string_view piece) {
+      take_sliced(*up_, piece.size());
+      sink(piece);
+    });
+  });
+}
+std::string ThrottledStorage::get(const std::string& n) {
+  std::string s = inner_->get(n);
+  take_sliced(*down_, s.size());
+  return s;
+}
+std::string ThrottledStorage::get_range(const std::string& n, uint64_t o, uint64_t l) {
+  std::string s = inner_->get_range(n, o, l);
+  take_sliced(*down_, s.size());
+  return s;
+}
+void ThrottledStorage::read_range(const std::string& n, uint64_t o, uint64_t l, std::string& b) {
+  inner_->read_range(n, o, l, b);
+  take_sliced(*down_, l);
+}
+std::unique_ptr<ObjectWriter> ThrottledStorage::create(const std::string& n, ObjectClass c) {
+  return std::make_unique<ThrottledWriter>(inner_->create(n, c), up_);
 }
 
 }  // namespace seshat::storage

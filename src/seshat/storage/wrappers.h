@@ -1,7 +1,8 @@
-// The storage wrappers of SET DRYRUN and SET DELAY (the retry wrapper: retry.h; the fault
+// The storage wrappers of SET DRYRUN, SET DELAY and SET LIMIT (the retry wrapper: retry.h; the fault
 // injection of the test campaigns: fault_storage.h).
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -47,6 +48,42 @@ class StagingStorage : public StorageWrapper {
   std::mutex mu_;
   std::string private_;  // our own directory inside dir_, once made
   std::atomic<bool> staging_tidied_{false};
+};
+
+// Bytes per second shared by every thread that takes from it: take(n) returns when n more
+// bytes fit the rate since the first take (a virtual clock: each caller reserves the next
+// slot and sleeps until its end, in slices that a Ctrl-C ends). 0 is no limit.
+class RateLimiter {
+ public:
+  explicit RateLimiter(uint64_t bytes_per_second) : rate_(bytes_per_second) {}
+  void take(uint64_t n);
+  uint64_t rate() const { return rate_; }
+
+ private:
+  const uint64_t rate_;
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point next_{};
+};
+
+// SET LIMIT UPLOAD / DOWNLOAD: every byte written to the store (objects, parts, retries
+// included: the wrapper is below the retries) and read from it passes the limiter of its
+// direction, all threads together.
+class ThrottledStorage : public StorageWrapper {
+ public:
+  ThrottledStorage(std::shared_ptr<Storage> inner, uint64_t upload_per_second, uint64_t download_per_second)
+      : StorageWrapper(std::move(inner)),
+        up_(std::make_shared<RateLimiter>(upload_per_second)),
+        down_(std::make_shared<RateLimiter>(download_per_second)) {}
+  void put(const std::string& n, std::string_view d) override;
+  bool put_if_absent(const std::string& n, std::string_view d) override;
+  bool put_if_absent_stream(const std::string& n, const std::function<void(const Sink&)>& p) override;
+  std::string get(const std::string& n) override;
+  std::string get_range(const std::string& n, uint64_t o, uint64_t l) override;
+  void read_range(const std::string& n, uint64_t o, uint64_t l, std::string& b) override;
+  std::unique_ptr<ObjectWriter> create(const std::string& n, ObjectClass c) override;
+
+ private:
+  std::shared_ptr<RateLimiter> up_, down_;
 };
 
 }  // namespace seshat::storage

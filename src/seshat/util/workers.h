@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace seshat {
@@ -17,19 +18,44 @@ int worker_threads(int per_core = 1, int at_least = 1);
 void run_on_threads(int threads, const std::function<void()>& work);
 
 // Counts work done out of a known total and logs the manual's "Progress <n> - <p>%" line
-// each time another tenth is passed. Thread-safe.
+// each time another tenth is passed. Thread-safe. With the live display on (a terminal,
+// SET PROGRESS YES: set_live_progress), it also redraws one status line in place about four
+// times a second while it exists: files and bytes done of the total, the rate, the time
+// left, and the file a thread has been on for more than a second.
 class Progress {
  public:
-  explicit Progress(uint64_t total) : total_(total) {}
+  // `what`: the work, for the status line ("Backup", "Restore", "Verify").
+  explicit Progress(uint64_t total, uint64_t total_bytes = 0, std::string what = {});
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
   // Adds n done items; returns the new count.
   uint64_t add(uint64_t n = 1);
+  // Bytes done, as they are read or written (inside a file too).
+  void add_bytes(uint64_t n) { bytes_.fetch_add(n, std::memory_order_relaxed); }
+  // The calling thread now works on `name` (a path) / is done with it.
+  void begin(const std::string& name);
+  void end();
   uint64_t done() const { return done_.load(); }
   uint64_t total() const { return total_; }
 
+  // The status line for the state now (the live display draws it; public for tests).
+  std::string status_line(double elapsed_s, double rate) const;
+
  private:
+  struct Live;
   const uint64_t total_;
+  const uint64_t total_bytes_;
+  const std::string what_;
   std::atomic<uint64_t> done_{0};
+  std::atomic<uint64_t> bytes_{0};
   std::atomic<int> decile_{0};
+  std::unique_ptr<Live> live_;
 };
+
+// Whether Progress draws the live status line (the session: stdout is a terminal, SET
+// PROGRESS is YES and the output is not JSON).
+void set_live_progress(bool on);
+bool live_progress();
 
 }  // namespace seshat

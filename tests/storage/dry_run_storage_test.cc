@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "../test_support.h"
 #include "seshat/storage/fault_storage.h"
@@ -98,6 +101,45 @@ TEST(StorageWrapper, ForwardsEverything) {
   w.remove_many({"b", "c"});
   EXPECT_TRUE(inner->list("").empty());
   EXPECT_EQ(w.describe(), "LOCAL " + dir.path());
+}
+
+// SET LIMIT: what passes takes at least bytes / rate, from every thread together (only the
+// lower bound is asserted: a sleep is never shorter, a loaded machine may make it longer).
+TEST(RateLimiter, AllThreadsTogetherStayUnderTheRate) {
+  RateLimiter r(1 << 20);  // 1 MiB/s
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      for (int k = 0; k < 4; ++k) r.take(16 << 10);  // 4 x 4 x 16 KiB = 256 KiB
+    });
+  for (auto& t : threads) t.join();
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(s, 0.25 * 0.95);
+  RateLimiter off(0);
+  auto t1 = std::chrono::steady_clock::now();
+  off.take(1ull << 40);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), 1.0);
+}
+
+TEST(ThrottledStorage, PassesEveryByteThrough) {
+  TempDir dir;
+  auto inner = std::make_shared<LocalStorage>(dir / "store");
+  ThrottledStorage t(inner, 64 << 20, 64 << 20);
+  std::string data(300 << 10, 'x');
+  t.put("seshat/a", data);
+  EXPECT_EQ(t.get("seshat/a"), data);
+  EXPECT_EQ(t.get_range("seshat/a", 10, 100), data.substr(10, 100));
+  auto w = t.create("SEF_b", ObjectClass::kData);
+  w->write(data);
+  w->write("tail");
+  w->commit();
+  EXPECT_EQ(inner->get("SEF_b"), data + "tail");
+  EXPECT_TRUE(t.put_if_absent_stream("seshat/c", [&](const Storage::Sink& sink) {
+    sink(data);
+    sink("end");
+  }));
+  EXPECT_EQ(inner->get("seshat/c"), data + "end");
 }
 
 }  // namespace

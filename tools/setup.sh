@@ -13,11 +13,11 @@ packages=(
   cmake ninja-build g++ pkg-config python3 util-linux
   libssl-dev libsodium-dev libzstd-dev libre2-dev libpugixml-dev nlohmann-json3-dev
   libfmt-dev libspdlog-dev libedit-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev dpkg-dev
 )
 if [ "${SESHAT_SETUP_TESTS:-0}" = 1 ]; then
   packages+=(awscli clang-14 clang-format libclang-rt-14-dev llvm-14 time restic openssl rsync acl e2fsprogs libcap2-bin
-             man-db dpkg-dev systemd)
+             man-db dpkg-dev systemd bash-completion)
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 missing=()

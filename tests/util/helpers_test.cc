@@ -165,10 +165,10 @@ TEST(Workers, ProgressStatusLineSaysBytesRateAndTimeLeft) {
   Progress p(4, 4096, "Backup");
   p.add();
   p.add_bytes(1000);
-  std::string line = p.status_line(1.0, 500.0);
+  std::string line = p.status_line(2.0, 500.0);
   EXPECT_NE(line.find("Backup: 1/4 files"), std::string::npos) << line;
   EXPECT_NE(line.find("1000 B of 4 KB, 500 B/s"), std::string::npos) << line;
-  EXPECT_NE(line.find("ETA 0:06"), std::string::npos) << line;  // 3096 bytes left at 500/s
+  EXPECT_NE(line.find("ETA 0:06"), std::string::npos) << line;  // 3096 bytes left at 1000 B in 2 s
   Progress files_only(10, 0, "Restore");
   files_only.add(5);
   EXPECT_NE(files_only.status_line(20.0, 0).find("ETA 0:20"), std::string::npos) << files_only.status_line(20.0, 0);
@@ -181,10 +181,11 @@ TEST(Workers, LiveProgressWithManyThreads) {
     Progress p(400, 400 * 1000, "Verify");
     run_on_threads(4, [&] {
       for (int i = 0; i < 100; ++i) {
-        p.begin("file " + std::to_string(i));
+        std::string name = "file " + std::to_string(i);
+        p.begin(name);
         p.add_bytes(1000);
         std::this_thread::sleep_for(std::chrono::milliseconds(3));
-        p.end();
+        p.end(name);
         p.add();
       }
     });

@@ -153,9 +153,9 @@ void Packer::work() {
       }
       progress_->begin(path);
       process((*items_)[i], path, buf);
-      progress_->end();
+      progress_->end(path);
     } catch (...) {
-      progress_->end();
+      progress_->end(path);
       failed_ = true;
       throw;
     }
@@ -286,6 +286,7 @@ bool Packer::dedup_by_hash_first(const WorkItem& it, const std::string& path, in
       return true;
     }
     sha.update(std::string_view(buf.data(), *n));
+    progress_->add_bytes(*n);
     if (*n < part_size_) break;
   }
   catalog::Hash h = sha.finish();
@@ -295,10 +296,10 @@ bool Packer::dedup_by_hash_first(const WorkItem& it, const std::string& path, in
       bool unstable = changed_while_read(fd, st, path);
       ++r_.deduplicated;
       record(it.entry, st, *c, unstable, a);
-      progress_->add_bytes(st.size);  // read to hash it (not counted while hashing: it may be read again)
       return true;
     }
   }
+  progress_->add_total_bytes(st.size);  // not stored yet: read a second time
   if (Status rw = in.rewind(); !rw) {
     not_backed_up(path, rw.error().sys_errno());
     return true;

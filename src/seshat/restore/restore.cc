@@ -50,6 +50,7 @@ struct FileState {
   DestDirs::Handle dir;            // where it goes, held while its temporary is open
   std::optional<AtomicFile> file;  // its temporary, once the first part came
   uint32_t remaining = 0;
+  bool begun = false;  // named to the progress line since its first part came
   bool failed = false;
   std::string problem;
 };
@@ -380,6 +381,10 @@ class Restorer {
     progress_->add_bytes(data.size());
     FileState& s = states_[p.file];
     std::lock_guard<std::mutex> lk(s.mu);
+    if (!s.begun) {
+      s.begun = true;
+      progress_->begin(files_[p.file].dest);
+    }
     if (!s.failed && open_temp(p.file, s)) {
       if (Status st = sparse(files_[p.file]) ? write_sparse(*s.file, data, p.offset) : s.file->pwrite(data, p.offset);
           !st) {
@@ -400,6 +405,7 @@ class Restorer {
   // names to it, rename it into place, then set its inode flags (immutable last).
   void finish_locked(uint32_t i, FileState& s) {
     const Planned& f = files_[i];
+    if (s.begun) progress_->end(f.dest);
     const catalog::Version& v = cat_.versions[f.version];
     if (!s.failed) open_temp(i, s);
     if (!s.failed && ::ftruncate(s.file->fd(), static_cast<off_t>(v.size)) != 0) {

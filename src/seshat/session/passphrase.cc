@@ -92,8 +92,8 @@ std::string prompt_hidden(const char* prompt) {
   return line;
 }
 
-// SESHAT_PASSWORD_COMMAND: runs it with /bin/sh -c (stdin, stderr and the terminal stay the
-// user's, so a keyring may ask), takes the first line of its standard output. Anything but
+// SESHAT_PASSWORD_COMMAND: runs it with /bin/sh -c (stderr and the terminal stay the user's,
+// so a keyring may ask; stdin too when it is a terminal), takes the first line of its standard output. Anything but
 // an exit status of 0 with a non-empty first line is an error; the command's text is never
 // echoed into the message (it may hold a secret).
 std::string run_password_command(const std::string& command) {
@@ -105,10 +105,26 @@ std::string run_password_command(const std::string& command) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, wr.get(), STDOUT_FILENO);
+  // Standard input is Seshat's command stream when it is not a terminal: never the
+  // command's to read. A keyring that asks uses /dev/tty.
+  if (!::isatty(STDIN_FILENO)) posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  // Signals as a shell would give them: Seshat ignores SIGPIPE, its child must not.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults, none;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGTERM);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   const char* argv[] = {"sh", "-c", command.c_str(), nullptr};
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, "/bin/sh", &fa, nullptr, const_cast<char* const*>(argv), environ);
+  int rc = ::posix_spawn(&pid, "/bin/sh", &fa, &attr, const_cast<char* const*>(argv), environ);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0)
     throw Error(ErrorKind::kPermanent,
                 std::string("SESHAT_PASSWORD_COMMAND: cannot run /bin/sh: ") + std::strerror(rc));
@@ -128,18 +144,17 @@ std::string run_password_command(const std::string& command) {
   std::string line = out.substr(0, nl);
   std::fill(out.begin(), out.end(), '\0');
   if (!line.empty() && line.back() == '\r') line.pop_back();
-  // sh -c reports a command killed by signal n as exit status 128+n.
-  if (WIFEXITED(status) && WEXITSTATUS(status) > 128 && WEXITSTATUS(status) < 128 + 65)
-    throw Error(ErrorKind::kInvalidInput, fmt::format("SESHAT_PASSWORD_COMMAND was killed by signal {} (exit status "
-                                                      "{}); nothing was opened",
-                                                      WEXITSTATUS(status) - 128, WEXITSTATUS(status)));
   if (WIFSIGNALED(status))
     throw Error(ErrorKind::kInvalidInput,
                 fmt::format("SESHAT_PASSWORD_COMMAND was killed by signal {}; nothing was opened", WTERMSIG(status)));
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw Error(
-        ErrorKind::kInvalidInput,
-        fmt::format("SESHAT_PASSWORD_COMMAND failed (exit status {}); nothing was opened", WEXITSTATUS(status)));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    int code = WEXITSTATUS(status);
+    // sh -c reports a command killed by signal n as exit status 128+n.
+    std::string why =
+        code > 128 && code < 128 + 65 ? fmt::format(", as sh reports a command killed by signal {}", code - 128) : "";
+    throw Error(ErrorKind::kInvalidInput,
+                fmt::format("SESHAT_PASSWORD_COMMAND failed (exit status {}{}); nothing was opened", code, why));
+  }
   if (line.empty())
     throw Error(ErrorKind::kInvalidInput, "SESHAT_PASSWORD_COMMAND printed no passphrase; nothing was opened");
   return line;

@@ -16,12 +16,16 @@ namespace seshat::session {
 
 std::shared_ptr<storage::Storage> open_store(const Settings& s) {
   std::shared_ptr<storage::Storage> store;
-  if (s.store == StoreKind::kS3)
-    store = std::make_shared<storage::S3Storage>(s3_options(s));
-  else
+  if (s.store == StoreKind::kS3) {
+    storage::S3Options o = s3_options(s);
+    o.upload_limit = std::make_shared<storage::RateLimiter>(s.limit_upload);
+    o.download_limit = std::make_shared<storage::RateLimiter>(s.limit_download);
+    store = std::make_shared<storage::S3Storage>(std::move(o));
+  } else {
     store = std::make_shared<storage::LocalStorage>(s.local_dir);
-  if (s.limit_upload || s.limit_download)  // below the retries: a retried request counts again
-    store = std::make_shared<storage::ThrottledStorage>(store, s.limit_upload, s.limit_download);
+    if (s.limit_upload || s.limit_download)  // below the retries: a retried request counts again
+      store = std::make_shared<storage::ThrottledStorage>(store, s.limit_upload, s.limit_download);
+  }
   store = std::make_shared<storage::RetryingStorage>(store, retry_options());
   // Test hook above the retries (an injected fault is what the caller sees); a no-op unless
   // SESHAT_FAULTS or SESHAT_IO_LOG is set.

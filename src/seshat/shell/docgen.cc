@@ -176,8 +176,8 @@ Options (before the commands):
   --json           the same as SET OUTPUT JSON: results as JSON on stdout, logs on stderr
 
 HELP lists every command, HELP <command> explains one, ? after any word shows what may
-follow, TAB completes. The passphrase comes from SESHAT_PASSWORD_FILE, SESHAT_PASSWORD_COMMAND
-or SESHAT_PASSWORD, else the terminal. Exit status: 0 success, 1 a command failed, 3 some
+follow, TAB completes. The passphrase comes from the first of SESHAT_PASSWORD,
+SESHAT_PASSWORD_FILE and SESHAT_PASSWORD_COMMAND that is set, else the terminal. Exit status: 0 success, 1 a command failed, 3 some
 files could not be backed up or restored faithfully (each named in a WARN). man seshat has it
 all.
 )";
@@ -217,9 +217,22 @@ std::string completion_script(const std::string& shell) {
     return R"(# bash completion for seshat (made by seshat --completion bash). It asks the seshat being
 # completed for the candidates, so it always follows that binary's commands.
 _seshat() {
-  local cur=${COMP_WORDS[COMP_CWORD]} IFS=$'\n'
-  COMPREPLY=($("${COMP_WORDS[0]}" --complete "$cur" "${COMP_WORDS[@]:1:COMP_CWORD-1}" 2>/dev/null))
-  if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == */ ]]; then compopt -o nospace 2>/dev/null; fi
+  local cur words cword line
+  if declare -F _get_comp_words_by_ref >/dev/null 2>&1; then
+    _get_comp_words_by_ref -n =: cur words cword   # times (12:30) and names with = or : stay whole
+  else
+    words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; cur=${COMP_WORDS[COMP_CWORD]}
+  fi
+  cur=${cur#[\"\']}; cur=${cur//\\ / }             # what was typed, quoted or escaped
+  COMPREPLY=()
+  while IFS= read -r line; do COMPREPLY+=("$line"); done \
+    < <("${words[0]}" --complete "$cur" "${words[@]:1:cword-1}" 2>/dev/null)
+  if [[ ${COMPREPLY[0]} == */* ]]; then
+    compopt -o filenames 2>/dev/null                # names are quoted as the shell needs
+    [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == */ ]] && compopt -o nospace 2>/dev/null
+  fi
+  declare -F __ltrim_colon_completions >/dev/null 2>&1 && __ltrim_colon_completions "$cur"
+  return 0
 }
 complete -F _seshat seshat
 )";
@@ -229,7 +242,7 @@ complete -F _seshat seshat
 _seshat() {
   local -a kw dirs
   local line
-  for line in "${(@f)$("${words[1]}" --complete "${words[CURRENT]}" "${(@)words[2,CURRENT-1]}" 2>/dev/null)}"; do
+  for line in "${(@f)$("${words[1]}" --complete "${(Q)words[CURRENT]}" "${(@Q)words[2,CURRENT-1]}" 2>/dev/null)}"; do
     [[ -z $line ]] && continue
     if [[ $line == */ ]]; then dirs+=("$line"); else kw+=("$line"); fi
   done
@@ -243,7 +256,11 @@ _seshat "$@"
     return R"(# fish completion for seshat (made by seshat --completion fish); asks seshat --complete.
 function __seshat_complete
     set -l words (commandline -opc)
-    $words[1] --complete (commandline -ct) $words[2..-1] 2>/dev/null
+    set -l args
+    for w in $words[2..-1]
+        set -a args (string unescape -- $w)
+    end
+    $words[1] --complete (commandline -ct | string unescape) $args 2>/dev/null
 end
 complete -c seshat -f -a '(__seshat_complete)'
 )";
@@ -253,6 +270,13 @@ complete -c seshat -f -a '(__seshat_complete)'
 std::vector<std::string> completion_candidates(const Node& root, const std::vector<std::string>& before,
                                                const std::string& prefix,
                                                const std::function<std::vector<std::string>()>& cd_names, bool* names) {
+  // The options before the commands (--json) are not command words.
+  size_t first = 0;
+  while (first < before.size() && before[first].size() > 1 && before[first][0] == '-') ++first;
+  if (first > 0) {
+    std::vector<std::string> words(before.begin() + static_cast<std::ptrdiff_t>(first), before.end());
+    return completion_candidates(root, words, prefix, cd_names, names);
+  }
   const std::string last_word = before.empty() ? std::string() : before.back();
   std::vector<std::string> options;
   bool are_names = false;

@@ -67,6 +67,14 @@ Match find_child(const Node& node, const std::string& token) {
   return m;
 }
 
+// Help for ? and HELP <command>: on stdout, or with the logs under SET OUTPUT JSON (stdout
+// holds JSON alone).
+void print_help(const Node& node) {
+  FILE* f = log::all_on_stderr() ? stderr : stdout;
+  for (const auto& l : help_lines(node)) std::fprintf(f, "%s\n", l.c_str());
+  std::fflush(f);
+}
+
 bool is_command_name(const Node& root, const std::string& token) {
   std::string up = upper(token);
   for (const Node& c : root.children)
@@ -194,8 +202,7 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
     if (node != &root && !tokens[i].quoted && is_help(tok)) {
       // What may follow here; nothing runs, and the command goes on from the same point
       // (at the end of a line, an interactive shell stays at this command's prompt).
-      for (const auto& l : help_lines(*node)) std::printf("%s\n", l.c_str());
-      std::fflush(stdout);
+      print_help(*node);
       ++i;
       if (i == tokens.size()) {
         out.status = ParseStatus::kHelp;
@@ -232,8 +239,7 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
         label += (label.empty() ? "" : " ") + node_label(*n);
       }
       std::printf("  %s - %s\n", label.c_str(), n->help.c_str());
-      for (const auto& l : help_lines(*n)) std::printf("%s\n", l.c_str());
-      std::fflush(stdout);
+      print_help(*n);
       i = tokens.size();
       continue;
     }

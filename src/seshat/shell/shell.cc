@@ -258,8 +258,10 @@ int options(int argc, char** argv, int& first, bool& json) {
       std::string prefix = first + 1 < argc ? argv[first + 1] : "";
       std::vector<std::string> before;
       for (int i = first + 2; i < argc; ++i) before.push_back(argv[i]);
+      // Raw names (a completed name must be the real one); one per line, so not one with a
+      // line break.
       for (const auto& c : completion_candidates(command_table(), before, prefix, nullptr))
-        std::printf("%s\n", printable(c).c_str());
+        if (c.find('\n') == std::string::npos) std::printf("%s\n", c.c_str());
       return 0;
     }
     log::error("unknown option '{}' (seshat --help shows the options; commands are words, HELP lists them)",

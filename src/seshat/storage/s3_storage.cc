@@ -20,6 +20,7 @@
 #include "seshat/util/interrupt.h"
 #include "seshat/util/log.h"
 #include "seshat/util/time.h"
+#include "seshat/util/workers.h"
 
 namespace seshat::storage {
 namespace {
@@ -49,11 +50,16 @@ CURL* thread_handle() {
 // aborted, so that a store that stopped answering cannot hold the process.
 struct Progress {
   curl_off_t moved = -1;
+  curl_off_t sent = 0;  // counted to count_sent() (the backup's status line)
   std::chrono::steady_clock::time_point since;
 };
 int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
   (void)dltotal, (void)ultotal;
   auto* p = static_cast<Progress*>(user);
+  if (ulnow > p->sent) {
+    count_sent(static_cast<uint64_t>(ulnow - p->sent));
+    p->sent = ulnow;
+  }
   auto now = std::chrono::steady_clock::now();
   if (dlnow + ulnow != p->moved) {
     p->moved = dlnow + ulnow;
@@ -63,9 +69,32 @@ int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ult
   return interrupted() && now - p->since > std::chrono::seconds(1) ? 1 : 0;
 }
 
+// The answer's body, paced by the download limit as it arrives (curl reads no more from the
+// socket while this waits, so the link itself is held to the rate).
+struct BodySink {
+  std::string* body;
+  RateLimiter* limit;
+};
 size_t on_body(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* s = static_cast<BodySink*>(user);
+  s->body->append(data, size * n);
+  if (s->limit) s->limit->take(size * n);
   return size * n;
+}
+
+// A request body sent in slices of the upload limit.
+struct BodySource {
+  std::string_view body;
+  size_t pos = 0;
+  RateLimiter* limit;
+};
+size_t on_send(char* buf, size_t size, size_t n, void* user) {
+  auto* s = static_cast<BodySource*>(user);
+  size_t k = std::min({size * n, s->body.size() - s->pos, static_cast<size_t>(s->limit->slice())});
+  s->limit->take(k);
+  std::memcpy(buf, s->body.data() + s->pos, k);
+  s->pos += k;
+  return k;
 }
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
@@ -369,8 +398,13 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, &progress);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o_.verify_tls ? 1L : 0L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o_.verify_tls ? 2L : 0L);
+  const bool limited = !exempt_from_limits(key);
+  RateLimiter* up = limited && o_.upload_limit && o_.upload_limit->rate() ? o_.upload_limit.get() : nullptr;
+  RateLimiter* down = limited && o_.download_limit && o_.download_limit->rate() ? o_.download_limit.get() : nullptr;
+  BodySink sink{&resp.body, down};
+  BodySource source{body, 0, up};
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp.headers);
   if (method == "HEAD") {
@@ -379,7 +413,12 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   } else {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method == "PUT" || method == "POST") {
+    if (method == "PUT" && up && !body.empty()) {
+      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, on_send);
+      curl_easy_setopt(h, CURLOPT_READDATA, &source);
+      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    } else if (method == "PUT" || method == "POST") {
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     }

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "seshat/storage/rate_limiter.h"
 #include "seshat/storage/retry.h"
 #include "seshat/storage/sigv4.h"
 #include "seshat/storage/storage.h"
@@ -45,6 +46,9 @@ struct S3Options {
   // store cannot be reached: the command stops with kUnreachable instead of retrying each
   // object on its own.
   int64_t unreachable_after_seconds = 10;
+  // SET LIMIT: every request but the lock's takes from these inside the transfer (its body
+  // sent in slices, its answer paced as it arrives), retries and parts included.
+  std::shared_ptr<RateLimiter> upload_limit, download_limit;
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;

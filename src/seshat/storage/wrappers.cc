@@ -160,44 +160,14 @@ std::unique_ptr<ObjectWriter> DryRunStorage::create(const std::string&, ObjectCl
   return std::make_unique<NullWriter>();
 }
 
-void RateLimiter::take(uint64_t n) {
-  if (rate_ == 0 || n == 0) return;
-  using namespace std::chrono;
-  steady_clock::time_point until;
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    auto now = steady_clock::now();
-    if (next_ < now) next_ = now;
-    next_ +=
-        duration_cast<steady_clock::duration>(duration<double>(static_cast<double>(n) / static_cast<double>(rate_)));
-    until = next_;
-  }
-  while (!interrupted()) {
-    auto now = steady_clock::now();
-    if (now >= until) return;
-    std::this_thread::sleep_for(std::min<steady_clock::duration>(until - now, milliseconds(100)));
-  }
-}
-
 namespace {
-
-// Takes from the limiter in slices of at most 256 KiB, so that one large object does not
-// hold the others back for long and the rate is smooth.
-void take_sliced(RateLimiter& r, uint64_t n) {
-  constexpr uint64_t kSlice = 256 << 10;
-  while (n > 0) {
-    uint64_t k = std::min(n, kSlice);
-    r.take(k);
-    n -= k;
-  }
-}
 
 class ThrottledWriter : public ObjectWriter {
  public:
   ThrottledWriter(std::unique_ptr<ObjectWriter> inner, std::shared_ptr<RateLimiter> up)
       : inner_(std::move(inner)), up_(std::move(up)) {}
   void write(std::string_view data) override {
-    take_sliced(*up_, data.size());
+    up_->take_sliced(data.size());
     inner_->write(data);
   }
   uint64_t size() const override { return inner_->size(); }
@@ -212,36 +182,39 @@ class ThrottledWriter : public ObjectWriter {
 }  // namespace
 
 void ThrottledStorage::put(const std::string& n, std::string_view d) {
-  take_sliced(*up_, d.size());
+  if (!exempt_from_limits(n)) up_->take_sliced(d.size());
   inner_->put(n, d);
 }
 bool ThrottledStorage::put_if_absent(const std::string& n, std::string_view d) {
-  take_sliced(*up_, d.size());
+  if (!exempt_from_limits(n)) up_->take_sliced(d.size());
   return inner_->put_if_absent(n, d);
 }
 bool ThrottledStorage::put_if_absent_stream(const std::string& n, const std::function<void(const Sink&)>& p) {
+  if (exempt_from_limits(n)) return inner_->put_if_absent_stream(n, p);
   return inner_->put_if_absent_stream(n, [&](const Sink& sink) {
     p([&](std::string_view piece) {
-      take_sliced(*up_, piece.size());
+      up_->take_sliced(piece.size());
       sink(piece);
     });
   });
 }
 std::string ThrottledStorage::get(const std::string& n) {
   std::string s = inner_->get(n);
-  take_sliced(*down_, s.size());
+  if (!exempt_from_limits(n)) down_->take_sliced(s.size());
   return s;
 }
+// A range's length is known: its time is taken before it is read (a local read is
+// immediate, so the wait is the pace).
 std::string ThrottledStorage::get_range(const std::string& n, uint64_t o, uint64_t l) {
-  std::string s = inner_->get_range(n, o, l);
-  take_sliced(*down_, s.size());
-  return s;
+  down_->take_sliced(l);
+  return inner_->get_range(n, o, l);
 }
 void ThrottledStorage::read_range(const std::string& n, uint64_t o, uint64_t l, std::string& b) {
+  down_->take_sliced(l);
   inner_->read_range(n, o, l, b);
-  take_sliced(*down_, l);
 }
 std::unique_ptr<ObjectWriter> ThrottledStorage::create(const std::string& n, ObjectClass c) {
+  if (exempt_from_limits(n)) return inner_->create(n, c);
   return std::make_unique<ThrottledWriter>(inner_->create(n, c), up_);
 }
 

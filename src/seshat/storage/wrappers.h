@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "seshat/storage/rate_limiter.h"
 #include "seshat/storage/storage.h"
 
 namespace seshat::storage {
@@ -50,24 +51,10 @@ class StagingStorage : public StorageWrapper {
   std::atomic<bool> staging_tidied_{false};
 };
 
-// Bytes per second shared by every thread that takes from it: take(n) returns when n more
-// bytes fit the rate since the first take (a virtual clock: each caller reserves the next
-// slot and sleeps until its end, in slices that a Ctrl-C ends). 0 is no limit.
-class RateLimiter {
- public:
-  explicit RateLimiter(uint64_t bytes_per_second) : rate_(bytes_per_second) {}
-  void take(uint64_t n);
-  uint64_t rate() const { return rate_; }
-
- private:
-  const uint64_t rate_;
-  std::mutex mu_;
-  std::chrono::steady_clock::time_point next_{};
-};
-
-// SET LIMIT UPLOAD / DOWNLOAD: every byte written to the store (objects, parts, retries
-// included: the wrapper is below the retries) and read from it passes the limiter of its
-// direction, all threads together.
+// SET LIMIT UPLOAD / DOWNLOAD for the local store: every byte written to it and read from
+// it (retries included: the wrapper is below the retries) passes the limiter of its
+// direction, all threads together; writes before they go, reads as they arrive. (S3 takes
+// from the limiters inside each transfer: S3Options.)
 class ThrottledStorage : public StorageWrapper {
  public:
   ThrottledStorage(std::shared_ptr<Storage> inner, uint64_t upload_per_second, uint64_t download_per_second)

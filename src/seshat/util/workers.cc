@@ -50,7 +50,24 @@ std::string clock_text(double s) {
   if (t >= 3600) return fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60);
   return fmt::format("{}:{:02}", t / 60, t % 60);
 }
+// At most n bytes of s from its start / its end, never cutting a UTF-8 sequence.
+std::string utf8_head(const std::string& s, size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+std::string utf8_tail(const std::string& s, size_t n) {
+  if (s.size() <= n) return s;
+  size_t from = s.size() - n;
+  while (from < s.size() && (static_cast<unsigned char>(s[from]) & 0xC0) == 0x80) ++from;
+  return s.substr(from);
+}
+
 }  // namespace
+
+std::atomic<uint64_t> g_sent{0};
+void count_sent(uint64_t n) { g_sent.fetch_add(n, std::memory_order_relaxed); }
+uint64_t bytes_sent() { return g_sent.load(std::memory_order_relaxed); }
 
 void set_live_progress(bool on) { g_live = on; }
 bool live_progress() { return g_live; }
@@ -61,7 +78,7 @@ struct Progress::Live {
   std::mutex mu;
   std::condition_variable cv;
   bool stop = false;
-  std::map<std::thread::id, std::pair<std::string, std::chrono::steady_clock::time_point>> current;  // under mu
+  std::map<std::string, std::chrono::steady_clock::time_point> current;  // the work going on, under mu
   std::thread thread;
 
   explicit Live(Progress& owner) : p(owner), thread([this] { loop(); }) {}
@@ -95,30 +112,31 @@ struct Progress::Live {
       // The file a thread has been on the longest, once that is more than a second.
       const std::string* slow = nullptr;
       steady_clock::time_point since = now;
-      for (auto& [id, c] : current)
-        if (c.second < since) {
-          since = c.second;
-          slow = &c.first;
+      for (auto& [name, began] : current)
+        if (began < since) {
+          since = began;
+          slow = &name;
         }
       // One row of the terminal, or erasing it would leave the rest behind; a long name
       // keeps its end (the file's own name).
       winsize ws{};
-      size_t width = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col - 1u : 79u;
+      size_t width = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col - 1u : 79u;
       if (slow && now - since > seconds(1) && line.size() + 12 < width) {
         std::string name = printable(*slow);
         size_t room = width - line.size() - 2;
-        if (name.size() > room) name = "..." + name.substr(name.size() - (room - 3));
+        if (name.size() > room) name = "..." + utf8_tail(name, room - 3);
         line += "  " + name;
       }
       lk.unlock();  // the workers' begin() and end() do not wait for the terminal
-      log::status(line.size() > width ? line.substr(0, width - 3) + "..." : line);
+      // Too narrow to say anything useful: nothing is drawn (a wrapped line cannot be erased).
+      if (width >= 30) log::status(line.size() > width ? utf8_head(line, width - 3) + "..." : line);
       lk.lock();
     }
   }
 };
 
 Progress::Progress(uint64_t total, uint64_t total_bytes, std::string what)
-    : total_(total), total_bytes_(total_bytes), what_(std::move(what)) {
+    : total_(total), total_bytes_(total_bytes), what_(std::move(what)), sent_at_start_(bytes_sent()) {
   if (g_live && !what_.empty()) live_ = std::make_unique<Live>(*this);
 }
 
@@ -127,25 +145,28 @@ Progress::~Progress() = default;
 void Progress::begin(const std::string& name) {
   if (!live_) return;
   std::lock_guard<std::mutex> lk(live_->mu);
-  live_->current[std::this_thread::get_id()] = {name, std::chrono::steady_clock::now()};
+  live_->current.emplace(name, std::chrono::steady_clock::now());
 }
 
-void Progress::end() {
+void Progress::end(const std::string& name) {
   if (!live_) return;
   std::lock_guard<std::mutex> lk(live_->mu);
-  live_->current.erase(std::this_thread::get_id());
+  live_->current.erase(name);
 }
 
 std::string Progress::status_line(double elapsed_s, double rate) const {
-  uint64_t files = done_.load(), bytes = bytes_.load();
+  uint64_t files = done_.load(), bytes = bytes_.load(), total_bytes = total_bytes_.load();
   std::string line = fmt::format("{}: {}/{} files", what_, files, total_);
-  if (total_bytes_) line += fmt::format(", {} of {}", human_size(bytes), human_size(total_bytes_));
+  if (total_bytes) line += fmt::format(", {} of {}", human_size(bytes), human_size(total_bytes));
   line += fmt::format(", {}/s", human_size(static_cast<uint64_t>(rate)));
-  // The time left from the bytes when they are known, else from the files.
+  if (uint64_t sent = bytes_sent() - sent_at_start_; sent > 0) line += ", " + human_size(sent) + " sent";
+  // The time left from the bytes when they are known (at the average rate so far: steadier
+  // than the rate shown, which follows the blobs as they come), else from the files.
+  (void)rate;
   double left = -1;
-  if (total_bytes_ && rate > 0 && bytes <= total_bytes_)
-    left = static_cast<double>(total_bytes_ - bytes) / rate;
-  else if (!total_bytes_ && files > 0 && files <= total_)
+  if (total_bytes && bytes * 50 >= total_bytes && elapsed_s >= 1 && bytes <= total_bytes)  // 2 % done: enough to tell
+    left = static_cast<double>(total_bytes - bytes) * elapsed_s / static_cast<double>(bytes);
+  else if (!total_bytes && files > 0 && files <= total_)
     left = elapsed_s * static_cast<double>(total_ - files) / static_cast<double>(files);
   if (left >= 0) line += ", ETA " + clock_text(left);
   return line;

@@ -33,9 +33,11 @@ class Progress {
   uint64_t add(uint64_t n = 1);
   // Bytes done, as they are read or written (inside a file too).
   void add_bytes(uint64_t n) { bytes_.fetch_add(n, std::memory_order_relaxed); }
-  // The calling thread now works on `name` (a path) / is done with it.
+  // Work on `name` (a path) began / ended, on any thread.
   void begin(const std::string& name);
-  void end();
+  void end(const std::string& name);
+  // More bytes to do than the total said (a file read twice: hashed, then stored).
+  void add_total_bytes(uint64_t n) { total_bytes_.fetch_add(n, std::memory_order_relaxed); }
   uint64_t done() const { return done_.load(); }
   uint64_t total() const { return total_; }
 
@@ -45,13 +47,19 @@ class Progress {
  private:
   struct Live;
   const uint64_t total_;
-  const uint64_t total_bytes_;
+  std::atomic<uint64_t> total_bytes_;
   const std::string what_;
   std::atomic<uint64_t> done_{0};
   std::atomic<uint64_t> bytes_{0};
   std::atomic<int> decile_{0};
+  const uint64_t sent_at_start_;
   std::unique_ptr<Live> live_;
 };
+
+// Bytes sent to a remote store so far by this process (S3 counts them as they go): the
+// status line of a backup shows what is sent beside what is read.
+void count_sent(uint64_t n);
+uint64_t bytes_sent();
 
 // Whether Progress draws the live status line (the session: stdout is a terminal, SET
 // PROGRESS is YES and the output is not JSON).

@@ -176,6 +176,7 @@ def bash_completion(env):
     check("?" in got and "h" not in got, f"seshat <TAB> in a directory with a file h: {got}")
     # After the options, names with blanks, with and without bash-completion loaded.
     mkdirs(env.base, "tree", "my dir")
+    mkdirs(env.base, "tree", "it's")
     for loaded in ((False, True) if os.path.exists("/usr/share/bash-completion/bash_completion") else (False,)):
         got = compgen(["seshat", "--json", "LIST", "BA"], loaded)
         check(got == ["BACKUPS"], f"seshat --json LIST BA<TAB> (bash-completion: {loaded}): {got}")
@@ -183,6 +184,8 @@ def bash_completion(env):
         check(got == [os.path.join(env.base, "tree", "my dir") + "/"], f"a name with a blank ({loaded}): {got}")
         got = compgen(["seshat", "RESTORE", "TARGET", os.path.join(env.base, "tree", "my\\ d")], loaded)
         check(got == [os.path.join(env.base, "tree", "my dir") + "/"], f"an escaped blank typed ({loaded}): {got}")
+        got = compgen(["seshat", "BACKUP", os.path.join(env.base, "tree", "it\\'")], loaded)
+        check(got == [os.path.join(env.base, "tree", "it's") + "/"], f"an escaped quote typed ({loaded}): {got}")
     for shell in ("zsh", "fish"):
         path = os.path.join(build_dir(), "completions", "_seshat" if shell == "zsh" else "seshat.fish")
         check(os.path.exists(path) and "--complete" in open(path).read(), f"no {shell} completion at {path}")

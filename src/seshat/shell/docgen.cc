@@ -173,7 +173,7 @@ Most used:
 Options (before the commands):
   -h, --help       this text
   --version        print the version
-  --json           the same as SET OUTPUT JSON: results as JSON on stdout, logs on stderr
+  --json           SET OUTPUT JSON: results as JSON on stdout, logs on stderr
 
 HELP lists every command, HELP <command> explains one, ? after any word shows what may
 follow, TAB completes. The passphrase comes from the first of SESHAT_PASSWORD,
@@ -223,11 +223,16 @@ _seshat() {
   else
     words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; cur=${COMP_WORDS[COMP_CWORD]}
   fi
-  cur=${cur#[\"\']}; cur=${cur//\\ / }             # what was typed, quoted or escaped
+  # What was typed, quoted or escaped, as the name it stands for.
+  case $cur in
+    \"*) cur=${cur#\"} ;;
+    \'*) cur=${cur#\'} ;;
+    *\\*) cur=$(printf '%s' "$cur" | sed 's/\\\(.\)/\1/g') ;;
+  esac
   COMPREPLY=()
   while IFS= read -r line; do COMPREPLY+=("$line"); done \
     < <("${words[0]}" --complete "$cur" "${words[@]:1:cword-1}" 2>/dev/null)
-  if [[ ${COMPREPLY[0]} == */* ]]; then
+  if [[ ${COMPREPLY[0]-} == */* ]]; then
     compopt -o filenames 2>/dev/null                # names are quoted as the shell needs
     [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == */ ]] && compopt -o nospace 2>/dev/null
   fi
@@ -255,12 +260,8 @@ _seshat "$@"
   if (shell == "fish")
     return R"(# fish completion for seshat (made by seshat --completion fish); asks seshat --complete.
 function __seshat_complete
-    set -l words (commandline -opc)
-    set -l args
-    for w in $words[2..-1]
-        set -a args (string unescape -- $w)
-    end
-    $words[1] --complete (commandline -ct | string unescape) $args 2>/dev/null
+    set -l words (commandline -opc)  # already unescaped
+    $words[1] --complete (commandline -ct | string unescape) $words[2..-1] 2>/dev/null
 end
 complete -c seshat -f -a '(__seshat_complete)'
 )";

@@ -238,7 +238,7 @@ ParseOutcome run_tokens(const Node& root, const std::vector<Token>& tokens, cons
         n = hm.node;
         label += (label.empty() ? "" : " ") + node_label(*n);
       }
-      std::printf("  %s - %s\n", label.c_str(), n->help.c_str());
+      std::fprintf(log::all_on_stderr() ? stderr : stdout, "  %s - %s\n", label.c_str(), n->help.c_str());
       print_help(*n);
       i = tokens.size();
       continue;

@@ -50,27 +50,29 @@ CURL* thread_handle() {
 // aborted, so that a store that stopped answering cannot hold the process.
 struct Progress {
   curl_off_t moved = -1;
-  curl_off_t sent = 0;  // counted to count_sent() (the backup's status line)
+  int64_t moved_ns = 0;  // when a byte last moved: a paced transfer is long, and alive while it moves
+  curl_off_t sent = 0;   // counted to count_sent() (the backup's status line)
+  bool count = true;     // not the lock's records
   std::chrono::steady_clock::time_point since;
 };
 int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
   (void)dltotal, (void)ultotal;
   auto* p = static_cast<Progress*>(user);
   if (ulnow > p->sent) {
-    count_sent(static_cast<uint64_t>(ulnow - p->sent));
+    if (p->count) count_sent(static_cast<uint64_t>(ulnow - p->sent));
     p->sent = ulnow;
   }
   auto now = std::chrono::steady_clock::now();
   if (dlnow + ulnow != p->moved) {
     p->moved = dlnow + ulnow;
     p->since = now;
+    p->moved_ns = now_ns();
     return 0;
   }
   return interrupted() && now - p->since > std::chrono::seconds(1) ? 1 : 0;
 }
 
-// The answer's body, paced by the download limit as it arrives (curl reads no more from the
-// socket while this waits, so the link itself is held to the rate).
+// The answer's body, paced by the download limit as it arrives (curl reads no more meanwhile).
 struct BodySink {
   std::string* body;
   RateLimiter* limit;
@@ -82,12 +84,18 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-// A request body sent in slices of the upload limit.
+// A request body sent in slices of the upload limit (curl may rewind it to send it again).
 struct BodySource {
   std::string_view body;
   size_t pos = 0;
   RateLimiter* limit;
 };
+int on_seek(void* user, curl_off_t offset, int origin) {
+  auto* s = static_cast<BodySource*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > s->body.size()) return CURL_SEEKFUNC_CANTSEEK;
+  s->pos = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
 size_t on_send(char* buf, size_t size, size_t n, void* user) {
   auto* s = static_cast<BodySource*>(user);
   size_t k = std::min({size * n, s->body.size() - s->pos, static_cast<size_t>(s->limit->slice())});
@@ -405,6 +413,10 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
   BodySource source{body, 0, up};
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  // Chunks of about a slice of the rate, so that a slow limit paces in short waits.
+  if (down)
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, static_cast<long>(std::clamp<uint64_t>(down->slice(), 1024, 16384)));
+  progress.count = limited;
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp.headers);
   if (method == "HEAD") {
@@ -417,6 +429,8 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(h, CURLOPT_READFUNCTION, on_send);
       curl_easy_setopt(h, CURLOPT_READDATA, &source);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &source);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
     } else if (method == "PUT" || method == "POST") {
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
@@ -427,7 +441,8 @@ S3Storage::Response S3Storage::request(const std::string& method, const std::str
   CURLcode rc = curl_easy_perform(h);
   const std::string what = method + " " + (key.empty() ? o_.bucket : o_.bucket + "/" + key);
   if (rc == CURLE_ABORTED_BY_CALLBACK) throw Error(ErrorKind::kInterrupted, "interrupted during " + what);
-  if (rc != CURLE_OK) no_answer(what, curl_easy_strerror(rc), started);
+  // The no-answer streak starts when this request last moved a byte (a long paced transfer).
+  if (rc != CURLE_OK) no_answer(what, curl_easy_strerror(rc), std::max(started, progress.moved_ns));
   answered();
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
   if (auto e = classify_s3_response(resp.status, resp.body, {what, o_.bucket, key, ok_404})) throw *e;

@@ -159,10 +159,10 @@ std::string Progress::status_line(double elapsed_s, double rate) const {
   std::string line = fmt::format("{}: {}/{} files", what_, files, total_);
   if (total_bytes) line += fmt::format(", {} of {}", human_size(bytes), human_size(total_bytes));
   line += fmt::format(", {}/s", human_size(static_cast<uint64_t>(rate)));
-  if (uint64_t sent = bytes_sent() - sent_at_start_; sent > 0) line += ", " + human_size(sent) + " sent";
+  if (uint64_t sent = bytes_sent() - sent_at_start_; sent > 0 && what_ == "Backup")
+    line += ", " + human_size(sent) + " sent";
   // The time left from the bytes when they are known (at the average rate so far: steadier
   // than the rate shown, which follows the blobs as they come), else from the files.
-  (void)rate;
   double left = -1;
   if (total_bytes && bytes * 50 >= total_bytes && elapsed_s >= 1 && bytes <= total_bytes)  // 2 % done: enough to tell
     left = static_cast<double>(total_bytes - bytes) * elapsed_s / static_cast<double>(bytes);

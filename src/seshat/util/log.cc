@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "seshat/util/bytes.h"
 #include "seshat/util/env.h"
 #include "seshat/util/printable.h"
 #include "seshat/util/time.h"
@@ -86,7 +87,7 @@ void json(const nlohmann::json& doc) {
 
 void put_text(nlohmann::json& doc, const std::string& key, const std::string& text) {
   doc[key] = text;
-  if (!valid_utf8(text)) doc[key + "_hex"] = hex_bytes(text);
+  if (!valid_utf8(text)) doc[key + "_hex"] = to_hex(text);
 }
 
 }  // namespace seshat::log

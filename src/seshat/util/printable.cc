@@ -110,15 +110,4 @@ bool valid_utf8(std::string_view text) {
   return true;
 }
 
-std::string hex_bytes(std::string_view bytes) {
-  static const char* const kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
 }  // namespace seshat

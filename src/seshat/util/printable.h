@@ -20,7 +20,5 @@ std::string printable(std::string_view text);
 
 // Whether text is valid UTF-8 (what a JSON string must be).
 bool valid_utf8(std::string_view text);
-// The bytes as lower-case hex.
-std::string hex_bytes(std::string_view bytes);
 
 }  // namespace seshat

@@ -113,7 +113,7 @@ class BackupTest : public ::testing::Test {
       EXPECT_EQ(origin.folder, src);
       return std::make_unique<FakeWriter>(fake, std::move(hooks), max);
     };
-    s.save = [&]() -> uint64_t {
+    s.save = [&](bool) -> uint64_t {
       ++saves;
       return 1000;
     };

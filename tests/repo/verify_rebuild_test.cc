@@ -28,7 +28,7 @@ std::vector<std::pair<std::string, std::string>> some_files(int n) {
 TEST(Verify, AHealthyStoreHasNoProblems) {
   TestRepo t;
   catalog::Catalog cat = store_files(*t.repo, some_files(8), 16 << 10);
-  t.repo->generations().save(cat);
+  t.repo->generations().save_whole(cat);
   VerifyResult r = verify(*t.repo, cat, {.data = true});
   EXPECT_EQ(r.problems, 0u);
   EXPECT_EQ(r.generations, 1u);

@@ -97,15 +97,16 @@ Result run(catalog::Catalog& cat, const Options& o, const Services& services) {
   Packer packer(cat, o, backup, stamp, services, r);
   packer.run(walker.items);
   cat.backups[backup].complete = true;
-  fault::point("backup.before_final_save");
-  services.save();
   // Kept for LIST FOUND; capped so that a huge first backup does not hold every path. Taken
-  // after the save, whose buffers are then free again.
+  // before the save, which may renumber the entries this backup added (another writer's
+  // commit placed before it).
   for (const auto& it : walker.items) {
     if (r.found_paths.size() >= kFoundKept) break;
     r.found_paths.push_back(cat.path(it.entry));
   }
   std::vector<WorkItem>().swap(walker.items);
+  fault::point("backup.before_final_save");
+  services.save(true);
   log::info(
       "Backup of {} complete: {} stored ({} read, {} new in {}), {} unchanged by content, {} deleted, {} not "
       "backed up",

@@ -61,7 +61,8 @@ struct Services {
   std::function<std::unique_ptr<repo::BlobWriter>(const repo::ContainerOrigin&, repo::BlobWriter::Hooks)> writer;
   // Stores a catalog generation (checkpoints and the final save) and returns its size; it is
   // called with the catalog mutated only by this backup.
-  std::function<uint64_t()> save;
+  // `final` is true for the save at the end of the backup (checkpoints: false).
+  std::function<uint64_t(bool final)> save;
 };
 
 // Runs the backup.

@@ -116,7 +116,7 @@ void Packer::run(const std::vector<WorkItem>& items) {
   writer_->finish();
   if (interrupted()) {
     // What the closed containers hold is in the catalog: keep it as a checkpoint.
-    services_.save();
+    services_.save(false);
     throw Error(
         ErrorKind::kInterrupted,
         fmt::format(
@@ -361,7 +361,7 @@ void Packer::committed(uint32_t id, uint64_t size, bool full) {
   ++r_.containers;
   since_checkpoint_ += size;
   if (full && (since_checkpoint_ >= 4 * catalog_size_ || now_ns() - checkpoint_ns_ > 600LL * 1000000000LL)) {
-    catalog_size_ = services_.save();
+    catalog_size_ = services_.save(false);
     since_checkpoint_ = 0;
     checkpoint_ns_ = now_ns();
   }

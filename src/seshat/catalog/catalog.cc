@@ -63,6 +63,58 @@ uint32_t Catalog::add_entry(uint32_t parent, std::string_view name) {
   return static_cast<uint32_t>(entries.size() - 1);
 }
 
+Mark Catalog::mark() const {
+  Mark m;
+  m.hosts = hosts.size();
+  m.folders = folders.size();
+  m.backups = backups.size();
+  m.containers = containers.size();
+  m.blobs = blobs.size();
+  m.contents = contents.size();
+  m.entries = entries.size();
+  m.versions = versions.size();
+  m.extras = extras.size();
+  m.arena = arena.size();
+  m.backup_records = backups;
+  m.container_sizes.reserve(containers.size());
+  for (const auto& c : containers) m.container_sizes.push_back(c.size);
+  m.folder_automatic.reserve(folders.size());
+  for (const auto& f : folders) m.folder_automatic.push_back(f.automatic ? 1 : 0);
+  return m;
+}
+
+bool Catalog::extends(const Mark& m) const {
+  return hosts.size() >= m.hosts && folders.size() >= m.folders && backups.size() >= m.backups &&
+         containers.size() >= m.containers && blobs.size() >= m.blobs && contents.size() >= m.contents &&
+         entries.size() >= m.entries && versions.size() >= m.versions && extras.size() >= m.extras &&
+         arena.size() >= m.arena;
+}
+
+void Catalog::rollback(const Mark& m) {
+  // Newest versions first: an entry kept points back past every version taken away.
+  for (size_t e = 0; e < m.entries; ++e) {
+    uint32_t& latest = entries[e].latest;
+    while (latest != kNone && latest >= m.versions) latest = versions[latest].prev;
+  }
+  hosts.resize(m.hosts);
+  folders.resize(m.folders);
+  backups.assign(m.backup_records.begin(), m.backup_records.end());
+  containers.resize(m.containers);
+  for (size_t i = 0; i < m.containers; ++i) containers[i].size = m.container_sizes[i];
+  for (size_t i = 0; i < m.folders; ++i) folders[i].automatic = m.folder_automatic[i] != 0;
+  blobs.resize(m.blobs);
+  contents.resize(m.contents);
+  entries.resize(m.entries);
+  versions.resize(m.versions);
+  extras.resize(m.extras);
+  arena.resize(m.arena);
+  // The indexes are rebuilt when next needed.
+  content_slots_.clear();
+  content_indexed_ = 0;
+  child_order_.clear();
+  child_start_.clear();
+}
+
 void Catalog::truncate_entries(size_t n, size_t arena_size) {
   if (n < entries.size()) entries.resize(n);
   if (arena_size < arena.size()) arena.resize(arena_size);

@@ -149,8 +149,29 @@ struct Entry {
   uint32_t latest = kNone;  // newest version
 };
 
+// Where a catalog stood: the size of every table, and the records a later change may still
+// modify in place (a backup's counts and completion, a container's size, a folder's AUTOMATIC
+// flag). Everything else only grows. A delta (codec.h) is what was added and changed since a
+// mark; Catalog::rollback goes back to one.
+struct Mark {
+  size_t hosts = 0, folders = 0, backups = 0, containers = 0, blobs = 0, contents = 0, entries = 0, versions = 0,
+         extras = 0, arena = 0;
+  std::vector<Backup> backup_records;     // backups[0, backups) as they were
+  std::vector<uint64_t> container_sizes;  // containers[0, containers).size
+  std::vector<uint8_t> folder_automatic;  // folders[0, folders).automatic
+};
+
 class Catalog {
  public:
+  // ---- marks (deltas and their retries)
+  Mark mark() const;
+  // True if every table is at least as large as at `m` (the catalog may have grown from it).
+  bool extends(const Mark& m) const;
+  // Takes back everything added since `m` and the changes made in place since then; entries'
+  // newest versions go back along their chains. REQUIRES: extends(m), and nothing added
+  // since `m` was changed by other means than the Catalog's own adders.
+  void rollback(const Mark& m);
+
   // ---- hosts, folders, backups, containers
   uint32_t find_or_add_host(const std::string& name);
   std::optional<uint32_t> find_host(const std::string& name) const;

@@ -4,11 +4,12 @@
 
 #include <cstring>
 
+#include "seshat/catalog/records.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/error.h"
 
 namespace seshat::catalog {
-namespace {
+namespace detail {
 
 constexpr char kMagic[4] = {'S', 'C', 'A', 'T'};
 
@@ -52,24 +53,143 @@ void advise_huge_pages(const void* p, size_t bytes) {
   if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
 }
 
+// ---- records shared by whole catalogs and deltas
+
+void put_blob(ByteWriter& w, const BlobRef& b) {
+  w.varint(b.container);
+  w.varint(b.offset);
+  w.varint(b.length);
+  w.varint(b.raw_size);
+  w.u8(b.compressed ? 1 : 0);
+  put_array(w, b.iv);
+  put_array(w, b.mac);
+}
+BlobRef get_blob(ByteReader& r) {
+  BlobRef b;
+  b.container = u32_of(r.varint());
+  b.offset = r.varint();
+  b.length = u32_of(r.varint());
+  b.raw_size = u32_of(r.varint());
+  b.compressed = r.u8() != 0;
+  get_array(r, b.iv);
+  get_array(r, b.mac);
+  return b;
+}
+void put_content(ByteWriter& w, const Content& k) {
+  put_array(w, k.hash);
+  w.varint(k.size);
+  w.varint(k.first_blob);
+  w.varint(k.blob_count);
+}
+Content get_content(ByteReader& r) {
+  Content k;
+  get_array(r, k.hash);
+  k.size = r.varint();
+  k.first_blob = u32_of(r.varint());
+  k.blob_count = u32_of(r.varint());
+  return k;
+}
+void put_folder(ByteWriter& w, const Folder& f) {
+  w.varint(f.host);
+  w.str(f.path);
+  w.varint(opt(f.root));
+  w.u8(f.automatic ? 1 : 0);
+}
+Folder get_folder(ByteReader& r) {
+  Folder f;
+  f.host = u32_of(r.varint());
+  f.path = std::string(r.str());
+  f.root = unopt(r.varint());
+  f.automatic = r.u8() != 0;
+  return f;
+}
+void put_backup(ByteWriter& w, const Backup& b) {
+  w.varint(b.folder);
+  w.svarint(b.time_ns);
+  w.u8(b.complete ? 1 : 0);
+  w.varint(b.files_stored);
+  w.varint(b.bytes_stored);
+}
+Backup get_backup(ByteReader& r) {
+  Backup b;
+  b.folder = u32_of(r.varint());
+  b.time_ns = r.svarint();
+  b.complete = r.u8() != 0;
+  b.files_stored = r.varint();
+  b.bytes_stored = r.varint();
+  return b;
+}
+// A version after its backup and prev fields (a delta names the entry instead of prev).
+void put_version_body(ByteWriter& w, const Version& v) {
+  w.u8(static_cast<uint8_t>(v.type));
+  w.u8(v.flags);
+  w.varint(v.mode);
+  w.varint(v.uid);
+  w.varint(v.gid);
+  w.svarint(v.mtime_ns);
+  w.svarint(v.ctime_ns);
+  w.varint(v.inode);
+  w.varint(v.size);
+  w.varint(opt(v.content));
+  w.varint(v.type == Type::kSymlink ? v.size : 0);  // the target's length
+}
+void get_version_body(ByteReader& r, Version& v, uint32_t format) {
+  uint8_t t = r.u8();
+  if (t < 1 || t > (format == 1 ? 4 : 8)) corrupt("bad version type");
+  v.type = static_cast<Type>(t);
+  if (format >= 2) {
+    v.flags = r.u8();
+    if (v.flags & ~(kLinked | kExtra | kSparse | kLegacy)) corrupt("bad version flags");
+  } else {
+    v.flags = kLegacy;
+  }
+  uint64_t mode = r.varint();
+  if (mode > 0xffff) corrupt("bad mode");
+  v.mode = static_cast<uint16_t>(mode);
+  v.uid = u32_of(r.varint());
+  v.gid = u32_of(r.varint());
+  v.mtime_ns = r.svarint();
+  v.ctime_ns = r.svarint();
+  v.inode = r.varint();
+  v.size = r.varint();
+  v.content = unopt(r.varint());
+  uint64_t target_len = r.varint();
+  if (v.type == Type::kSymlink) v.size = target_len;  // in memory, size is the target's length
+}
+void put_extra(ByteWriter& w, const Extra& x) {
+  w.varint(x.version);
+  w.varint(x.dev);
+  w.varint(x.rdev);
+  w.u8(x.wide_mtime ? 1 : 0);
+  w.svarint(x.mtime_sec);
+  w.varint(x.mtime_nsec);
+  w.varint(x.fs_flags);
+  w.varint(x.xattrs_off);
+  w.varint(x.xattrs_len);
+}
+Extra get_extra(ByteReader& r) {
+  Extra x;
+  x.version = u32_of(r.varint());
+  x.dev = r.varint();
+  x.rdev = r.varint();
+  x.wide_mtime = r.u8() != 0;
+  x.mtime_sec = r.svarint();
+  uint64_t nsec = r.varint();
+  if (nsec >= 1000000000) corrupt("bad time");
+  x.mtime_nsec = static_cast<uint32_t>(nsec);
+  x.fs_flags = u32_of(r.varint());
+  x.xattrs_off = u32_of(r.varint());
+  x.xattrs_len = u32_of(r.varint());
+  return x;
+}
+
 // Extras: sorted by version, each for a version flagged kExtra, every version so flagged
 // has one, xattrs inside the arena.
 void decode_extras(ByteReader& r, Catalog& c) {
   uint64_t n = r.count(9);
   c.extras.reserve(n);
   for (; n; --n) {
-    Extra x;
-    x.version = u32_of(r.varint());
-    x.dev = r.varint();
-    x.rdev = r.varint();
-    x.wide_mtime = r.u8() != 0;
-    x.mtime_sec = r.svarint();
-    uint64_t nsec = r.varint();
-    if (nsec >= 1000000000) corrupt("bad time");
-    x.mtime_nsec = static_cast<uint32_t>(nsec);
-    x.fs_flags = u32_of(r.varint());
-    x.xattrs_off = u32_of(r.varint());
-    x.xattrs_len = u32_of(r.varint());
+    Extra x = get_extra(r);
     if (x.version >= c.versions.size() || !(c.versions[x.version].flags & kExtra) ||
         (!c.extras.empty() && c.extras.back().version >= x.version))
       corrupt("bad extra reference");
@@ -88,34 +208,48 @@ void encode_versions(const Catalog& c, ByteWriter& w, const std::function<void(b
     flush(false);
     w.varint(v.backup);
     w.varint(opt(v.prev));
-    w.u8(static_cast<uint8_t>(v.type));
-    w.u8(v.flags);
-    w.varint(v.mode);
-    w.varint(v.uid);
-    w.varint(v.gid);
-    w.svarint(v.mtime_ns);
-    w.svarint(v.ctime_ns);
-    w.varint(v.inode);
-    w.varint(v.size);
-    w.varint(opt(v.content));
-    w.varint(v.type == Type::kSymlink ? v.size : 0);  // the target's length
+    put_version_body(w, v);
   }
   w.varint(c.extras.size());
   for (const auto& x : c.extras) {
     flush(false);
-    w.varint(x.version);
-    w.varint(x.dev);
-    w.varint(x.rdev);
-    w.u8(x.wide_mtime ? 1 : 0);
-    w.svarint(x.mtime_sec);
-    w.varint(x.mtime_nsec);
-    w.varint(x.fs_flags);
-    w.varint(x.xattrs_off);
-    w.varint(x.xattrs_len);
+    put_extra(w, x);
   }
 }
 
-}  // namespace
+// Every reference of the records added since `from` must point inside its table, so that
+// queries never index out of range.
+void check_refs(const Catalog& c, const Mark& from) {
+  for (size_t i = from.folders; i < c.folders.size(); ++i) {
+    check_ref(c.folders[i].host, c.hosts.size(), "host");
+    check_ref(c.folders[i].root, c.entries.size(), "folder root");
+  }
+  for (size_t i = from.backups; i < c.backups.size(); ++i) check_ref(c.backups[i].folder, c.folders.size(), "folder");
+  for (size_t i = from.blobs; i < c.blobs.size(); ++i)
+    check_ref(c.blobs[i].container, c.containers.size(), "container");
+  for (size_t i = from.contents; i < c.contents.size(); ++i)
+    if (uint64_t{c.contents[i].first_blob} + c.contents[i].blob_count > c.blobs.size()) corrupt("bad blob range");
+  for (size_t i = from.entries; i < c.entries.size(); ++i) {
+    const auto& e = c.entries[i];
+    // Parents come before children, which also rules out cycles.
+    if (e.parent != kNone && e.parent >= i) corrupt("bad parent reference");
+    if (uint64_t{e.name_off} + e.name_len > c.arena.size()) corrupt("bad name reference");
+    check_ref(e.latest, c.versions.size(), "version", true);
+  }
+  for (size_t i = from.versions; i < c.versions.size(); ++i) {
+    const auto& v = c.versions[i];
+    check_ref(v.backup, c.backups.size(), "backup");
+    if (v.prev != kNone && v.prev >= i) corrupt("bad version chain");
+    if (v.type == Type::kFile) check_ref(v.content, c.contents.size(), "content");
+    if (v.type == Type::kSymlink &&
+        (v.content == kNone || v.size > c.arena.size() || uint64_t{v.content} + v.size > c.arena.size()))
+      corrupt("bad symlink target");
+  }
+}
+
+}  // namespace detail
+
+using namespace detail;
 
 void encode_to(const Catalog& c, const std::function<void(std::string_view)>& sink) {
   ByteWriter w;
@@ -133,20 +267,9 @@ void encode_to(const Catalog& c, const std::function<void(std::string_view)>& si
   w.varint(c.hosts.size());
   for (const auto& h : c.hosts) w.str(h.name);
   w.varint(c.folders.size());
-  for (const auto& f : c.folders) {
-    w.varint(f.host);
-    w.str(f.path);
-    w.varint(opt(f.root));
-    w.u8(f.automatic ? 1 : 0);
-  }
+  for (const auto& f : c.folders) put_folder(w, f);
   w.varint(c.backups.size());
-  for (const auto& b : c.backups) {
-    w.varint(b.folder);
-    w.svarint(b.time_ns);
-    w.u8(b.complete ? 1 : 0);
-    w.varint(b.files_stored);
-    w.varint(b.bytes_stored);
-  }
+  for (const auto& b : c.backups) put_backup(w, b);
   w.varint(c.containers.size());
   for (const auto& k : c.containers) {
     w.str(k.name);
@@ -155,21 +278,12 @@ void encode_to(const Catalog& c, const std::function<void(std::string_view)>& si
   w.varint(c.blobs.size());
   for (const auto& b : c.blobs) {
     flush(false);
-    w.varint(b.container);
-    w.varint(b.offset);
-    w.varint(b.length);
-    w.varint(b.raw_size);
-    w.u8(b.compressed ? 1 : 0);
-    put_array(w, b.iv);
-    put_array(w, b.mac);
+    put_blob(w, b);
   }
   w.varint(c.contents.size());
   for (const auto& k : c.contents) {
     flush(false);
-    put_array(w, k.hash);
-    w.varint(k.size);
-    w.varint(k.first_blob);
-    w.varint(k.blob_count);
+    put_content(w, k);
   }
   w.varint(c.entries.size());
   for (const auto& e : c.entries) {
@@ -200,23 +314,8 @@ Catalog decode(std::string_view data) {
   Catalog c;
   c.arena = std::string(r.str());
   for (uint64_t n = r.count(1); n; --n) c.hosts.push_back({std::string(r.str())});
-  for (uint64_t n = r.count(4); n; --n) {
-    Folder f;
-    f.host = u32_of(r.varint());
-    f.path = std::string(r.str());
-    f.root = unopt(r.varint());
-    f.automatic = r.u8() != 0;
-    c.folders.push_back(std::move(f));
-  }
-  for (uint64_t n = r.count(5); n; --n) {
-    Backup b;
-    b.folder = u32_of(r.varint());
-    b.time_ns = r.svarint();
-    b.complete = r.u8() != 0;
-    b.files_stored = r.varint();
-    b.bytes_stored = r.varint();
-    c.backups.push_back(b);
-  }
+  for (uint64_t n = r.count(4); n; --n) c.folders.push_back(get_folder(r));
+  for (uint64_t n = r.count(5); n; --n) c.backups.push_back(get_backup(r));
   for (uint64_t n = r.count(2); n; --n) {
     Container k;
     k.name = std::string(r.str());
@@ -226,28 +325,11 @@ Catalog decode(std::string_view data) {
   uint64_t nblobs = r.count(53);
   c.blobs.reserve(nblobs);
   advise_huge_pages(c.blobs.data(), c.blobs.capacity() * sizeof(c.blobs[0]));
-  for (uint64_t n = nblobs; n; --n) {
-    BlobRef b;
-    b.container = u32_of(r.varint());
-    b.offset = r.varint();
-    b.length = u32_of(r.varint());
-    b.raw_size = u32_of(r.varint());
-    b.compressed = r.u8() != 0;
-    get_array(r, b.iv);
-    get_array(r, b.mac);
-    c.blobs.push_back(b);
-  }
+  for (uint64_t n = nblobs; n; --n) c.blobs.push_back(get_blob(r));
   uint64_t ncontents = r.count(35);
   c.contents.reserve(ncontents);
   advise_huge_pages(c.contents.data(), c.contents.capacity() * sizeof(c.contents[0]));
-  for (uint64_t n = ncontents; n; --n) {
-    Content k;
-    get_array(r, k.hash);
-    k.size = r.varint();
-    k.first_blob = u32_of(r.varint());
-    k.blob_count = u32_of(r.varint());
-    c.contents.push_back(k);
-  }
+  for (uint64_t n = ncontents; n; --n) c.contents.push_back(get_content(r));
   uint64_t nentries = r.count(4);
   c.entries.reserve(nentries);
   advise_huge_pages(c.entries.data(), c.entries.capacity() * sizeof(c.entries[0]));
@@ -266,57 +348,13 @@ Catalog decode(std::string_view data) {
     Version v;
     v.backup = u32_of(r.varint());
     v.prev = unopt(r.varint());
-    uint8_t t = r.u8();
-    if (t < 1 || t > (format == 1 ? 4 : 8)) corrupt("bad version type");
-    v.type = static_cast<Type>(t);
-    if (format >= 2) {
-      v.flags = r.u8();
-      if (v.flags & ~(kLinked | kExtra | kSparse | kLegacy)) corrupt("bad version flags");
-    } else {
-      v.flags = kLegacy;
-    }
-    uint64_t mode = r.varint();
-    if (mode > 0xffff) corrupt("bad mode");
-    v.mode = static_cast<uint16_t>(mode);
-    v.uid = u32_of(r.varint());
-    v.gid = u32_of(r.varint());
-    v.mtime_ns = r.svarint();
-    v.ctime_ns = r.svarint();
-    v.inode = r.varint();
-    v.size = r.varint();
-    v.content = unopt(r.varint());
-    uint64_t target_len = r.varint();
-    if (v.type == Type::kSymlink) v.size = target_len;  // in memory, size is the target's length
+    get_version_body(r, v, format);
     c.versions.push_back(v);
   }
   if (format >= 2) decode_extras(r, c);
   if (!r.done()) corrupt("trailing bytes");
 
-  // Every reference must point inside its table, so that queries never index out of range.
-  for (const auto& f : c.folders) {
-    check_ref(f.host, c.hosts.size(), "host");
-    check_ref(f.root, c.entries.size(), "folder root");
-  }
-  for (const auto& b : c.backups) check_ref(b.folder, c.folders.size(), "folder");
-  for (const auto& b : c.blobs) check_ref(b.container, c.containers.size(), "container");
-  for (const auto& k : c.contents)
-    if (uint64_t{k.first_blob} + k.blob_count > c.blobs.size()) corrupt("bad blob range");
-  for (size_t i = 0; i < c.entries.size(); ++i) {
-    const auto& e = c.entries[i];
-    // Parents come before children, which also rules out cycles.
-    if (e.parent != kNone && e.parent >= i) corrupt("bad parent reference");
-    if (uint64_t{e.name_off} + e.name_len > c.arena.size()) corrupt("bad name reference");
-    check_ref(e.latest, c.versions.size(), "version", true);
-  }
-  for (size_t i = 0; i < c.versions.size(); ++i) {
-    const auto& v = c.versions[i];
-    check_ref(v.backup, c.backups.size(), "backup");
-    if (v.prev != kNone && v.prev >= i) corrupt("bad version chain");
-    if (v.type == Type::kFile) check_ref(v.content, c.contents.size(), "content");
-    if (v.type == Type::kSymlink &&
-        (v.content == kNone || v.size > c.arena.size() || uint64_t{v.content} + v.size > c.arena.size()))
-      corrupt("bad symlink target");
-  }
+  check_refs(c, Mark{});
   return c;
 }
 

@@ -16,10 +16,12 @@ class CatalogStore {
   // The newest readable catalog; an empty one in a new repository. A damaged newest
   // generation is reported (WARN, by name) and the one before it used.
   virtual catalog::Catalog load() = 0;
-  // Commits `catalog` after the generation last loaded or saved, with a conditional create:
-  // a concurrent writer is detected (Error kLocked), never overwritten. Old generations
-  // beyond the kept ones are removed afterwards. Returns the stored size.
-  virtual uint64_t save(const catalog::Catalog& catalog) = 0;
+  // Commits what `catalog` changed since it was loaded or last saved, after the generation
+  // last loaded or saved, with a conditional create: a concurrent writer is never
+  // overwritten; with may_retry this writer's changes are placed after it and committed
+  // again, else Error(kLocked). Old generations beyond the kept ones are removed afterwards.
+  // Returns the stored size of what was written.
+  virtual uint64_t save(catalog::Catalog& catalog, bool may_retry) = 0;
   // True if the store holds a newer generation than the one last loaded or saved.
   virtual bool changed() = 0;
 };

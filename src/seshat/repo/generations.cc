@@ -1,12 +1,19 @@
-// The catalog generations: seshat/db/<generation, 20 digits>, each the whole catalog encoded,
-// compressed and sealed (doc/format/catalog.md).
+// The catalog generations: seshat/db/<generation, 20 digits>, each either a base (the whole
+// catalog) or a delta (what one commit added and changed, on top of the generation before
+// it), all compressed and sealed (doc/format/catalog.md).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "seshat/catalog/codec.h"
+#include "seshat/crypto/crypto.h"
 #include "seshat/repo/repository.h"
+#include "seshat/util/bytes.h"
 #include "seshat/util/fault.h"
 #include "seshat/util/log.h"
 #include "seshat/util/zstd.h"
@@ -34,6 +41,104 @@ std::optional<uint64_t> parse_generation(const std::string& name, const char* pr
 // Plain catalogs above this are refused before anything is allocated.
 constexpr uint64_t kMaxCatalogBytes = 16ull << 30;
 
+// The header of a format-3 generation: "SGEN", version, kind, its own number, the base its
+// chain starts at, the base before that one (0: none).
+constexpr char kGenMagic[4] = {'S', 'G', 'E', 'N'};
+constexpr uint32_t kGenVersion = 3;
+enum class Kind : uint8_t {
+  kBase = 1,      // the whole catalog, continuing the state before it (a consolidation)
+  kDelta = 2,     // the changes of one commit to the state of the generation before it
+  kReplaced = 3,  // the whole catalog, not continuing anything (DB RESET, REBUILD, LOAD; format 1-2)
+};
+// A delta chain longer than this, or whose deltas add up to more than a quarter of its
+// base, is consolidated by the next commit (doc/format/catalog.md, "Consolidation").
+constexpr uint64_t kMaxDeltas = 64;
+// How often a writer that lost a commit race reads what won and tries again.
+constexpr int kCommitAttempts = 32;
+
+struct Object {
+  uint64_t number = 0;
+  Kind kind = Kind::kReplaced;
+  uint64_t base = 0;       // the chain's base (a base: itself)
+  uint64_t prev_base = 0;  // a base: the base of the chain before it (0: none)
+  uint64_t size = 0;       // sealed size in the store
+  std::string plain;       // the payload: an encoded catalog or delta
+};
+
+std::string header(Kind kind, uint64_t number, uint64_t base, uint64_t prev_base) {
+  ByteWriter w;
+  w.bytes(std::string_view(kGenMagic, 4));
+  w.u32(kGenVersion);
+  w.u8(static_cast<uint8_t>(kind));
+  w.varint(number);
+  w.varint(base);
+  w.varint(prev_base);
+  return std::move(w.data());
+}
+
+// Reads, authenticates and decompresses one generation, and parses its header. An object
+// of format 1 or 2 (a whole catalog with no header) is a replaced base.
+Object read_object(storage::Storage& store, const crypto::Keys& keys, const GenerationInfo& g) {
+  Object o;
+  o.number = g.number;
+  {
+    // Decrypted where it was read, and freed before decoding: at most the compressed and
+    // the plain catalog are in memory at once, then the plain one and the decoded one.
+    std::string sealed = store.get(g.name);
+    o.size = sealed.size();
+    std::string_view z = crypto::open_packed_in_place(keys, sealed);
+    auto n = zstd::frame_size(z, kMaxCatalogBytes);
+    if (!n) throw n.error();
+    if (Status st = zstd::decompress(z, *n, o.plain); !st) throw st.error();
+    o.plain.resize(*n);
+  }
+  if (o.plain.size() >= 4 && std::memcmp(o.plain.data(), kGenMagic, 4) == 0) {
+    ByteReader r(o.plain);
+    r.bytes(4);
+    if (r.u32() != kGenVersion)
+      throw Error(ErrorKind::kCorruption, "catalog is damaged: unsupported generation format");
+    uint8_t k = r.u8();
+    if (k < 1 || k > 3) throw Error(ErrorKind::kCorruption, "catalog is damaged: bad generation kind");
+    o.kind = static_cast<Kind>(k);
+    uint64_t number = r.varint();
+    o.base = r.varint();
+    o.prev_base = r.varint();
+    // A generation copied or renamed to another number would make another state.
+    if (number != g.number || (o.kind == Kind::kDelta ? o.base >= number : o.base != number) ||
+        o.prev_base >= o.base + (o.kind == Kind::kDelta ? 1 : 0))
+      throw Error(ErrorKind::kCorruption, "catalog is damaged: generation header does not match its name");
+    o.plain.erase(0, o.plain.size() - r.remaining());
+  } else {
+    o.base = g.number;
+  }
+  return o;
+}
+
+// Compresses and seals `pieces` (produced twice: once to count, once to write) into `sink`.
+void seal_into(const crypto::Keys& keys, const std::function<void(const storage::Storage::Sink&)>& pieces,
+               const storage::Storage::Sink& sink, uint64_t& sealed_size) {
+  sealed_size = 0;
+  crypto::PackedSealer sealer(keys, [&](std::string_view piece) {
+    sealed_size += piece.size();
+    sink(piece);
+  });
+  // The frame records its content size (a reader checks it): one counting pass first.
+  uint64_t plain_size = 0;
+  pieces([&](std::string_view piece) { plain_size += piece.size(); });
+  zstd::Compressor z(3, plain_size, [&](std::string_view piece) { sealer.update(piece); });
+  pieces([&](std::string_view piece) { z.update(piece); });
+  z.finish();
+  sealer.finish();
+}
+
+// A pause of 1 to `max` ms, unpredictable.
+int jitter_ms(int max) {
+  std::string r = crypto::random_bytes(2);
+  return (static_cast<unsigned char>(r[0]) << 8 | static_cast<unsigned char>(r[1])) % max + 1;
+}
+
+bool is_gone(const Error& e) { return e.kind() == ErrorKind::kCorruption || e.kind() == ErrorKind::kNotFound; }
+
 }  // namespace
 
 std::vector<GenerationInfo> Generations::list() {
@@ -52,25 +157,6 @@ std::vector<GenerationInfo> Generations::list() {
   return out;
 }
 
-namespace {
-
-catalog::Catalog read_generation(storage::Storage& store, const crypto::Keys& keys, const std::string& name) {
-  std::string plain;
-  {
-    // Decrypted where it was read, and freed before decoding: at most the compressed and
-    // the plain catalog are in memory at once, then the plain one and the decoded one.
-    std::string sealed = store.get(name);
-    std::string_view z = crypto::open_packed_in_place(keys, sealed);
-    auto n = zstd::frame_size(z, kMaxCatalogBytes);
-    if (!n) throw n.error();
-    if (Status st = zstd::decompress(z, *n, plain); !st) throw st.error();
-    plain.resize(*n);
-  }
-  return catalog::decode(plain);
-}
-
-}  // namespace
-
 std::vector<GenerationInfo> Generations::kept() {
   std::vector<GenerationInfo> out;
   for (auto& o : store_.list(kKeptPrefix))
@@ -81,26 +167,79 @@ std::vector<GenerationInfo> Generations::kept() {
   return out;
 }
 
+Generations::State Generations::state_at(const std::vector<GenerationInfo>& gens, size_t top, bool strict) {
+  auto find = [&](uint64_t number) -> const GenerationInfo* {
+    auto it = std::lower_bound(gens.begin(), gens.end(), number,
+                               [](const GenerationInfo& g, uint64_t n) { return g.number < n; });
+    return it != gens.end() && it->number == number ? &*it : nullptr;
+  };
+  Object last = read_object(store_, keys_, gens[top]);
+  State s;
+  s.top = last.number;
+  if (last.kind != Kind::kDelta) {
+    s.catalog = catalog::decode(last.plain);
+    s.base = last.number;
+    s.prev_base = last.prev_base;
+    s.base_bytes = last.size;
+    return s;
+  }
+  const uint64_t top_number = last.number, base_number = last.base;
+  const GenerationInfo* b = find(base_number);
+  if (!b)
+    throw Error(ErrorKind::kNotFound, "catalog generation " + std::to_string(base_number) + ", the base of " +
+                                          gens[top].name + ", is missing");
+  {
+    Object base = read_object(store_, keys_, *b);
+    if (base.kind == Kind::kDelta)
+      throw Error(ErrorKind::kCorruption, "catalog is damaged: " + b->name + " is not the base of " + gens[top].name);
+    s.catalog = catalog::decode(base.plain);
+    s.base = base.number;
+    s.prev_base = base.prev_base;
+    s.base_bytes = base.size;
+  }
+  s.top = base_number;
+  // The deltas between, in order; a damaged or missing one ends the state before it.
+  for (uint64_t k = base_number + 1; k <= top_number; ++k) {
+    try {
+      const GenerationInfo* d = k == top_number ? &gens[top] : find(k);
+      if (!d) throw Error(ErrorKind::kNotFound, "it is missing");
+      Object delta = k == top_number ? std::move(last) : read_object(store_, keys_, *d);
+      if (delta.kind != Kind::kDelta || delta.base != base_number)
+        throw Error(ErrorKind::kCorruption, "it is not a delta of base " + std::to_string(base_number));
+      catalog::apply_delta(s.catalog, delta.plain, true);
+      s.delta_bytes += delta.size;
+      ++s.deltas;
+      s.top = k;
+    } catch (const Error& e) {
+      if (strict || !is_gone(e)) throw;
+      log::warn("Catalog generation {} is damaged ({}); using generation {}, the one before it", generation_name(k),
+                e.what(), k - 1);
+      break;
+    }
+  }
+  return s;
+}
+
 catalog::Catalog Generations::read(uint64_t number) {
-  for (const auto& g : list())
-    if (g.number == number) return read_generation(store_, keys_, g.name);
+  auto gens = list();
+  for (size_t i = 0; i < gens.size(); ++i)
+    if (gens[i].number == number) return std::move(state_at(gens, i, true).catalog);
   for (const auto& g : kept())
-    if (g.number == number) return read_generation(store_, keys_, g.name);
+    if (g.number == number) return catalog::decode(read_object(store_, keys_, g).plain);
   throw Error(ErrorKind::kNotFound,
               "there is no DB generation " + std::to_string(number) + " (DB GENERATIONS lists them)");
 }
 
 uint64_t Generations::keep_newest() {
   auto gens = list();
-  for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
+  for (size_t i = gens.size(); i-- > 0;) {
     try {
-      std::string sealed = store_.get(it->name);
-      crypto::open_packed(keys_, sealed);  // only a readable one is worth keeping
-      std::string name = generation_name(it->number, kKeptPrefix);
-      if (!store_.try_get(name)) store_.put(name, sealed);
-      return it->number;
+      State s = state_at(gens, i, true);  // only a readable one is worth keeping
+      std::string name = generation_name(s.top, kKeptPrefix);
+      if (!store_.head(name)) write_base(name, s.catalog, static_cast<int>(Kind::kReplaced), s.top, 0);
+      return s.top;
     } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kCorruption && e.kind() != ErrorKind::kNotFound) throw;
+      if (!is_gone(e)) throw;
     }
   }
   return 0;
@@ -108,60 +247,180 @@ uint64_t Generations::keep_newest() {
 
 catalog::Catalog Generations::load() {
   auto gens = list();
-  for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
+  for (size_t i = gens.size(); i-- > 0;) {
     try {
-      catalog::Catalog c = read_generation(store_, keys_, it->name);
+      State s = state_at(gens, i, false);
       // After falling back past a damaged generation, the next save goes after the newest
-      // one that exists (the damaged name is taken).
+      // one that exists (the damaged name is taken), and saves the whole catalog: a delta
+      // there would follow the damaged state.
       current_ = gens.back().number;
-      return c;
+      chain_ok_ = s.top == current_;
+      base_ = s.base;
+      prev_base_ = s.prev_base;
+      base_bytes_ = s.base_bytes;
+      delta_bytes_ = s.delta_bytes;
+      deltas_ = s.deltas;
+      mark_ = s.catalog.mark();
+      return std::move(s.catalog);
     } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kCorruption && e.kind() != ErrorKind::kNotFound) throw;
-      log::warn("Catalog generation {} is damaged ({}); trying the one before it", it->name, e.what());
+      if (!is_gone(e)) throw;
+      log::warn("Catalog generation {} is damaged ({}); trying the one before it", gens[i].name, e.what());
     }
   }
   if (!gens.empty())
     throw Error(ErrorKind::kCorruption, "every catalog generation in " + store_.describe() + " is damaged");
   current_ = 0;
+  chain_ok_ = false;  // the first save writes a base
+  base_ = prev_base_ = base_bytes_ = delta_bytes_ = deltas_ = 0;
+  mark_ = catalog::Mark{};
   return {};
 }
 
-uint64_t Generations::save(const catalog::Catalog& catalog) {
-  if (current_ >= UINT64_MAX - 1) throw Error(ErrorKind::kCorruption, "the catalog generation counter is exhausted");
-  uint64_t next = current_ + 1;
+uint64_t Generations::write_base(const std::string& name, const catalog::Catalog& catalog, int kind, uint64_t number,
+                                 uint64_t prev_base) {
   uint64_t sealed_size = 0;
+  std::string head = header(static_cast<Kind>(kind), number, number, prev_base);
   // Encoded, compressed and sealed as a stream into the store: a local store never holds
   // the sealed catalog whole (S3 collects it for its one conditional PUT).
   auto produce = [&](const storage::Storage::Sink& sink) {
-    sealed_size = 0;
-    crypto::PackedSealer sealer(keys_, [&](std::string_view piece) {
-      sealed_size += piece.size();
-      sink(piece);
-    });
-    // The frame records its content size (load checks it): one counting pass first.
-    uint64_t plain_size = 0;
-    catalog::encode_to(catalog, [&](std::string_view piece) { plain_size += piece.size(); });
-    zstd::Compressor z(3, plain_size, [&](std::string_view piece) { sealer.update(piece); });
-    catalog::encode_to(catalog, [&](std::string_view piece) { z.update(piece); });
-    z.finish();
-    sealer.finish();
+    seal_into(
+        keys_,
+        [&](const storage::Storage::Sink& piece) {
+          piece(head);
+          catalog::encode_to(catalog, piece);
+        },
+        sink, sealed_size);
   };
-  fault::point("catalog.before_put");
-  if (!store_.put_if_absent_stream(generation_name(next), produce))
-    throw Error(ErrorKind::kLocked, "another process saved the catalog at the same time (generation " +
-                                        std::to_string(next) + "); run the command again");
-  current_ = next;
-  fault::point("catalog.after_put");
+  if (!store_.put_if_absent_stream(name, produce)) return 0;
+  return sealed_size;
+}
+
+void Generations::upgrade_config() {
+  if (config_version_ >= kRepositoryVersion) return;
+  auto cfg = nlohmann::json::parse(store_.get(kConfigName));
+  cfg["version"] = kRepositoryVersion;
+  store_.put(kConfigName, cfg.dump(2) + "\n");
+  config_version_ = kRepositoryVersion;
+  log::info(
+      "The DB of {} was upgraded to format 3: each backup now saves only what it changed; Seshat 0.8.0 and older "
+      "can no longer open this store",
+      store_.describe());
+}
+
+uint64_t Generations::commit(catalog::Catalog& catalog, bool whole, bool may_retry) {
+  upgrade_config();
+  for (int attempt = 1;; ++attempt) {
+    if (current_ >= UINT64_MAX - 1) throw Error(ErrorKind::kCorruption, "the catalog generation counter is exhausted");
+    const uint64_t next = current_ + 1;
+    const std::string name = generation_name(next);
+    const bool as_delta = !whole && chain_ok_ && catalog.extends(mark_);
+    std::string delta;
+    if (as_delta) delta = catalog::encode_delta(catalog, mark_);
+    // A delta chain that grew past a quarter of its base, or too long, ends here with a new
+    // base: each byte of delta is rewritten at most four times, never by every commit.
+    const bool consolidate = as_delta && (deltas_ + 1 > kMaxDeltas || (delta_bytes_ + delta.size()) * 4 > base_bytes_);
+    uint64_t written = 0;
+    fault::point("catalog.before_put");
+    if (as_delta && !consolidate) {
+      std::string head = header(Kind::kDelta, next, base_, 0);
+      auto produce = [&](const storage::Storage::Sink& sink) {
+        seal_into(
+            keys_,
+            [&](const storage::Storage::Sink& piece) {
+              piece(head);
+              piece(delta);
+            },
+            sink, written);
+      };
+      if (!store_.put_if_absent_stream(name, produce)) written = 0;
+    } else {
+      Kind kind = whole ? Kind::kReplaced : Kind::kBase;
+      written = write_base(name, catalog, static_cast<int>(kind), next, base_);
+    }
+    if (written == 0) {
+      // Another writer committed generation `next` first.
+      if (!may_retry || whole || !as_delta || attempt >= kCommitAttempts)
+        throw Error(ErrorKind::kLocked, "another process saved the catalog at the same time (generation " +
+                                            std::to_string(next) + "); run the command again");
+      catch_up(catalog, delta);
+      // A short random pause, so that two writers do not collide on every step.
+      std::this_thread::sleep_for(std::chrono::milliseconds(jitter_ms(10 * attempt)));
+      continue;
+    }
+    fault::point("catalog.after_put");
+    current_ = next;
+    if (as_delta && !consolidate) {
+      delta_bytes_ += written;
+      ++deltas_;
+    } else {
+      prev_base_ = base_;
+      base_ = next;
+      base_bytes_ = written;
+      delta_bytes_ = deltas_ = 0;
+    }
+    chain_ok_ = true;
+    mark_ = catalog.mark();
+    after_commit(next);
+    return written;
+  }
+}
+
+void Generations::catch_up(catalog::Catalog& catalog, const std::string& delta) {
+  // What this writer added comes off, what the others committed goes on, then this writer's
+  // delta again after it: the same state every reader will compute from the store.
+  catalog.rollback(mark_);
+  auto gens = list();
+  size_t from = 0;
+  while (from < gens.size() && gens[from].number <= current_) ++from;
+  if (from == gens.size())
+    throw Error(ErrorKind::kCorruption, "the catalog generation after " + std::to_string(current_) +
+                                            " was taken but the store does not list it");
+  for (size_t i = from; i < gens.size(); ++i) {
+    Object o = read_object(store_, keys_, gens[i]);
+    if (o.number != current_ + 1)
+      throw Error(ErrorKind::kCorruption, "catalog generation " + std::to_string(current_ + 1) + " is missing");
+    if (o.kind == Kind::kReplaced)
+      throw Error(ErrorKind::kLocked,
+                  "the DB was replaced by another process (DB RESET, REBUILD or LOAD) while this ran; nothing was "
+                  "saved, the containers written stay in the store and the next backup adopts them");
+    if (o.kind == Kind::kBase) {
+      // A consolidation: the same state as ours plus theirs, written whole.
+      catalog = catalog::decode(o.plain);
+      prev_base_ = o.prev_base;
+      base_ = o.number;
+      base_bytes_ = o.size;
+      delta_bytes_ = deltas_ = 0;
+    } else {
+      if (o.base != base_)
+        throw Error(ErrorKind::kCorruption,
+                    "catalog generation " + gens[i].name + " is not a delta of base " + std::to_string(base_));
+      catalog::apply_delta(catalog, o.plain, true);
+      delta_bytes_ += o.size;
+      ++deltas_;
+    }
+    current_ = o.number;
+  }
+  mark_ = catalog.mark();
+  catalog::apply_delta(catalog, delta, false);
+  log::info("Another backup saved the DB at the same time: this one's changes were placed after it (generation {})",
+            current_ + 1);
+}
+
+void Generations::after_commit(uint64_t committed) {
   // Read back: the commit counts only if readers will take it, as the newest generation.
   auto gens = list();
-  if (gens.empty() || parse_generation(gens.back().name) != next)
+  if (gens.empty() || gens.back().number != committed)
     throw Error(ErrorKind::kCorruption,
-                "the catalog was written as generation " + std::to_string(next) + " but " +
+                "the catalog was written as generation " + std::to_string(committed) + " but " +
                     (gens.empty() ? std::string("the store does not list it") : gens.back().name + " is newer") +
                     "; run DB REBUILD or remove the stray object");
-  // Only after the new generation is stored do old ones go.
+  // Kept: the chain of the newest state and the chain before it (a damaged base falls back
+  // to the state before it), and at least the newest kGenerationsKept generations.
+  uint64_t keep_from = prev_base_ ? prev_base_ : base_;
+  keep_from = std::min<uint64_t>(keep_from, committed > kGenerationsKept ? committed - kGenerationsKept + 1 : 1);
   std::vector<std::string> old;
-  for (size_t i = 0; i + kGenerationsKept < gens.size(); ++i) old.push_back(gens[i].name);
+  for (const auto& g : gens)
+    if (g.number < keep_from) old.push_back(g.name);
   if (!old.empty()) {
     try {
       store_.remove_many(old);
@@ -170,7 +429,13 @@ uint64_t Generations::save(const catalog::Catalog& catalog) {
       log::warn("Could not remove old catalog generations: {}", e.what());
     }
   }
-  return sealed_size;
+}
+
+uint64_t Generations::save(catalog::Catalog& catalog, bool may_retry) { return commit(catalog, false, may_retry); }
+
+uint64_t Generations::save_whole(const catalog::Catalog& catalog) {
+  // Never changed: a whole catalog is not retried.
+  return commit(const_cast<catalog::Catalog&>(catalog), true, false);
 }
 
 bool Generations::changed() {
@@ -180,8 +445,13 @@ bool Generations::changed() {
 
 void Generations::skip_to_newest() {
   auto gens = list();
-  if (!gens.empty()) current_ = std::max(current_, gens.back().number);
+  if (!gens.empty() && gens.back().number != current_) {
+    current_ = std::max(current_, gens.back().number);
+    chain_ok_ = false;
+  }
 }
+
+uint64_t Generations::stored_bytes() const { return base_bytes_ + delta_bytes_; }
 
 void Generations::check(const GenerationInfo& g) { crypto::open_packed(keys_, store_.get(g.name)); }
 

@@ -74,7 +74,7 @@ void Repository::init(storage::Storage& store, std::string_view passphrase, cons
   store.put(std::string(kKeysPrefix) + to_hex(crypto::random_bytes(8)), keyfile);
   nlohmann::json cfg;
   cfg["format"] = "seshat";
-  cfg["version"] = 1;
+  cfg["version"] = kRepositoryVersion;
   cfg["id"] = id;
   cfg["created"] = format_iso(now_ns());
   if (!store.put_if_absent(kConfigName, cfg.dump(2) + "\n"))
@@ -83,10 +83,12 @@ void Repository::init(storage::Storage& store, std::string_view passphrase, cons
 
 std::unique_ptr<Repository> Repository::open(std::shared_ptr<storage::Storage> store, std::string_view passphrase) {
   std::string id;
+  int version = 0;
   try {
     auto cfg = nlohmann::json::parse(store->get(kConfigName));
     if (cfg.at("format").get<std::string>() != "seshat") throw Error(ErrorKind::kCorruption, "not a Seshat repository");
-    if (json_int<int>(cfg, "version", "repository config") != 1)
+    version = json_int<int>(cfg, "version", "repository config");
+    if (version < 1 || version > kRepositoryVersion)
       throw Error(ErrorKind::kCorruption,
                   "repository format version " + cfg.at("version").dump() + " is not supported by this Seshat");
     id = cfg.at("id").get<std::string>();
@@ -99,7 +101,9 @@ std::unique_ptr<Repository> Repository::open(std::shared_ptr<storage::Storage> s
   for (const auto& k : keys) {
     try {
       crypto::Keys master = crypto::open_keyfile(store->get(k.name), passphrase);
-      return std::unique_ptr<Repository>(new Repository(std::move(store), std::move(master), id));
+      auto repo = std::unique_ptr<Repository>(new Repository(std::move(store), std::move(master), id));
+      repo->generations_.set_config_version(version);
+      return repo;
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::kCorruption)
         log::warn("Key file {} is damaged: {}", k.name, e.what());

@@ -31,18 +31,37 @@ inline constexpr const char* kKeptPrefix = "seshat/db-kept/";
 inline constexpr const char* kContainerPrefix = "containers/";
 inline constexpr int kGenerationsKept = 5;
 
-// The catalog generations seshat/db/<20 digits>: the CatalogStore of a repository.
+// Version of the repository layout in seshat/config: 2 since catalog format 3 (deltas), which
+// a Seshat that reads only whole generations must not write to. A store of version 1 opens
+// and is upgraded by its first commit.
+inline constexpr int kRepositoryVersion = 2;
+
+// The catalog generations seshat/db/<20 digits>: the CatalogStore of a repository. A
+// generation is a base (the whole catalog) or a delta on the generation before it; the state
+// of a generation is its chain's base plus the deltas up to it (doc/format/catalog.md).
 class Generations : public CatalogStore {
  public:
   Generations(storage::Storage& store, const crypto::Keys& keys) : store_(store), keys_(keys) {}
   catalog::Catalog load() override;
-  uint64_t save(const catalog::Catalog& catalog) override;
+  // Commits what `catalog` added and changed since it was loaded or last saved, as a delta
+  // (or a new base once the chain is long: "Consolidation"); a catalog that does not extend
+  // that state, or one loaded past a damaged generation, is saved whole. If another writer
+  // committed first: with may_retry, its generations are read and this catalog is rebuilt
+  // as theirs plus ours (ids of what this writer added may change), then committed after
+  // them; without, Error(kLocked).
+  uint64_t save(catalog::Catalog& catalog, bool may_retry) override;
+  // Commits `catalog` whole as a new state that continues nothing (DB RESET, REBUILD, LOAD).
+  uint64_t save_whole(const catalog::Catalog& catalog);
   bool changed() override;
   // The generations in the store, oldest first. Objects under seshat/db/ whose names are not
   // generations are left out with a WARN (once each).
   std::vector<GenerationInfo> list();
   // The generation last loaded or saved (0: none yet).
   uint64_t current() const { return current_; }
+  // Sealed bytes of the current state in the store: its base and its deltas.
+  uint64_t stored_bytes() const;
+  // Deltas after the current state's base.
+  uint64_t deltas() const { return deltas_; }
   // Makes the newest generation in the store (even a damaged one) the current one, so that
   // the next save goes after it (DB REBUILD, DB RESET).
   void skip_to_newest();
@@ -50,17 +69,40 @@ class Generations : public CatalogStore {
   void check(const GenerationInfo& g);
   // The generations set aside under seshat/db-kept/, oldest first.
   std::vector<GenerationInfo> kept();
-  // Reads and decodes the generation of that number, from seshat/db/ or seshat/db-kept/.
-  // Throws Error(kNotFound) if there is none, kCorruption if it is damaged.
+  // The state of the generation of that number, from seshat/db/ or seshat/db-kept/.
+  // Throws Error(kNotFound) if there is none, kCorruption if it or its chain is damaged.
   catalog::Catalog read(uint64_t number);
-  // Sets the newest readable generation aside (a copy under seshat/db-kept/, never pruned);
-  // returns its number, or 0 if there is none.
+  // Sets the state of the newest readable generation aside (whole, under seshat/db-kept/,
+  // never pruned); returns its number, or 0 if there is none.
   uint64_t keep_newest();
+  // The repository version read from seshat/config (Repository::open).
+  void set_config_version(int v) { config_version_ = v; }
 
  private:
+  struct State {
+    catalog::Catalog catalog;
+    uint64_t top = 0, base = 0, prev_base = 0, base_bytes = 0, delta_bytes = 0, deltas = 0;
+  };
+  // The state of gens[top]. Not strict: a damaged delta ends it at the generation before.
+  State state_at(const std::vector<GenerationInfo>& gens, size_t top, bool strict);
+  uint64_t commit(catalog::Catalog& catalog, bool whole, bool may_retry);
+  // After losing a commit: this writer's delta re-applied after what the others committed.
+  void catch_up(catalog::Catalog& catalog, const std::string& delta);
+  void after_commit(uint64_t committed);
+  // Writes a base conditionally; 0 if the name was taken.
+  uint64_t write_base(const std::string& name, const catalog::Catalog& catalog, int kind, uint64_t number,
+                      uint64_t prev_base);
+  void upgrade_config();
+
   storage::Storage& store_;
   const crypto::Keys& keys_;
   uint64_t current_ = 0;
+  bool chain_ok_ = false;   // the catalog last loaded or saved is the state of current_
+  uint64_t base_ = 0;       // the base of that state's chain
+  uint64_t prev_base_ = 0;  // the base of the chain before it (0: none)
+  uint64_t base_bytes_ = 0, delta_bytes_ = 0, deltas_ = 0;
+  catalog::Mark mark_;  // where that state stood
+  int config_version_ = kRepositoryVersion;
   std::vector<std::string> warned_;
 };
 

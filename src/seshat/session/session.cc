@@ -160,9 +160,11 @@ void Session::backup(const std::string& dir) {
   services.writer = [&](const repo::ContainerOrigin& origin, repo::BlobWriter::Hooks hooks) {
     return o.repo().blob_writer(origin, opt.max_container, std::move(hooks));
   };
-  services.save = [&]() -> uint64_t {
+  services.save = [&](bool final) -> uint64_t {
     if (!opt.lock_held()) throw Error(ErrorKind::kLocked, kLockLost);
-    return o.generations().save(c);
+    // Only the final save may place this backup after another writer's commit: that
+    // renumbers what it added, which a checkpoint's packer still refers to.
+    return o.generations().save(c, final);
   };
   backup::Result r;
   try {
@@ -233,7 +235,7 @@ void Session::automatic_add(const std::string& dir) {
   }
   uint32_t f = existing ? *existing : c.find_or_add_folder(h, folder);
   c.folders[f].automatic = true;
-  o.generations().save(c);
+  o.generations().save(c, true);
   log::info("Registered {} for AUTOMATIC (backed up by the next AUTOMATIC)", folder);
 }
 
@@ -266,7 +268,7 @@ void Session::automatic_remove(std::optional<int> number, const std::string& pat
     return;
   }
   c.folders[*f].automatic = false;
-  o.generations().save(c);
+  o.generations().save(c, true);
   log::info("Unregistered {} from AUTOMATIC; its backups stay (BACKUP {} registers it again)", c.folders[*f].path,
             c.folders[*f].path);
 }
@@ -398,7 +400,7 @@ void Session::db_load() { open_repo().reload(store_description()); }
 void Session::db_save() {
   OpenRepository& o = open_repo();
   auto lock = o.lock_for_write(host_, settings_.wait, false);
-  uint64_t n = o.generations().save(o.catalog());
+  uint64_t n = o.generations().save(o.catalog(), true);
   log::info("Database saved to: {} (generation {}, {})", store_description(), o.generations().current(), human_size(n));
 }
 
@@ -447,7 +449,7 @@ void Session::db_load_generation(uint64_t n) {
   auto lock = o.lock_for_write(host_, settings_.wait, settings_.dry_run);
   catalog::Catalog c = o.generations().read(n);
   o.generations().skip_to_newest();
-  o.generations().save(c);
+  o.generations().save_whole(c);
   log::info("DB generation {} loaded ({} backups) and saved as generation {}", n, c.backups.size(),
             o.generations().current());
   o.set_catalog(std::move(c));
@@ -465,7 +467,7 @@ void Session::db_rebuild() {
   catalog::Catalog c;
   repo::RebuildResult r = repo::rebuild_catalog(open_->repo(), c);
   open_->generations().skip_to_newest();
-  open_->generations().save(c);
+  open_->generations().save_whole(c);
   open_->set_catalog(std::move(c));
   browser_.reset();
   restore_reset();
@@ -483,7 +485,7 @@ void Session::db_reset() {
   OpenRepository& o = open_repo();
   auto lock = o.lock_for_write(host_, settings_.wait, settings_.dry_run);
   catalog::Catalog empty;
-  o.generations().save(empty);
+  o.generations().save_whole(empty);
   o.set_catalog(std::move(empty));
   browser_ = Browser(host_);
   restore_reset();

@@ -93,6 +93,64 @@ def a_damaged_delta_falls_back_to_the_state_before_it(env):
     tc.compare_trees(tc.snapshot(src), tc.snapshot(t + src), "the backup after the damaged delta")
 
 
+def flip_middle_byte(path):
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) // 2)
+        b = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([b[0] ^ 1]))
+
+
+def files_under(root):
+    return sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
+
+
+@test(stores=("s3",))
+def s3_catalog_is_cached(env):
+    """The catalog of an S3 store is kept, as stored, under $XDG_CACHE_HOME/seshat/<id>/ (0700,
+    files 0600): with the store's copies damaged behind the listing's back a LIST still works
+    from the cache, and with SET CACHE NO it reads the store (and says they are damaged); a
+    damaged cached copy is fetched again; a generation the store no longer lists leaves the
+    cache."""
+    cache = os.path.join(env.base, "xdg-cache")
+    xdg = {"XDG_CACHE_HOME": cache}
+    src = mkdirs(env.base, "src")
+    many_files(src, 300)
+    env.first_backup(src, extra_env=xdg)
+    env.backup(src, extra_env=xdg)
+    env.run("LIST", "BACKUPS", extra_env=xdg)
+    dbs = db_objects(env)
+    cached = files_under(cache)
+    check(len(cached) == len(dbs), f"cached {cached} for the generations {sorted(dbs)}")
+    top = os.path.join(cache, "seshat")
+    check(os.stat(top).st_mode & 0o777 == 0o700, f"{top} is not 0700")
+    check(all(os.stat(f).st_mode & 0o777 == 0o600 for f in cached), "a cached file is not 0600")
+    saved = {k: open(env.store.object_file(k), "rb").read() for k in dbs}
+    for k in dbs:
+        flip_middle_byte(env.store.object_file(k))
+    r = env.run("LIST", "BACKUPS", extra_env=xdg)
+    check(not r.warns() and len([l for l in r.out.splitlines() if src in l]) == 2,
+          f"LIST BACKUPS did not come from the cache\n{r.summary()}")
+    r = env.run("SET", "CACHE", "NO", "LIST", "BACKUPS", rc=None, extra_env=xdg)
+    check(any("damaged" in w for w in r.warns()) or r.rc != 0, f"SET CACHE NO still read the cache\n{r.summary()}")
+    env.run("SET", "CACHE", "YES", extra_env=xdg)
+    for k, data in saved.items():
+        with open(env.store.object_file(k), "wb") as f:
+            f.write(data)
+    for f in cached:
+        flip_middle_byte(f)
+    r = env.run("LIST", "BACKUPS", extra_env=xdg)
+    check(not r.warns(), f"a damaged cached copy was not fetched again\n{r.summary()}")
+    check([open(f, "rb").read() for f in files_under(cache)] == [saved[k] for k in sorted(saved)],
+          "the cache does not hold the store's objects again")
+    write(f"{src}/new.txt", "new\n")
+    for _ in range(3):
+        env.backup(src, extra_env=xdg)
+    names = sorted(os.path.basename(f).split("-")[0] for f in files_under(cache))
+    listed = sorted(k.split("/")[-1] for k in db_objects(env))
+    check(set(names) <= set(listed), f"the cache keeps generations the store no longer lists: {names} vs {listed}")
+
+
 @test(stores=("local",))
 def v2_store_restores_and_upgrades(env):
     """A store written by Seshat 0.8.0 (catalog format 2, tests/fixtures/v2-store) restores both

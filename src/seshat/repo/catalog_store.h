@@ -30,6 +30,7 @@ struct GenerationInfo {
   uint64_t number = 0;
   std::string name;
   uint64_t size = 0;
+  std::string etag;  // as listed (S3), for the local cache; else empty
 };
 
 }  // namespace seshat::repo

@@ -1,7 +1,10 @@
 // The catalog generations: seshat/db/<generation, 20 digits>, each either a base (the whole
 // catalog) or a delta (what one commit added and changed, on top of the generation before
 // it), all compressed and sealed (doc/format/catalog.md).
+#include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -13,8 +16,10 @@
 #include "seshat/catalog/codec.h"
 #include "seshat/crypto/crypto.h"
 #include "seshat/repo/repository.h"
+#include "seshat/util/atomic_file.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/fault.h"
+#include "seshat/util/io.h"
 #include "seshat/util/log.h"
 #include "seshat/util/zstd.h"
 
@@ -45,25 +50,12 @@ constexpr uint64_t kMaxCatalogBytes = 16ull << 30;
 // chain starts at, the base before that one (0: none).
 constexpr char kGenMagic[4] = {'S', 'G', 'E', 'N'};
 constexpr uint32_t kGenVersion = 3;
-enum class Kind : uint8_t {
-  kBase = 1,      // the whole catalog, continuing the state before it (a consolidation)
-  kDelta = 2,     // the changes of one commit to the state of the generation before it
-  kReplaced = 3,  // the whole catalog, not continuing anything (DB RESET, REBUILD, LOAD; format 1-2)
-};
+using Kind = Generations::Kind;
 // A delta chain longer than this, or whose deltas add up to more than a quarter of its
 // base, is consolidated by the next commit (doc/format/catalog.md, "Consolidation").
 constexpr uint64_t kMaxDeltas = 64;
 // How often a writer that lost a commit race reads what won and tries again.
 constexpr int kCommitAttempts = 32;
-
-struct Object {
-  uint64_t number = 0;
-  Kind kind = Kind::kReplaced;
-  uint64_t base = 0;       // the chain's base (a base: itself)
-  uint64_t prev_base = 0;  // a base: the base of the chain before it (0: none)
-  uint64_t size = 0;       // sealed size in the store
-  std::string plain;       // the payload: an encoded catalog or delta
-};
 
 std::string header(Kind kind, uint64_t number, uint64_t base, uint64_t prev_base) {
   ByteWriter w;
@@ -76,15 +68,14 @@ std::string header(Kind kind, uint64_t number, uint64_t base, uint64_t prev_base
   return std::move(w.data());
 }
 
-// Reads, authenticates and decompresses one generation, and parses its header. An object
+// Authenticates and decompresses one generation as read, and parses its header. An object
 // of format 1 or 2 (a whole catalog with no header) is a replaced base.
-Object read_object(storage::Storage& store, const crypto::Keys& keys, const GenerationInfo& g) {
-  Object o;
+Generations::Object open_object(const crypto::Keys& keys, const GenerationInfo& g, std::string sealed) {
+  Generations::Object o;
   o.number = g.number;
   {
     // Decrypted where it was read, and freed before decoding: at most the compressed and
     // the plain catalog are in memory at once, then the plain one and the decoded one.
-    std::string sealed = store.get(g.name);
     o.size = sealed.size();
     std::string_view z = crypto::open_packed_in_place(keys, sealed);
     auto n = zstd::frame_size(z, kMaxCatalogBytes);
@@ -141,12 +132,61 @@ bool is_gone(const Error& e) { return e.kind() == ErrorKind::kCorruption || e.ki
 
 }  // namespace
 
+// ---- the local cache: generations of a remote store as stored (sealed), named by number,
+// size and ETag, so that an object rewritten under the same name is never taken for the old.
+
+std::string Generations::cache_file(const GenerationInfo& g) const {
+  if (cache_dir_.empty() || g.etag.empty()) return {};
+  return fmt::format("{}/{:020}-{}-{}", cache_dir_, g.number, g.size, to_hex(g.etag));
+}
+
+Generations::Object Generations::read_object(const GenerationInfo& g) {
+  std::string path = cache_file(g);
+  if (!path.empty()) {
+    if (auto cached = read_file(path); cached && cached->size() == g.size) {
+      try {
+        return open_object(keys_, g, std::move(*cached));
+      } catch (const Error& e) {
+        log::debug("The cached copy of {} is damaged ({}); reading it from the store", g.name, e.what());
+      }
+    }
+    ::unlink(path.c_str());
+  }
+  std::string sealed = store_.get(g.name);
+  Object o = open_object(keys_, g, sealed);  // only an authentic object is cached
+  if (!path.empty() && sealed.size() == g.size) {
+    if (Status st = make_dirs(cache_dir_, 0700); !st)
+      log::debug("Cannot make the cache directory {}: {}", cache_dir_, st.error().what());
+    else if (Status w = write_file_atomic(path, sealed, 0600); !w)
+      log::debug("Cannot cache {}: {}", g.name, w.error().what());
+  }
+  return o;
+}
+
+void Generations::prune_cache(const std::vector<GenerationInfo>& gens) {
+  if (cache_dir_.empty()) return;
+  std::vector<std::string> keep;
+  for (const auto& g : gens) keep.push_back(cache_file(g));
+  io::Fd dir(::open(cache_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) return;
+  DIR* d = ::fdopendir(::dup(dir.get()));
+  if (!d) return;
+  std::vector<std::string> gone;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    if (std::find(keep.begin(), keep.end(), cache_dir_ + "/" + name) == keep.end()) gone.push_back(name);
+  }
+  ::closedir(d);
+  for (const auto& name : gone) ::unlinkat(dir.get(), name.c_str(), 0);
+}
+
 std::vector<GenerationInfo> Generations::list() {
   std::vector<GenerationInfo> out;
   for (auto& o : store_.list(kDbPrefix)) {
     auto n = parse_generation(o.name);
     if (n && *n > 0 && *n < UINT64_MAX) {
-      out.push_back({*n, std::move(o.name), o.size});
+      out.push_back({*n, std::move(o.name), o.size, std::move(o.etag)});
     } else if (std::find(warned_.begin(), warned_.end(), o.name) == warned_.end()) {
       log::warn("Ignoring {}: not a catalog generation of this format", o.name);
       warned_.push_back(o.name);
@@ -161,7 +201,7 @@ std::vector<GenerationInfo> Generations::kept() {
   std::vector<GenerationInfo> out;
   for (auto& o : store_.list(kKeptPrefix))
     if (auto n = parse_generation(o.name, kKeptPrefix); n && *n > 0 && *n < UINT64_MAX)
-      out.push_back({*n, std::move(o.name), o.size});
+      out.push_back({*n, std::move(o.name), o.size, {}});
   std::sort(out.begin(), out.end(),
             [](const GenerationInfo& a, const GenerationInfo& b) { return a.number < b.number; });
   return out;
@@ -173,7 +213,7 @@ Generations::State Generations::state_at(const std::vector<GenerationInfo>& gens
                                [](const GenerationInfo& g, uint64_t n) { return g.number < n; });
     return it != gens.end() && it->number == number ? &*it : nullptr;
   };
-  Object last = read_object(store_, keys_, gens[top]);
+  Object last = read_object(gens[top]);
   State s;
   s.top = last.number;
   if (last.kind != Kind::kDelta) {
@@ -189,7 +229,7 @@ Generations::State Generations::state_at(const std::vector<GenerationInfo>& gens
     throw Error(ErrorKind::kNotFound, "catalog generation " + std::to_string(base_number) + ", the base of " +
                                           gens[top].name + ", is missing");
   {
-    Object base = read_object(store_, keys_, *b);
+    Object base = read_object(*b);
     if (base.kind == Kind::kDelta)
       throw Error(ErrorKind::kCorruption, "catalog is damaged: " + b->name + " is not the base of " + gens[top].name);
     s.catalog = catalog::decode(base.plain);
@@ -203,7 +243,7 @@ Generations::State Generations::state_at(const std::vector<GenerationInfo>& gens
     try {
       const GenerationInfo* d = k == top_number ? &gens[top] : find(k);
       if (!d) throw Error(ErrorKind::kNotFound, "it is missing");
-      Object delta = k == top_number ? std::move(last) : read_object(store_, keys_, *d);
+      Object delta = k == top_number ? std::move(last) : read_object(*d);
       if (delta.kind != Kind::kDelta || delta.base != base_number)
         throw Error(ErrorKind::kCorruption, "it is not a delta of base " + std::to_string(base_number));
       catalog::apply_delta(s.catalog, delta.plain, true);
@@ -225,7 +265,7 @@ catalog::Catalog Generations::read(uint64_t number) {
   for (size_t i = 0; i < gens.size(); ++i)
     if (gens[i].number == number) return std::move(state_at(gens, i, true).catalog);
   for (const auto& g : kept())
-    if (g.number == number) return catalog::decode(read_object(store_, keys_, g).plain);
+    if (g.number == number) return catalog::decode(read_object(g).plain);
   throw Error(ErrorKind::kNotFound,
               "there is no DB generation " + std::to_string(number) + " (DB GENERATIONS lists them)");
 }
@@ -261,6 +301,7 @@ catalog::Catalog Generations::load() {
       delta_bytes_ = s.delta_bytes;
       deltas_ = s.deltas;
       mark_ = s.catalog.mark();
+      prune_cache(gens);
       return std::move(s.catalog);
     } catch (const Error& e) {
       if (!is_gone(e)) throw;
@@ -376,7 +417,7 @@ void Generations::catch_up(catalog::Catalog& catalog, const std::string& delta) 
     throw Error(ErrorKind::kCorruption, "the catalog generation after " + std::to_string(current_) +
                                             " was taken but the store does not list it");
   for (size_t i = from; i < gens.size(); ++i) {
-    Object o = read_object(store_, keys_, gens[i]);
+    Object o = read_object(gens[i]);
     if (o.number != current_ + 1)
       throw Error(ErrorKind::kCorruption, "catalog generation " + std::to_string(current_ + 1) + " is missing");
     if (o.kind == Kind::kReplaced)

@@ -78,7 +78,29 @@ class Generations : public CatalogStore {
   // The repository version read from seshat/config (Repository::open).
   void set_config_version(int v) { config_version_ = v; }
 
+  // The local cache of generations (a remote store's): the directory, empty for none.
+  void set_cache_dir(std::string dir) { cache_dir_ = std::move(dir); }
+
+  enum class Kind : uint8_t {
+    kBase = 1,      // the whole catalog, continuing the state before it (a consolidation)
+    kDelta = 2,     // the changes of one commit to the state of the generation before it
+    kReplaced = 3,  // the whole catalog, continuing nothing (DB RESET, REBUILD, LOAD; formats 1-2)
+  };
+  // One generation as read.
+  struct Object {
+    uint64_t number = 0;
+    Kind kind = Kind::kReplaced;
+    uint64_t base = 0;       // the chain's base (a base: itself)
+    uint64_t prev_base = 0;  // a base: the base of the chain before it (0: none)
+    uint64_t size = 0;       // sealed size in the store
+    std::string plain;       // the payload: an encoded catalog or delta
+  };
+
  private:
+  Object read_object(const GenerationInfo& g);
+  std::string cache_file(const GenerationInfo& g) const;
+  // Removes cached generations the store no longer lists.
+  void prune_cache(const std::vector<GenerationInfo>& gens);
   struct State {
     catalog::Catalog catalog;
     uint64_t top = 0, base = 0, prev_base = 0, base_bytes = 0, delta_bytes = 0, deltas = 0;
@@ -103,6 +125,7 @@ class Generations : public CatalogStore {
   uint64_t base_bytes_ = 0, delta_bytes_ = 0, deltas_ = 0;
   catalog::Mark mark_;  // where that state stood
   int config_version_ = kRepositoryVersion;
+  std::string cache_dir_;
   std::vector<std::string> warned_;
 };
 

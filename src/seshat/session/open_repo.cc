@@ -1,14 +1,36 @@
 #include "seshat/session/open_repo.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 
 #include "seshat/session/passphrase.h"
 #include "seshat/session/store.h"
 #include "seshat/util/atomic_file.h"
+#include "seshat/util/env.h"
 #include "seshat/util/error.h"
 #include "seshat/util/log.h"
 
 namespace seshat::session {
+namespace {
+
+// The catalog cache of an S3 store (SET CACHE): $XDG_CACHE_HOME/seshat/<repository id>, the
+// variable taken only if absolute (as the XDG spec says), else ~/.cache/seshat/<id>.
+void use_cache(repo::Repository& r, const Settings& s) {
+  if (s.store != StoreKind::kS3 || !s.cache) return;
+  // The id comes from the store's unauthenticated config: only hex digits become a path.
+  const std::string& id = r.id();
+  if (id.empty() || id.size() > 64 || !std::all_of(id.begin(), id.end(), [](char c) { return std::isxdigit(c); }))
+    return;
+  std::string root;
+  if (auto x = env::get(env::kXdgCacheHome); x && !x->empty() && x->front() == '/')
+    root = *x;
+  else
+    root = home_dir() + "/.cache";
+  r.generations().set_cache_dir(root + "/seshat/" + id);
+}
+
+}  // namespace
 
 std::unique_ptr<OpenRepository> OpenRepository::open(const Settings& s, bool create) {
   log::info("Initializing SESHAT and reading DB from {}", s.store_description());
@@ -33,6 +55,7 @@ std::unique_ptr<OpenRepository> OpenRepository::open(const Settings& s, bool cre
   } else {
     r = repo::Repository::open(store, read_passphrase(false));
   }
+  use_cache(*r, s);
   std::unique_ptr<OpenRepository> o(new OpenRepository(std::move(r)));
   o->catalog_ = o->generations().load();
   o->load_id_ = next_load_id();
@@ -47,7 +70,9 @@ std::unique_ptr<OpenRepository> OpenRepository::open_for_rebuild(const Settings&
   auto store = open_store(s);
   if (!repo::Repository::exists(*store))
     throw Error(ErrorKind::kNotFound, "there is no repository in " + s.store_description());
-  return std::unique_ptr<OpenRepository>(new OpenRepository(repo::Repository::open(store, read_passphrase(false))));
+  auto r = repo::Repository::open(store, read_passphrase(false));
+  use_cache(*r, s);
+  return std::unique_ptr<OpenRepository>(new OpenRepository(std::move(r)));
 }
 
 uint64_t OpenRepository::next_load_id() {

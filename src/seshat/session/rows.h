@@ -72,7 +72,8 @@ struct GenerationRow {
 
 struct DbSize {
   uint64_t generation = 0;
-  uint64_t stored_bytes = 0;
+  uint64_t stored_bytes = 0;  // the loaded state's base and deltas
+  uint64_t deltas = 0;        // deltas after its base
   size_t generations = 0;
   size_t hosts = 0, folders = 0, backups = 0, containers = 0, entries = 0, versions = 0, contents = 0;
   size_t memory_bytes = 0;

@@ -520,7 +520,8 @@ DbSize Session::db_size() {
   auto gens = o.generations().list();
   s.generation = o.generations().current();
   s.generations = gens.size();
-  if (!gens.empty()) s.stored_bytes = gens.back().size;
+  s.stored_bytes = o.generations().stored_bytes();
+  s.deltas = o.generations().deltas();
   const auto& c = o.catalog();
   s.hosts = c.hosts.size();
   s.folders = c.folders.size();

@@ -191,6 +191,7 @@ void backup_settings(std::vector<SettingDef>& t) {
   t.push_back(limit("limit_upload", "Upload limit", &Settings::limit_upload));
   t.push_back(limit("limit_download", "Download limit", &Settings::limit_download));
   t.push_back(flag("progress", "Progress line", true, &Settings::progress));
+  t.push_back(flag("cache", "Catalog cache", true, &Settings::cache));
   t.push_back({"output", "Output", false,
                [](Settings& s, const json& v) {
                  std::string o = as_string(v, "output");

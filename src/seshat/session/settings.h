@@ -26,6 +26,7 @@ struct Settings {
   std::string staging = "/tmp";         // SET STAGING
   uint64_t limit_upload = 0;            // SET LIMIT UPLOAD: bytes per second, 0 = none
   uint64_t limit_download = 0;          // SET LIMIT DOWNLOAD
+  bool cache = true;                    // SET CACHE: keep an S3 store's catalog in ~/.cache/seshat
   bool progress = true;                 // SET PROGRESS: the live status line on a terminal
   std::vector<std::string> excludes;    // EXCLUDE
   std::vector<std::string> includes;    // INCLUDE

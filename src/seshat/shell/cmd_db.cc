@@ -45,8 +45,8 @@ int db_generations(Context& c) {
 
 int db_size(Context& c) {
   auto s = c.session.db_size();
-  out(fmt::format("DB generation {} ({} kept), stored size {}", s.generation, s.generations,
-                  human_size(s.stored_bytes)));
+  out(fmt::format("DB generation {} ({} kept), stored size {} (a base and {})", s.generation, s.generations,
+                  human_size(s.stored_bytes), plural(s.deltas, "delta", "deltas")));
   out(fmt::format("{} hosts, {} folders, {} backups, {} containers", s.hosts, s.folders, s.backups, s.containers));
   out(fmt::format("{} paths, {} versions, {} distinct contents, {} in memory", s.entries, s.versions, s.contents,
                   human_size(s.memory_bytes)));

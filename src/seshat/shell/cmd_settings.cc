@@ -116,10 +116,10 @@ void check_staging(const std::string& d) {
 // "MAX, HIDDEN, ... are remembered": from the settings table, so that it stays true.
 std::string remembered_settings() {
   static const std::pair<const char*, const char*> kNames[] = {
-      {"CONFIRM", "confirm"}, {"DELETIONS", "deletions"}, {"DELAY", "delay"},        {"DETAIL", "detail"},
-      {"DRYRUN", "dry_run"},  {"HIDDEN", "hidden"},       {"LIMIT", "limit_upload"}, {"MAX", "max_container"},
-      {"OUTPUT", "output"},   {"OVERWRITE", "overwrite"}, {"PROGRESS", "progress"},  {"SPARSE", "sparse"},
-      {"STAGING", "staging"}, {"SYMLINKS", "symlinks"},   {"WAIT", "wait"}};
+      {"CACHE", "cache"},       {"CONFIRM", "confirm"}, {"DELETIONS", "deletions"}, {"DELAY", "delay"},
+      {"DETAIL", "detail"},     {"DRYRUN", "dry_run"},  {"HIDDEN", "hidden"},       {"LIMIT", "limit_upload"},
+      {"MAX", "max_container"}, {"OUTPUT", "output"},   {"OVERWRITE", "overwrite"}, {"PROGRESS", "progress"},
+      {"SPARSE", "sparse"},     {"STAGING", "staging"}, {"SYMLINKS", "symlinks"},   {"WAIT", "wait"}};
   std::vector<std::string> kept, run_only;
   for (auto [name, key] : kNames) (session::setting(key).remembered ? kept : run_only).push_back(name);
   return fmt::format("Change a setting ({} are remembered in ~/.seshatrc; {} last for this run)", fmt::join(kept, ", "),
@@ -253,6 +253,10 @@ std::vector<Node> settings_commands() {
                     "Let a restore write the all-zero blocks of every file as holes (default NO: only files that "
                     "had holes when backed up get them again; this run only)"),
              yes_no("SYMLINKS", "symlinks", "Follow symbolic links instead of storing them as links (default NO)"),
+             yes_no("CACHE", "cache",
+                    "Keep the catalog of an S3 store, still encrypted, in $XDG_CACHE_HOME/seshat (default ~/.cache): "
+                    "a command on a store nobody else changed downloads only a listing (default YES; never needed "
+                    "to restore)"),
              yes_no("WAIT", "wait", "Wait for a DB lock held by another process instead of failing (default NO)"),
          }),
       s3_settings(),

@@ -216,7 +216,7 @@ std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
         if (prefix.starts_with(child_rel + "/") || (child_rel + "/").starts_with(prefix) || prefix.empty())
           walk(child_path, child_rel);
       } else if (S_ISREG(st.st_mode) && child_rel.starts_with(prefix)) {
-        out.push_back({child_rel, static_cast<uint64_t>(st.st_size)});
+        out.push_back({child_rel, static_cast<uint64_t>(st.st_size), {}});
       }
     }
     ::closedir(d);

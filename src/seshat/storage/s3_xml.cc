@@ -34,7 +34,7 @@ ListPage parse_list_result(std::string_view body) {
   for (pugi::xml_node c : root.children("Contents")) {
     std::string key = c.child_value("Key");
     if (key.empty()) continue;
-    page.objects.push_back({key, std::strtoull(c.child_value("Size"), nullptr, 10)});
+    page.objects.push_back({key, std::strtoull(c.child_value("Size"), nullptr, 10), c.child_value("ETag")});
   }
   page.truncated = std::string_view(root.child_value("IsTruncated")) == "true";
   page.next_token = root.child_value("NextContinuationToken");

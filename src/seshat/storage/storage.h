@@ -22,6 +22,7 @@ namespace seshat::storage {
 struct ObjectInfo {
   std::string name;
   uint64_t size = 0;
+  std::string etag;  // S3: the object's ETag as listed (changes with its bytes); else empty
 };
 
 // A streaming upload. Nothing is visible under the name until commit() returns; a writer

@@ -45,6 +45,8 @@ const Var kFaults{"SESHAT_FAULTS", A::kTestHook, "Rules of the fault-injecting s
 const Var kIoLog{"SESHAT_IO_LOG", A::kTestHook,
                  "A file that gets one line per write sent to the store, with its size."};
 const Var kHome{"HOME", A::kUser, "Where ~/.seshatrc, ~/.seshat/ (default store, history) and ~/.aws/ are."};
+const Var kXdgCacheHome{"XDG_CACHE_HOME", A::kUser,
+                        "Where the catalog cache of S3 stores is (default ~/.cache; SET CACHE NO turns it off)."};
 const Var kUser{"USER", A::kUser, "The user name written into lock records."};
 const Var kAwsAccessKeyId{"AWS_ACCESS_KEY_ID", A::kUser,
                           "S3 access key (with AWS_SECRET_ACCESS_KEY); else a profile of ~/.aws/credentials."};
@@ -67,6 +69,7 @@ const std::array kAll = {&kPassword,
                          &kHostname,
                          &kDebug,
                          &kHome,
+                         &kXdgCacheHome,
                          &kUser,
                          &kAwsAccessKeyId,
                          &kAwsSecretAccessKey,

@@ -13,6 +13,7 @@ after an untimed sync:
   init        create the repository (seshat INITIALIZE / restic init)
   first       first backup of the tree
   unchanged   backup again, nothing changed
+  repeat      five more unchanged backups: the store's growth per backup (the catalog's cost)
   mutated     backup after `gen.py mutate --seed 1` (~1 % changed, 0.5 % added, 0.5 % deleted)
   list        open the repository and list the backups (seshat LIST BACKUPS / restic snapshots)
   restore     full restore of the newest backup into /dev/shm, then into <root>/<scale>/restore
@@ -51,7 +52,7 @@ PASSWORD = "bench passphrase 42"
 HOSTNAME = "bench-host"
 S3_KEY = "S3RVER"
 SESHAT_BUCKET, RESTIC_BUCKET = "seshat-bench", "restic-bench"
-ALL_STEPS = ["init", "first", "unchanged", "mutated", "list", "restore"]
+ALL_STEPS = ["init", "first", "unchanged", "repeat", "mutated", "list", "restore"]
 TOOLS = ["seshat", "restic"]
 
 
@@ -452,7 +453,7 @@ def main():
     NO_SYNC = a.no_sync
     if a.reps < 1:
         ap.error("--reps must be at least 1")
-    steps = a.steps.split(",") if a.steps else (["init", "first", "unchanged"] if a.scale == "files1m" else ALL_STEPS)
+    steps = a.steps.split(",") if a.steps else (["init", "first", "unchanged", "repeat", "list"] if a.scale == "files1m" else ALL_STEPS)
     for s in steps:
         if s not in ALL_STEPS:
             ap.error(f"unknown step {s}")
@@ -613,11 +614,18 @@ def main():
                     usage("store after first")
                 if "unchanged" in steps:
                     each("unchanged backup", lambda t: t.backup(tree))
+                if "repeat" in steps:
+                    before = {name: store_usage(tools[name].store_path, a.s3)[0] for name in order}
+                    for _ in range(5):
+                        each("unchanged again", lambda t: t.backup(tree))
+                    for name in order:
+                        grown = store_usage(tools[name].store_path, a.s3)[0] - before[name]
+                        record("growth per unchanged", "KB", name, grown / 5 / 1e3)
                 if "mutated" in steps:
                     gen.mutate(tree, 1, log=log)
                     shell_time(warm)
                     each("mutated backup", lambda t: t.backup(tree))
-                if "first" in steps or "unchanged" in steps or "mutated" in steps:
+                if "first" in steps or "unchanged" in steps or "repeat" in steps or "mutated" in steps:
                     usage("store final")
                 if "list" in steps:
                     each("list backups", lambda t: t.list())

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fuzz_common.h"
+#include "sample_catalog.h"
 #include "seshat/catalog/codec.h"
 #include "seshat/container/container.h"
 #include "seshat/crypto/keyfile.h"
@@ -21,6 +22,7 @@
 #include "seshat/util/bytes.h"
 
 using namespace seshat;
+using namespace seshat::fuzz_sample;
 
 namespace {
 
@@ -125,68 +127,6 @@ void container_seeds() {
 
 // ---------------------------------------------------------------- catalog
 
-catalog::Hash hash_of(uint8_t seed) {
-  catalog::Hash h{};
-  for (size_t i = 0; i < h.size(); ++i) h[i] = static_cast<uint8_t>(seed * 31 + i);
-  return h;
-}
-
-catalog::Version ver(uint32_t backup, catalog::Type type, uint32_t content = catalog::kNone, uint64_t size = 0) {
-  catalog::Version v;
-  v.backup = backup;
-  v.type = type;
-  v.mode = type == catalog::Type::kDir ? 0755 : 0644;
-  v.uid = 1000;
-  v.gid = 100;
-  v.mtime_ns = 1564150070897000000 + backup;
-  v.ctime_ns = v.mtime_ns + 1;
-  v.inode = 4242 + backup;
-  v.size = size;
-  v.content = content;
-  return v;
-}
-
-catalog::Catalog sample_catalog() {
-  using catalog::Type;
-  catalog::Catalog c;
-  uint32_t h = c.find_or_add_host("bastet");
-  uint32_t f = c.find_or_add_folder(h, "/home/adrian");
-  uint32_t f2 = c.find_or_add_folder(c.find_or_add_host("osiris"), "/etc");
-  uint32_t b0 = c.add_backup(f, 1564150070000000000);
-  uint32_t b1 = c.add_backup(f, 1564236470000000000);
-  uint32_t b2 = c.add_backup(f2, 1564236471000000000);
-  c.backups[b0].complete = c.backups[b1].complete = true;
-  uint32_t k = c.add_container("containers/SEF_bastet_home_20190726140750_000", 4096);
-  catalog::BlobRef blob;
-  blob.container = k;
-  blob.offset = 16;
-  blob.length = 32;
-  blob.raw_size = 13;
-  uint32_t content = c.add_content(hash_of(1), 13, {blob});
-  blob.offset = 48;
-  uint32_t content2 = c.add_content(hash_of(2), 26, {blob, blob});
-  uint32_t root = c.folders[f].root;
-  c.add_version(root, ver(b0, Type::kDir));
-  uint32_t docs = c.add_entry(root, "docs");
-  c.add_version(docs, ver(b0, Type::kDir));
-  c.add_version(docs, ver(b1, Type::kDeleted));
-  uint32_t notes = c.add_entry(docs, "notes.txt");
-  c.add_version(notes, ver(b0, Type::kFile, content, 13));
-  uint32_t a = c.add_entry(root, "a.txt");
-  c.add_version(a, ver(b0, Type::kFile, content, 13));
-  c.add_version(a, ver(b1, Type::kFile, content2, 26));
-  uint32_t link = c.add_entry(root, "link");
-  catalog::Version lv = ver(b1, Type::kSymlink);
-  std::string target = "docs/notes.txt";
-  lv.content = c.add_string(target);
-  lv.size = target.size();
-  c.add_version(link, lv);
-  uint32_t root2 = c.folders[f2].root;
-  c.add_version(root2, ver(b2, Type::kDir));
-  c.add_version(c.add_entry(root2, "hosts"), ver(b2, Type::kFile, content, 13));
-  return c;
-}
-
 void catalog_seeds() {
   const std::string t = "fuzz_catalog_decode";
   put(t, "empty", catalog::encode(catalog::Catalog{}));
@@ -214,6 +154,20 @@ void catalog_seeds() {
   std::string bad_version = full;
   bad_version[4] = 9;
   put(t, "bad_format_version", bad_version);
+
+  // Deltas on sample_catalog(), the base fuzz_catalog_delta applies them to; the first byte
+  // picks a strict (even) or a retry's apply (odd).
+  const std::string d = "fuzz_catalog_delta";
+  catalog::Catalog c = sample_catalog();
+  catalog::Mark m = c.mark();
+  put(d, "nothing", std::string("\0") + catalog::encode_delta(c, m));
+  c.add_backup(0, 1564322870000000000);
+  put(d, "unchanged_backup", std::string("\0") + catalog::encode_delta(c, m));
+  grow_sample(c);
+  std::string grown = catalog::encode_delta(c, m);
+  put(d, "backup_strict", std::string("\0") + grown);
+  put(d, "backup_retry", std::string("\1") + grown);
+  put(d, "backup_truncated", std::string("\0") + grown.substr(0, grown.size() - 5));
 }
 
 // ---------------------------------------------------------------- keyfile

@@ -11,7 +11,7 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(fuzz_container_footer_index fuzz_catalog_decode fuzz_keyfile fuzz_lock_record fuzz_s3_xml fuzz_shell)
+  targets=(fuzz_container_footer_index fuzz_catalog_decode fuzz_catalog_delta fuzz_keyfile fuzz_lock_record fuzz_s3_xml fuzz_shell)
 fi
 ./build.sh "${targets[@]}"
 

@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -488,10 +489,13 @@ def faults_catalog_read(env):
     env.backup(src, timeout=120)
     write(f"{src}/second.txt", "2\n")
     env.backup(src, timeout=120)
-    r = env.run("LIST", "BACKUPS", extra_env={"SESHAT_FAULTS": "get:seshat/db@1=corrupt"}, check_lock=False)
+    # Each run with an empty catalog cache (S3 stores), so that every generation is read.
+    def no_cache(faults):
+        return {"SESHAT_FAULTS": faults, "XDG_CACHE_HOME": tempfile.mkdtemp(dir=env.base)}
+    r = env.run("LIST", "BACKUPS", extra_env=no_cache("get:seshat/db@1=corrupt"), check_lock=False)
     check(any("Catalog generation" in l and "damaged" in l for l in r.warns()),
           f"a corrupt read of the newest catalog generation gave no WARN\n{r.summary()}")
-    r = env.run("LIST", "BACKUPS", rc=None, extra_env={"SESHAT_FAULTS": "get:seshat/db@*=short"}, check_lock=False)
+    r = env.run("LIST", "BACKUPS", rc=None, extra_env=no_cache("get:seshat/db@*=short"), check_lock=False)
     one_error_line(r, "damaged", "every catalog generation read short")
     r = env.run("LIST", "BACKUPS", rc=None, extra_env={"SESHAT_FAULTS": "get:seshat/keys@1=fail"}, check_lock=False)
     one_error_line(r, "injected fault", "the key file cannot be read")

@@ -24,8 +24,8 @@ struct Var {
 extern const Var kPassword, kPasswordFile, kPasswordCommand, kHostname, kThreads, kDebug;
 extern const Var kS3PartSize, kS3Attempts, kS3BackoffMs, kS3IdleSeconds;
 extern const Var kKdfMemLimit, kKdfOpsLimit, kLockLeaseSeconds, kCrashAt, kCrashLog, kFaults, kIoLog;
-extern const Var kHome, kXdgCacheHome, kUser, kAwsAccessKeyId, kAwsSecretAccessKey, kAwsSessionToken, kAwsProfile, kAwsRegion,
-    kAwsDefaultRegion, kAwsSharedCredentialsFile, kAwsConfigFile;
+extern const Var kHome, kXdgCacheHome, kUser, kAwsAccessKeyId, kAwsSecretAccessKey, kAwsSessionToken, kAwsProfile,
+    kAwsRegion, kAwsDefaultRegion, kAwsSharedCredentialsFile, kAwsConfigFile;
 
 // The whole table, in the order of doc/environment.md.
 std::span<const Var* const> all();

@@ -482,8 +482,9 @@ def faults_during_restore(env):
 
 @test
 def faults_catalog_read(env):
-    """A damaged or unreadable catalog read: the newest generation damaged in transit falls back
-    to the one before with a WARN; a failing key read is one clear error."""
+    """A damaged or unreadable catalog read: one read damaged in transit is read again; the newest
+    generation read damaged twice falls back to the one before with a WARN; a failing key read
+    is one clear error."""
     src = small_tree(env, n=6)
     env.run(*env.store_tokens(), "INITIALIZE")
     env.backup(src, timeout=120)
@@ -492,9 +493,14 @@ def faults_catalog_read(env):
     # Each run with an empty catalog cache (S3 stores), so that every generation is read.
     def no_cache(faults):
         return {"SESHAT_FAULTS": faults, "XDG_CACHE_HOME": tempfile.mkdtemp(dir=env.base)}
+    # One read corrupted on the way is read again: no fallback.
     r = env.run("LIST", "BACKUPS", extra_env=no_cache("get:seshat/db@1=corrupt"), check_lock=False)
+    check(not r.warns() and len([l for l in r.out.splitlines() if src in l]) == 2,
+          f"one corrupt read of the newest catalog generation was not read again\n{r.summary()}")
+    r = env.run("LIST", "BACKUPS", extra_env=no_cache("get:seshat/db@1=corrupt,get:seshat/db@2=corrupt"),
+                check_lock=False)
     check(any("Catalog generation" in l and "damaged" in l for l in r.warns()),
-          f"a corrupt read of the newest catalog generation gave no WARN\n{r.summary()}")
+          f"the newest catalog generation read corrupt twice gave no WARN\n{r.summary()}")
     r = env.run("LIST", "BACKUPS", rc=None, extra_env=no_cache("get:seshat/db@*=short"), check_lock=False)
     one_error_line(r, "damaged", "every catalog generation read short")
     r = env.run("LIST", "BACKUPS", rc=None, extra_env={"SESHAT_FAULTS": "get:seshat/keys@1=fail"}, check_lock=False)

@@ -25,13 +25,13 @@ TEST(Generations, SaveThenLoadGivesTheSameCatalog) {
   EXPECT_EQ(again->generations().current(), 1u);
 }
 
-TEST(Generations, OnlyTheNewestAreKept) {
+TEST(Generations, TheNewestChainAndTheOneBeforeAreKept) {
   TestRepo t;
   catalog::Catalog c;
   for (int i = 0; i < 8; ++i) t.repo->generations().save_whole(c);
   auto gens = t.repo->generations().list();
-  ASSERT_EQ(gens.size(), static_cast<size_t>(kGenerationsKept));
-  EXPECT_EQ(gens.front().number, 4u);
+  ASSERT_EQ(gens.size(), 2u);  // every save a whole catalog: the newest and the one before
+  EXPECT_EQ(gens.front().number, 7u);
   EXPECT_EQ(gens.back().number, 8u);
 }
 
@@ -190,11 +190,15 @@ TEST(Generations, ADamagedDeltaFallsBackToTheStateBeforeIt) {
   catalog::Catalog d = again->generations().load();
   EXPECT_TRUE(catalog::encode(d) == at2);
   EXPECT_EQ(again->generations().current(), 4u);
-  // The next commit goes after the newest name and holds the whole catalog.
+  // The next commit goes after the newest name, whole, as a state continuing nothing.
   add_backup(d, "h", "/f", 5, 1);
   again->generations().save(d, true);
   EXPECT_EQ(again->generations().current(), 5u);
-  EXPECT_EQ(again->generations().deltas(), 0u);
+  EXPECT_EQ(kind_of(t, again->generations().list().back()), 3);
+  add_backup(d, "h", "/f", 6, 1);
+  again->generations().save(d, true);
+  EXPECT_EQ(again->generations().current(), 6u);
+  EXPECT_EQ(again->generations().deltas(), 1u) << again->generations().stored_bytes();
   auto third = Repository::open(t.store, "passphrase");
   EXPECT_TRUE(catalog::encode(third->generations().load()) == catalog::encode(d));
   // A state through the damaged delta cannot be read strictly.
@@ -329,6 +333,63 @@ TEST(Generations, ANewerRepositoryVersionIsRefused) {
   cfg.replace(cfg.find("\"version\": 2"), 12, "\"version\": 3");
   t.store->put("seshat/config", cfg);
   EXPECT_THROW_KIND(kCorruption, Repository::open(t.store, "passphrase"));
+}
+
+// Regression (review): pruning by count kept deltas whose base it had removed.
+TEST(Generations, EveryKeptGenerationIsReadable) {
+  TestRepo t;
+  catalog::Catalog c = t.repo->generations().load();
+  for (int i = 0; i < 60; ++i) {
+    // Alternately small and large commits: bases and deltas in every order.
+    add_backup(c, "h", "/f", i, i % 3 == 0 ? 60 : 1);
+    t.repo->generations().save(c, true);
+    for (const auto& g : t.repo->generations().list())
+      ASSERT_NO_THROW(t.repo->generations().read(g.number)) << g.name << " after commit " << i;
+  }
+}
+
+TEST(Generations, CheckAllFindsBrokenChains) {
+  TestRepo t;
+  catalog::Catalog c = t.repo->generations().load();
+  add_backup(c, "h", "/f", 1, 300);
+  t.repo->generations().save(c, true);
+  for (int i = 2; i <= 4; ++i) {
+    add_backup(c, "h", "/f", i, 1);
+    t.repo->generations().save(c, true);
+  }
+  ASSERT_EQ(t.repo->generations().deltas(), 3u);
+  EXPECT_TRUE(t.repo->generations().check_all().empty());
+  t.store->remove("seshat/db/00000000000000000002");
+  auto p = t.repo->generations().check_all();
+  ASSERT_EQ(p.size(), 2u);  // generations 3 and 4 lost a link of their chain
+  EXPECT_EQ(p[0].first, "seshat/db/00000000000000000003");
+  std::string data = testing_support::slurp(t.file("seshat/db/00000000000000000004"));
+  data[data.size() / 2] ^= 1;
+  testing_support::spit(t.file("seshat/db/00000000000000000004"), data);
+  p = t.repo->generations().check_all();
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].first, "seshat/db/00000000000000000004");  // damaged
+  EXPECT_EQ(p[1].first, "seshat/db/00000000000000000003");
+}
+
+TEST(Generations, AnOldWriterAfterTheUpgradeIsNotTakenAsTheState) {
+  TestRepo t;
+  catalog::Catalog c = t.repo->generations().load();
+  add_backup(c, "h", "/f", 1, 100);
+  t.repo->generations().save(c, true);
+  const std::string mine = catalog::encode(c);
+  // What a Seshat 0.8 that loaded the store before the upgrade would write: a whole catalog
+  // without a header, at the next number.
+  catalog::Catalog old;
+  std::string plain = catalog::encode(old), z(zstd::bound(plain.size()), '\0');
+  z.resize(zstd::compress(plain, z.data(), z.size(), 3));
+  t.store->put("seshat/db/00000000000000000002", crypto::seal_packed(t.repo->keys(), z));
+  auto again = Repository::open(t.store, "passphrase");
+  EXPECT_TRUE(catalog::encode(again->generations().load()) == mine);  // falls back past it
+  catalog::Catalog d = again->generations().load();
+  add_backup(d, "h", "/f", 2, 1);
+  again->generations().save(d, true);  // after it, whole
+  EXPECT_TRUE(catalog::encode(Repository::open(t.store, "passphrase")->generations().load()) == catalog::encode(d));
 }
 
 }  // namespace

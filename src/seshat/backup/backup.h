@@ -59,7 +59,8 @@ struct Result {
 struct Services {
   // Makes the writer of this backup's containers.
   std::function<std::unique_ptr<repo::BlobWriter>(const repo::ContainerOrigin&, repo::BlobWriter::Hooks)> writer;
-  // Stores a catalog generation (checkpoints and the final save) and returns its size; it is
+  // Stores a catalog generation (checkpoints and the final save) and returns the catalog's
+  // stored size (its base and deltas: what checkpoints are paced by); it is
   // called with the catalog mutated only by this backup.
   // `final` is true for the save at the end of the backup (checkpoints: false).
   std::function<uint64_t(bool final)> save;

@@ -85,7 +85,7 @@ class Packer {
 
   std::mutex mu_;                  // guards the catalog, r_, the writer's place() and finish(), and below
   uint64_t since_checkpoint_ = 0;  // container bytes committed since the last checkpoint
-  uint64_t catalog_size_ = 0;      // of the last generation saved
+  uint64_t catalog_size_ = 0;      // stored size of the catalog at the last save
   int64_t checkpoint_ns_;
   std::unordered_set<uint64_t> big_sizes_;  // sizes of stored multi-part contents
 };

@@ -1,10 +1,7 @@
 // The catalog generations: seshat/db/<generation, 20 digits>, each either a base (the whole
 // catalog) or a delta (what one commit added and changed, on top of the generation before
 // it), all compressed and sealed (doc/format/catalog.md).
-#include <dirent.h>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -16,10 +13,8 @@
 #include "seshat/catalog/codec.h"
 #include "seshat/crypto/crypto.h"
 #include "seshat/repo/repository.h"
-#include "seshat/util/atomic_file.h"
 #include "seshat/util/bytes.h"
 #include "seshat/util/fault.h"
-#include "seshat/util/io.h"
 #include "seshat/util/log.h"
 #include "seshat/util/zstd.h"
 
@@ -70,7 +65,9 @@ std::string header(Kind kind, uint64_t number, uint64_t base, uint64_t prev_base
 
 // Authenticates and decompresses one generation as read, and parses its header. An object
 // of format 1 or 2 (a whole catalog with no header) is a replaced base.
-Generations::Object open_object(const crypto::Keys& keys, const GenerationInfo& g, std::string sealed) {
+}  // namespace
+
+Generations::Object Generations::open_sealed(const crypto::Keys& keys, const GenerationInfo& g, std::string sealed) {
   Generations::Object o;
   o.number = g.number;
   {
@@ -101,9 +98,12 @@ Generations::Object open_object(const crypto::Keys& keys, const GenerationInfo& 
     o.plain.erase(0, o.plain.size() - r.remaining());
   } else {
     o.base = g.number;
+    o.legacy = true;
   }
   return o;
 }
+
+namespace {
 
 // Compresses and seals `pieces` (produced twice: once to count, once to write) into `sink`.
 void seal_into(const crypto::Keys& keys, const std::function<void(const storage::Storage::Sink&)>& pieces,
@@ -132,55 +132,6 @@ bool is_gone(const Error& e) { return e.kind() == ErrorKind::kCorruption || e.ki
 
 }  // namespace
 
-// ---- the local cache: generations of a remote store as stored (sealed), named by number,
-// size and ETag, so that an object rewritten under the same name is never taken for the old.
-
-std::string Generations::cache_file(const GenerationInfo& g) const {
-  if (cache_dir_.empty() || g.etag.empty()) return {};
-  return fmt::format("{}/{:020}-{}-{}", cache_dir_, g.number, g.size, to_hex(g.etag));
-}
-
-Generations::Object Generations::read_object(const GenerationInfo& g) {
-  std::string path = cache_file(g);
-  if (!path.empty()) {
-    if (auto cached = read_file(path); cached && cached->size() == g.size) {
-      try {
-        return open_object(keys_, g, std::move(*cached));
-      } catch (const Error& e) {
-        log::debug("The cached copy of {} is damaged ({}); reading it from the store", g.name, e.what());
-      }
-    }
-    ::unlink(path.c_str());
-  }
-  std::string sealed = store_.get(g.name);
-  Object o = open_object(keys_, g, sealed);  // only an authentic object is cached
-  if (!path.empty() && sealed.size() == g.size) {
-    if (Status st = make_dirs(cache_dir_, 0700); !st)
-      log::debug("Cannot make the cache directory {}: {}", cache_dir_, st.error().what());
-    else if (Status w = write_file_atomic(path, sealed, 0600); !w)
-      log::debug("Cannot cache {}: {}", g.name, w.error().what());
-  }
-  return o;
-}
-
-void Generations::prune_cache(const std::vector<GenerationInfo>& gens) {
-  if (cache_dir_.empty()) return;
-  std::vector<std::string> keep;
-  for (const auto& g : gens) keep.push_back(cache_file(g));
-  io::Fd dir(::open(cache_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dir.valid()) return;
-  DIR* d = ::fdopendir(::dup(dir.get()));
-  if (!d) return;
-  std::vector<std::string> gone;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    if (std::find(keep.begin(), keep.end(), cache_dir_ + "/" + name) == keep.end()) gone.push_back(name);
-  }
-  ::closedir(d);
-  for (const auto& name : gone) ::unlinkat(dir.get(), name.c_str(), 0);
-}
-
 std::vector<GenerationInfo> Generations::list() {
   std::vector<GenerationInfo> out;
   for (auto& o : store_.list(kDbPrefix)) {
@@ -207,6 +158,15 @@ std::vector<GenerationInfo> Generations::kept() {
   return out;
 }
 
+bool Generations::follows_format3(const GenerationInfo& below) {
+  try {
+    return !read_object(below).legacy;
+  } catch (const Error& e) {
+    if (!is_gone(e)) throw;
+    return false;  // unreadable: says nothing
+  }
+}
+
 Generations::State Generations::state_at(const std::vector<GenerationInfo>& gens, size_t top, bool strict) {
   auto find = [&](uint64_t number) -> const GenerationInfo* {
     auto it = std::lower_bound(gens.begin(), gens.end(), number,
@@ -221,6 +181,12 @@ Generations::State Generations::state_at(const std::vector<GenerationInfo>& gens
     s.base = last.number;
     s.prev_base = last.prev_base;
     s.base_bytes = last.size;
+    if (last.legacy && config_version_ >= kRepositoryVersion && top > 0 && follows_format3(gens[top - 1]))
+      // Seshat 0.8 never writes format 3: one that had the store open before the upgrade
+      // wrote this after it, from a state without the newer backups.
+      throw Error(ErrorKind::kCorruption,
+                  "it was written by Seshat 0.8 or older after the store was upgraded (it follows format-3 "
+                  "generations and would drop the backups they hold)");
     return s;
   }
   const uint64_t top_number = last.number, base_number = last.base;
@@ -295,6 +261,7 @@ catalog::Catalog Generations::load() {
       // there would follow the damaged state.
       current_ = gens.back().number;
       chain_ok_ = s.top == current_;
+      fell_back_to_ = chain_ok_ ? 0 : s.top;
       base_ = s.base;
       prev_base_ = s.prev_base;
       base_bytes_ = s.base_bytes;
@@ -312,6 +279,7 @@ catalog::Catalog Generations::load() {
     throw Error(ErrorKind::kCorruption, "every catalog generation in " + store_.describe() + " is damaged");
   current_ = 0;
   chain_ok_ = false;  // the first save writes a base
+  fell_back_to_ = 0;
   base_ = prev_base_ = base_bytes_ = delta_bytes_ = deltas_ = 0;
   mark_ = catalog::Mark{};
   return {};
@@ -349,6 +317,15 @@ void Generations::upgrade_config() {
 }
 
 uint64_t Generations::commit(catalog::Catalog& catalog, bool whole, bool may_retry) {
+  // A commit on a state loaded past damaged generations leaves them (and any after them)
+  // out of the DB: said loudly, and written whole as a state that continues nothing, so that
+  // no other writer takes it for a continuation of what it saw.
+  if (fell_back_to_)
+    log::warn(
+        "Saving the DB after generation {}: generations {} to {} (damaged, or after a damaged one) are no longer "
+        "part of it; the containers they refer to stay in the store (DB REBUILD recovers their files)",
+        fell_back_to_, fell_back_to_ + 1, current_);
+  const bool replaces = whole || fell_back_to_ != 0;
   upgrade_config();
   for (int attempt = 1;; ++attempt) {
     if (current_ >= UINT64_MAX - 1) throw Error(ErrorKind::kCorruption, "the catalog generation counter is exhausted");
@@ -375,7 +352,7 @@ uint64_t Generations::commit(catalog::Catalog& catalog, bool whole, bool may_ret
       };
       if (!store_.put_if_absent_stream(name, produce)) written = 0;
     } else {
-      Kind kind = whole ? Kind::kReplaced : Kind::kBase;
+      Kind kind = replaces ? Kind::kReplaced : Kind::kBase;
       written = write_base(name, catalog, static_cast<int>(kind), next, base_);
     }
     if (written == 0) {
@@ -400,6 +377,7 @@ uint64_t Generations::commit(catalog::Catalog& catalog, bool whole, bool may_ret
       delta_bytes_ = deltas_ = 0;
     }
     chain_ok_ = true;
+    fell_back_to_ = 0;
     mark_ = catalog.mark();
     after_commit(next);
     return written;
@@ -407,6 +385,15 @@ uint64_t Generations::commit(catalog::Catalog& catalog, bool whole, bool may_ret
 }
 
 void Generations::catch_up(catalog::Catalog& catalog, const std::string& delta) {
+  try {
+    catch_up_to_newest(catalog, delta);
+  } catch (...) {
+    chain_ok_ = false;  // what is in memory is no state of the store: the next save is whole
+    throw;
+  }
+}
+
+void Generations::catch_up_to_newest(catalog::Catalog& catalog, const std::string& delta) {
   // What this writer added comes off, what the others committed goes on, then this writer's
   // delta again after it: the same state every reader will compute from the store.
   catalog.rollback(mark_);
@@ -424,6 +411,10 @@ void Generations::catch_up(catalog::Catalog& catalog, const std::string& delta) 
       throw Error(ErrorKind::kLocked,
                   "the DB was replaced by another process (DB RESET, REBUILD or LOAD) while this ran; nothing was "
                   "saved, the containers written stay in the store and the next backup adopts them");
+    if (o.kind == Kind::kBase && o.prev_base != base_)
+      throw Error(ErrorKind::kLocked, "the DB was rewritten by another process (generation " +
+                                          std::to_string(o.number) +
+                                          " does not continue the one this ran on); nothing was saved, run it again");
     if (o.kind == Kind::kBase) {
       // A consolidation: the same state as ours plus theirs, written whole.
       catalog = catalog::decode(o.plain);
@@ -449,16 +440,18 @@ void Generations::catch_up(catalog::Catalog& catalog, const std::string& delta) 
 
 void Generations::after_commit(uint64_t committed) {
   // Read back: the commit counts only if readers will take it, as the newest generation.
+  // (Another writer may have committed after it already.)
   auto gens = list();
-  if (gens.empty() || gens.back().number != committed)
-    throw Error(ErrorKind::kCorruption,
-                "the catalog was written as generation " + std::to_string(committed) + " but " +
-                    (gens.empty() ? std::string("the store does not list it") : gens.back().name + " is newer") +
-                    "; run DB REBUILD or remove the stray object");
+  if (std::none_of(gens.begin(), gens.end(), [&](const GenerationInfo& g) { return g.number == committed; }))
+    throw Error(ErrorKind::kCorruption, "the catalog was written as generation " + std::to_string(committed) +
+                                            " but the store does not list it; run the command again");
   // Kept: the chain of the newest state and the chain before it (a damaged base falls back
-  // to the state before it), and at least the newest kGenerationsKept generations.
-  uint64_t keep_from = prev_base_ ? prev_base_ : base_;
-  keep_from = std::min<uint64_t>(keep_from, committed > kGenerationsKept ? committed - kGenerationsKept + 1 : 1);
+  // to the state before it), every generation of them readable. With no chain before it
+  // (a store of format 2 upgraded, a first base) the newest kGenerationsKept names stay
+  // (format-2 generations are whole catalogs, each readable alone).
+  uint64_t keep_from = prev_base_;
+  if (!keep_from)
+    keep_from = std::min<uint64_t>(base_, committed > kGenerationsKept ? committed - kGenerationsKept + 1 : 1);
   std::vector<std::string> old;
   for (const auto& g : gens)
     if (g.number < keep_from) old.push_back(g.name);
@@ -493,7 +486,5 @@ void Generations::skip_to_newest() {
 }
 
 uint64_t Generations::stored_bytes() const { return base_bytes_ + delta_bytes_; }
-
-void Generations::check(const GenerationInfo& g) { crypto::open_packed(keys_, store_.get(g.name)); }
 
 }  // namespace seshat::repo

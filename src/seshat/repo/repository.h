@@ -65,8 +65,10 @@ class Generations : public CatalogStore {
   // Makes the newest generation in the store (even a damaged one) the current one, so that
   // the next save goes after it (DB REBUILD, DB RESET).
   void skip_to_newest();
-  // Reads and authenticates one generation (VERIFY).
-  void check(const GenerationInfo& g);
+  // Reads every generation from the store, authenticates it and checks its header, and checks
+  // that every delta's chain (its base and the generations between) is there (VERIFY).
+  // Returns (name, problem) for each problem.
+  std::vector<std::pair<std::string, std::string>> check_all();
   // The generations set aside under seshat/db-kept/, oldest first.
   std::vector<GenerationInfo> kept();
   // The state of the generation of that number, from seshat/db/ or seshat/db-kept/.
@@ -93,11 +95,16 @@ class Generations : public CatalogStore {
     uint64_t base = 0;       // the chain's base (a base: itself)
     uint64_t prev_base = 0;  // a base: the base of the chain before it (0: none)
     uint64_t size = 0;       // sealed size in the store
+    bool legacy = false;     // no header: a whole catalog written by Seshat 0.8 or older
     std::string plain;       // the payload: an encoded catalog or delta
   };
 
  private:
   Object read_object(const GenerationInfo& g);
+  // Authenticates and decompresses one generation as read, and parses its header.
+  static Object open_sealed(const crypto::Keys& keys, const GenerationInfo& g, std::string sealed);
+  // From the store (read twice before it counts as damaged); `keep` gets the sealed bytes.
+  Object fetch_object(const GenerationInfo& g, std::string* keep = nullptr);
   std::string cache_file(const GenerationInfo& g) const;
   // Removes cached generations the store no longer lists.
   void prune_cache(const std::vector<GenerationInfo>& gens);
@@ -107,9 +114,13 @@ class Generations : public CatalogStore {
   };
   // The state of gens[top]. Not strict: a damaged delta ends it at the generation before.
   State state_at(const std::vector<GenerationInfo>& gens, size_t top, bool strict);
+  // True if `below` is a format-3 generation (so a whole catalog without a header above it
+  // was written by an old Seshat after the upgrade).
+  bool follows_format3(const GenerationInfo& below);
   uint64_t commit(catalog::Catalog& catalog, bool whole, bool may_retry);
   // After losing a commit: this writer's delta re-applied after what the others committed.
   void catch_up(catalog::Catalog& catalog, const std::string& delta);
+  void catch_up_to_newest(catalog::Catalog& catalog, const std::string& delta);
   void after_commit(uint64_t committed);
   // Writes a base conditionally; 0 if the name was taken.
   uint64_t write_base(const std::string& name, const catalog::Catalog& catalog, int kind, uint64_t number,
@@ -119,9 +130,10 @@ class Generations : public CatalogStore {
   storage::Storage& store_;
   const crypto::Keys& keys_;
   uint64_t current_ = 0;
-  bool chain_ok_ = false;   // the catalog last loaded or saved is the state of current_
-  uint64_t base_ = 0;       // the base of that state's chain
-  uint64_t prev_base_ = 0;  // the base of the chain before it (0: none)
+  bool chain_ok_ = false;      // the catalog last loaded or saved is the state of current_
+  uint64_t fell_back_to_ = 0;  // loaded past damaged generations: the state loaded (commits refused)
+  uint64_t base_ = 0;          // the base of that state's chain
+  uint64_t prev_base_ = 0;     // the base of the chain before it (0: none)
   uint64_t base_bytes_ = 0, delta_bytes_ = 0, deltas_ = 0;
   catalog::Mark mark_;  // where that state stood
   int config_version_ = kRepositoryVersion;

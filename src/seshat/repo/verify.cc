@@ -41,14 +41,10 @@ class Verifier {
   }
 
   void check_generations() {
-    for (const auto& g : repo_.generations().list()) {
-      ++r_.generations;
-      try {
-        repo_.generations().check(g);
-      } catch (const Error& e) {
-        ++r_.problems;
-        log::error("Catalog generation {} is damaged: {}", g.name, e.what());
-      }
+    r_.generations = repo_.generations().list().size();
+    for (const auto& [name, what] : repo_.generations().check_all()) {
+      ++r_.problems;
+      log::error("Catalog generation {} is damaged: {}", name, what);
     }
   }
 

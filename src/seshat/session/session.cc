@@ -46,7 +46,7 @@ constexpr const char* kLockLost =
 bool other_store(const std::string& key) { return key == "store" || key == "local_dir" || key.starts_with("s3_"); }
 // Settings whose change means the same store opened with other wrappers.
 bool other_wrappers(const std::string& key) {
-  return key == "dry_run" || key == "delay" || key == "staging" || key.starts_with("limit_");
+  return key == "dry_run" || key == "delay" || key == "staging" || key.starts_with("limit_") || key == "cache";
 }
 
 }  // namespace
@@ -164,7 +164,8 @@ void Session::backup(const std::string& dir) {
     if (!opt.lock_held()) throw Error(ErrorKind::kLocked, kLockLost);
     // Only the final save may place this backup after another writer's commit: that
     // renumbers what it added, which a checkpoint's packer still refers to.
-    return o.generations().save(c, final);
+    o.generations().save(c, final);
+    return o.generations().stored_bytes();  // what a reader loads: paces the checkpoints
   };
   backup::Result r;
   try {

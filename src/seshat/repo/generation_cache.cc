@@ -19,6 +19,10 @@
 namespace seshat::repo {
 namespace {
 
+// Paths here are safe as paths: the cache lives in the running user's own cache directory
+// ($XDG_CACHE_HOME or ~/.cache, made 0700 by us), never in a tree being backed up or restored,
+// and every open still refuses a symlink at the last component.
+//
 // A cached generation: a regular file (never through a symlink, never blocking on a FIFO)
 // of exactly the listed size; nullopt for anything else.
 std::optional<std::string> read_cached(const std::string& path, uint64_t size) {
